@@ -1,0 +1,361 @@
+package io.horcrux;
+
+import io.horcrux.model.BatchResult;
+import io.horcrux.model.CacheStats;
+import io.horcrux.model.Page;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmQuery;
+import io.horcrux.model.VmSpec;
+import io.horcrux.spi.VmDriver;
+import io.horcrux.spi.VmStore;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+import java.util.stream.Stream;
+
+/**
+ * Manages the VMs of one inventory: creates, starts, stops, pauses, resumes, resets, lists and
+ * deletes them, keeps their status true as processes come and go, and tells listeners.
+ *
+ * <h2>Use one per inventory</h2>
+ * Build one manager over a {@link VmStore} and a {@link VmDriver} when the application starts,
+ * share it between threads, and {@link #close()} it when the application stops:
+ * <pre>{@code
+ * try (VmManager vms = VmManager.builder()
+ *         .store(SqliteVmStore.open(dataDir.resolve("inventory.db")))
+ *         .driver(QemuDriver.builder().stateDirectory(dataDir.resolve("vms")).build())
+ *         .build()) {
+ *     vms.create(VmSpec.builder().id("web-1").memoryMiB(512).disk(DiskSpec.qcow2("root", 8L << 30)).build());
+ *     vms.start("web-1");
+ * }
+ * }</pre>
+ * Building a manager reattaches to the VMs its inventory says are active, so a restarted
+ * application picks up where it left off; closing it leaves VMs running unless
+ * {@link Builder#stopVmsOnClose(boolean)} says otherwise.
+ *
+ * <h2>Threads</h2>
+ * Every method is thread-safe. Lifecycle operations on one VM run one at a time, in arrival
+ * order of the lock; operations on different VMs run in parallel; reads never wait for
+ * lifecycle operations. A lifecycle method returns when the change is stored and, for the
+ * driver's part, done.
+ *
+ * <h2>Consistency</h2>
+ * Reads by id come from a cache that is written through after every stored change, so once a
+ * method returns, no later read returns an older version. Every write compares versions: a
+ * lost race is a {@link VmConflictException}, never a silent overwrite.
+ *
+ * <h2>Errors</h2>
+ * Every exception thrown on purpose is a {@link HorcruxException}: {@link VmNotFoundException}
+ * for an unknown id, {@link IllegalVmStateException} for an operation the VM's status does
+ * not allow, {@link InvalidVmSpecException}, {@link VmAlreadyExistsException},
+ * {@link VmConflictException}, {@link DriverException} and {@link StoreException}. A failed
+ * operation leaves nothing half-done: no row, no disk file, no process. After {@link #close()}
+ * every method throws {@link IllegalStateException}.
+ */
+public interface VmManager extends AutoCloseable {
+
+    /** A builder; {@link Builder#store store} and {@link Builder#driver driver} are required. */
+    static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Creates a VM in status {@code STOPPED} and provisions it (its disk images, with the QEMU
+     * driver).
+     *
+     * @throws InvalidVmSpecException    if the spec breaks this manager's limits or the driver's
+     * @throws VmAlreadyExistsException  if the id is taken
+     * @throws DriverException           if provisioning fails; nothing is stored
+     */
+    Vm create(VmSpec spec);
+
+    /**
+     * Creates many VMs at once, in one store transaction: all or none.
+     *
+     * @return the VMs, in the order of {@code specs}
+     * @throws InvalidVmSpecException   listing the violations of every spec, fields prefixed
+     *                                  with the spec's index, as in {@code "[3].memoryMiB"}
+     * @throws VmAlreadyExistsException naming every id that is taken or repeated
+     */
+    List<Vm> createAll(List<VmSpec> specs);
+
+    /** The VM with this id, if any. Served from the cache when enabled. */
+    Optional<Vm> find(String id);
+
+    /**
+     * The VM with this id.
+     *
+     * @throws VmNotFoundException if there is none
+     */
+    default Vm get(String id) {
+        return find(id).orElseThrow(() -> new VmNotFoundException(id));
+    }
+
+    /** One page of the VMs matching the query, by id; see {@link VmQuery} for paging. */
+    Page<Vm> list(VmQuery query);
+
+    /**
+     * Every VM matching the query, by id, read lazily from the store in bounded memory.
+     * <strong>The stream holds a database cursor: close it</strong>, with try-with-resources,
+     * or use {@link #withStream}. It also closes itself when exhausted.
+     */
+    Stream<Vm> stream(VmQuery query);
+
+    /** Applies {@code action} to {@link #stream(VmQuery)} and closes the stream for the caller. */
+    default <R> R withStream(VmQuery query, Function<? super Stream<Vm>, R> action) {
+        try (Stream<Vm> vms = stream(query)) {
+            return action.apply(vms);
+        }
+    }
+
+    /** How many VMs match the query's filters. */
+    long count(VmQuery query);
+
+    /**
+     * Starts a {@code STOPPED} or {@code CRASHED} VM and returns it {@code RUNNING}. The VM
+     * passes through {@code STARTING}; if the driver fails it goes back to {@code STOPPED}.
+     *
+     * @throws IllegalVmStateException if the VM is in another status
+     */
+    Vm start(String id);
+
+    /** Stops a running or paused VM with the driver's default grace period. */
+    Vm stop(String id);
+
+    /**
+     * Stops a {@code RUNNING}, {@code PAUSED} or {@code CRASHED} VM: asks the guest to power
+     * off, waits up to {@code grace}, then forces it off. {@link Duration#ZERO} forces at once.
+     * Returns the VM {@code STOPPED}, with its process gone.
+     */
+    Vm stop(String id, Duration grace);
+
+    /** Pauses a {@code RUNNING} VM's vCPUs; returns it {@code PAUSED}. */
+    Vm pause(String id);
+
+    /** Resumes a {@code PAUSED} VM; returns it {@code RUNNING}. */
+    Vm resume(String id);
+
+    /** Resets a {@code RUNNING} or {@code PAUSED} VM like a hardware reset; its status stays. */
+    Vm reset(String id);
+
+    /**
+     * Deletes a {@code STOPPED} or {@code CRASHED} VM with its disks.
+     *
+     * @throws IllegalVmStateException if the VM is active
+     */
+    void delete(String id);
+
+    /** Starts each VM on the batch executor; one item's failure does not stop the others. */
+    BatchResult<Vm> startAll(Collection<String> ids);
+
+    /** Stops each VM (default grace) on the batch executor, item by item. */
+    BatchResult<Vm> stopAll(Collection<String> ids);
+
+    /** Deletes each VM on the batch executor, item by item; succeeded items are the ids. */
+    BatchResult<String> deleteAll(Collection<String> ids);
+
+    /**
+     * Registers a listener for every status change; close the returned handle to unregister.
+     * See {@link VmEventListener} for the delivery guarantees.
+     */
+    AutoCloseable subscribe(VmEventListener listener);
+
+    /**
+     * Writes the whole inventory as one JSON document, streaming: the inventory is never
+     * held in memory at once.
+     *
+     * @return how many VMs were written
+     */
+    long exportJson(OutputStream out);
+
+    /**
+     * Creates the VMs of a document written by {@link #exportJson} as one batch, in status
+     * {@code STOPPED} (their specs are kept, their runtime state is not).
+     *
+     * @throws HorcruxException if the document is not such a document
+     */
+    List<Vm> importJson(InputStream in);
+
+    /** The cache's hit and miss counts and size. */
+    CacheStats cacheStats();
+
+    /**
+     * Closes the driver (leaving VMs running unless configured otherwise) and the store, and
+     * delivers pending events. Idempotent; every other method throws
+     * {@link IllegalStateException} afterwards.
+     */
+    @Override
+    void close();
+
+    /**
+     * Settings of a {@link VmManager}. Each setting may be given once; {@link #build()} checks
+     * them and may be called once.
+     *
+     * <table>
+     *   <caption>Settings</caption>
+     *   <tr><th>setting</th><th>default</th></tr>
+     *   <tr><td>{@link #store}</td><td>required</td></tr>
+     *   <tr><td>{@link #driver}</td><td>required</td></tr>
+     *   <tr><td>{@link #cacheMaximumSize}</td><td>10,000 VMs; 0 turns the cache off</td></tr>
+     *   <tr><td>{@link #cacheExpireAfterAccess}</td><td>none (the cache is coherent; expiry only frees memory)</td></tr>
+     *   <tr><td>{@link #recordCacheStats}</td><td>true</td></tr>
+     *   <tr><td>{@link #batchExecutor}</td><td>a pool of {@link #batchParallelism} daemon threads owned by the manager</td></tr>
+     *   <tr><td>{@link #batchParallelism}</td><td>max(2, available processors)</td></tr>
+     *   <tr><td>{@link #maxMemoryMiB}</td><td>1,048,576 MiB (1 TiB) per VM</td></tr>
+     *   <tr><td>{@link #meterRegistry}</td><td>none: no metrics</td></tr>
+     *   <tr><td>{@link #clock}</td><td>{@link Clock#systemUTC()}</td></tr>
+     *   <tr><td>{@link #stopVmsOnClose}</td><td>false: VMs outlive the manager</td></tr>
+     * </table>
+     */
+    final class Builder {
+        VmStore store;
+        VmDriver driver;
+        long cacheMaximumSize = 10_000;
+        Duration cacheExpireAfterAccess;
+        boolean recordCacheStats = true;
+        Executor batchExecutor;
+        int batchParallelism = Math.max(2, Runtime.getRuntime().availableProcessors());
+        long maxMemoryMiB = 1L << 20;
+        OperationMetrics metrics = OperationMetrics.NONE;
+        Clock clock = Clock.systemUTC();
+        boolean stopVmsOnClose;
+        private final java.util.Set<String> given = new java.util.HashSet<>();
+        private boolean built;
+
+        Builder() {
+        }
+
+        /** The inventory; the manager owns it from now on and closes it. Required. */
+        public Builder store(VmStore store) {
+            once("store");
+            this.store = Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /** The hypervisor driver; the manager owns it from now on and closes it. Required. */
+        public Builder driver(VmDriver driver) {
+            once("driver");
+            this.driver = Objects.requireNonNull(driver, "driver");
+            return this;
+        }
+
+        /** How many VMs the cache holds at most; 0 turns caching off. Default 10,000. */
+        public Builder cacheMaximumSize(long size) {
+            once("cacheMaximumSize");
+            if (size < 0) {
+                throw new IllegalArgumentException("cacheMaximumSize must not be negative, was " + size);
+            }
+            this.cacheMaximumSize = size;
+            return this;
+        }
+
+        /** Drops cached VMs not read for this long. Default: never. */
+        public Builder cacheExpireAfterAccess(Duration duration) {
+            once("cacheExpireAfterAccess");
+            Objects.requireNonNull(duration, "cacheExpireAfterAccess");
+            if (duration.isNegative() || duration.isZero()) {
+                throw new IllegalArgumentException("cacheExpireAfterAccess must be positive, was " + duration);
+            }
+            this.cacheExpireAfterAccess = duration;
+            return this;
+        }
+
+        /** Whether the cache counts hits and misses for {@link VmManager#cacheStats()}. Default true. */
+        public Builder recordCacheStats(boolean record) {
+            once("recordCacheStats");
+            this.recordCacheStats = record;
+            return this;
+        }
+
+        /**
+         * The executor of {@code startAll}, {@code stopAll} and {@code deleteAll}. The caller
+         * keeps ownership: the manager does not shut it down. Default: a pool owned by the manager.
+         */
+        public Builder batchExecutor(Executor executor) {
+            once("batchExecutor");
+            this.batchExecutor = Objects.requireNonNull(executor, "batchExecutor");
+            return this;
+        }
+
+        /** Threads of the default batch pool. Default max(2, available processors). */
+        public Builder batchParallelism(int threads) {
+            once("batchParallelism");
+            if (threads < 1 || threads > 1024) {
+                throw new IllegalArgumentException("batchParallelism must be between 1 and 1024, was " + threads);
+            }
+            this.batchParallelism = threads;
+            return this;
+        }
+
+        /** The most memory one VM may have, in MiB. Default 1 TiB. */
+        public Builder maxMemoryMiB(long maxMemoryMiB) {
+            once("maxMemoryMiB");
+            if (maxMemoryMiB < VmSpec.MIN_MEMORY_MIB || maxMemoryMiB > VmSpec.MAX_MEMORY_MIB) {
+                throw new IllegalArgumentException("maxMemoryMiB must be between " + VmSpec.MIN_MEMORY_MIB + " and "
+                        + VmSpec.MAX_MEMORY_MIB + ", was " + maxMemoryMiB);
+            }
+            this.maxMemoryMiB = maxMemoryMiB;
+            return this;
+        }
+
+        /**
+         * Publishes the {@code horcrux.vm.operation} timer (tags {@code operation},
+         * {@code outcome}) and cache meters ({@code horcrux.cache.size},
+         * {@code horcrux.cache.requests}) to this registry. Needs Micrometer on the class path,
+         * an optional dependency. Default: no metrics.
+         */
+        public Builder meterRegistry(MeterRegistry registry) {
+            once("meterRegistry");
+            this.metrics = new MicrometerMetrics(Objects.requireNonNull(registry, "meterRegistry"));
+            return this;
+        }
+
+        /** The clock of timestamps and events. Default {@link Clock#systemUTC()}. */
+        public Builder clock(Clock clock) {
+            once("clock");
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Whether {@link VmManager#close()} force-stops every active VM. Default false. */
+        public Builder stopVmsOnClose(boolean stop) {
+            once("stopVmsOnClose");
+            this.stopVmsOnClose = stop;
+            return this;
+        }
+
+        /**
+         * Builds the manager and reattaches to the VMs the store says are active.
+         *
+         * @throws IllegalStateException if the store or driver is missing, or on a second call
+         */
+        public VmManager build() {
+            if (built) {
+                throw new IllegalStateException("this builder already built a VmManager");
+            }
+            if (store == null || driver == null) {
+                throw new IllegalStateException("a VmManager needs " + (store == null ? "a store" : "")
+                        + (store == null && driver == null ? " and " : "") + (driver == null ? "a driver" : ""));
+            }
+            built = true;
+            return new DefaultVmManager(this);
+        }
+
+        private void once(String setting) {
+            if (built) {
+                throw new IllegalStateException("this builder already built a VmManager");
+            }
+            if (!given.add(setting)) {
+                throw new IllegalStateException(setting + " was already set");
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+package io.horcrux.internal;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import io.horcrux.model.Architecture;
+import io.horcrux.model.BootDevice;
+import io.horcrux.model.BootSpec;
+import io.horcrux.model.DiskFormat;
+import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicSpec;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmRuntime;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one JSON mapping of the model, on Jackson's streaming API: the model types carry no
+ * annotations, and no reflection runs on the hot path. Used by the inventory export and
+ * import and by stores that keep the spec as a JSON document.
+ *
+ * <p>Reading is strict: unknown fields are skipped, but missing or mistyped required ones
+ * fail, and every spec read is validated by {@link VmSpec}'s constructor.
+ *
+ * <p>Not API: this package may change without notice.
+ */
+public final class VmJson {
+    /** Shared and thread-safe; limits keep a hostile document from exhausting memory. */
+    public static final JsonFactory FACTORY = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxStringLength(1 << 20)
+                    .maxNestingDepth(32)
+                    .build())
+            .build();
+
+    private VmJson() {
+    }
+
+    /** The spec as a compact JSON object. */
+    public static String specToJson(VmSpec spec) {
+        StringWriter out = new StringWriter(256);
+        try (JsonGenerator gen = FACTORY.createGenerator(out)) {
+            writeSpec(gen, spec);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString();
+    }
+
+    /**
+     * The spec in a JSON object written by {@link #specToJson}.
+     *
+     * @throws IOException if the text is not such an object
+     * @throws io.horcrux.InvalidVmSpecException if the object breaks a spec rule
+     */
+    public static VmSpec specFromJson(String json) throws IOException {
+        try (JsonParser p = FACTORY.createParser(json)) {
+            p.nextToken();
+            return readSpec(p);
+        }
+    }
+
+    public static void writeSpec(JsonGenerator gen, VmSpec spec) throws IOException {
+        gen.writeStartObject();
+        gen.writeStringField("id", spec.id());
+        gen.writeStringField("name", spec.name());
+        gen.writeNumberField("memoryMiB", spec.memoryMiB());
+        gen.writeNumberField("cpus", spec.cpus());
+        gen.writeStringField("architecture", spec.architecture().name());
+        gen.writeArrayFieldStart("disks");
+        for (DiskSpec disk : spec.disks()) {
+            gen.writeStartObject();
+            gen.writeStringField("name", disk.name());
+            gen.writeStringField("format", disk.format().name());
+            gen.writeNumberField("sizeBytes", disk.sizeBytes());
+            if (disk.readOnly()) {
+                gen.writeBooleanField("readOnly", true);
+            }
+            gen.writeEndObject();
+        }
+        gen.writeEndArray();
+        gen.writeArrayFieldStart("nics");
+        for (NicSpec nic : spec.nics()) {
+            gen.writeStartObject();
+            gen.writeStringField("name", nic.name());
+            gen.writeStringField("mac", nic.mac());
+            gen.writeEndObject();
+        }
+        gen.writeEndArray();
+        gen.writeObjectFieldStart("labels");
+        for (Map.Entry<String, String> label : spec.labels().entrySet()) {
+            gen.writeStringField(label.getKey(), label.getValue());
+        }
+        gen.writeEndObject();
+        BootSpec boot = spec.boot();
+        gen.writeObjectFieldStart("boot");
+        gen.writeArrayFieldStart("order");
+        for (BootDevice device : boot.order()) {
+            gen.writeString(device.name());
+        }
+        gen.writeEndArray();
+        writeOptional(gen, "kernel", boot.kernel());
+        writeOptional(gen, "initrd", boot.initrd());
+        writeOptional(gen, "cmdline", boot.cmdline());
+        gen.writeEndObject();
+        gen.writeEndObject();
+    }
+
+    /** Reads a spec object; the parser is on its START_OBJECT and ends on its END_OBJECT. */
+    public static VmSpec readSpec(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        String id = null;
+        String name = null;
+        long memory = -1;
+        int cpus = -1;
+        Architecture arch = null;
+        List<DiskSpec> disks = new ArrayList<>();
+        List<NicSpec> nics = new ArrayList<>();
+        Map<String, String> labels = new LinkedHashMap<>();
+        BootSpec boot = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "id" -> id = text(p);
+                case "name" -> name = text(p);
+                case "memoryMiB" -> memory = p.getValueAsLong(-1);
+                case "cpus" -> cpus = p.getValueAsInt(-1);
+                case "architecture" -> arch = enumValue(p, Architecture.class);
+                case "disks" -> readArray(p, () -> disks.add(readDisk(p)));
+                case "nics" -> readArray(p, () -> nics.add(readNic(p)));
+                case "labels" -> {
+                    expect(p, JsonToken.START_OBJECT);
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String key = p.currentName();
+                        p.nextToken();
+                        labels.put(key, text(p));
+                    }
+                }
+                case "boot" -> boot = readBoot(p);
+                default -> p.skipChildren();
+            }
+        }
+        return new VmSpec(id, name, memory, cpus, arch, disks, nics, labels, boot);
+    }
+
+    /** The whole VM as a JSON object. */
+    public static void writeVm(JsonGenerator gen, Vm vm) throws IOException {
+        gen.writeStartObject();
+        gen.writeFieldName("spec");
+        writeSpec(gen, vm.spec());
+        gen.writeStringField("status", vm.status().name());
+        gen.writeNumberField("version", vm.version());
+        gen.writeStringField("createdAt", vm.createdAt().toString());
+        gen.writeStringField("updatedAt", vm.updatedAt().toString());
+        gen.writeStringField("statusReason", vm.statusReason());
+        if (vm.runtime() != null) {
+            gen.writeObjectFieldStart("runtime");
+            gen.writeNumberField("pid", vm.runtime().pid());
+            gen.writeStringField("monitor", vm.runtime().monitor());
+            gen.writeEndObject();
+        }
+        gen.writeEndObject();
+    }
+
+    /** Reads a VM object written by {@link #writeVm}. */
+    public static Vm readVm(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        VmSpec spec = null;
+        VmStatus status = null;
+        long version = 0;
+        Instant created = null;
+        Instant updated = null;
+        String reason = "";
+        VmRuntime runtime = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "spec" -> spec = readSpec(p);
+                case "status" -> status = enumValue(p, VmStatus.class);
+                case "version" -> version = p.getValueAsLong(0);
+                case "createdAt" -> created = instant(p);
+                case "updatedAt" -> updated = instant(p);
+                case "statusReason" -> reason = text(p);
+                case "runtime" -> runtime = readRuntime(p);
+                default -> p.skipChildren();
+            }
+        }
+        if (spec == null || status == null || created == null || updated == null) {
+            throw new IOException("a VM object needs spec, status, createdAt and updatedAt" + at(p));
+        }
+        try {
+            return new Vm(spec, status, version, created, updated, reason, runtime);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage() + at(p), e);
+        }
+    }
+
+    private static VmRuntime readRuntime(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        long pid = 0;
+        String monitor = "";
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "pid" -> pid = p.getValueAsLong(0);
+                case "monitor" -> monitor = text(p);
+                default -> p.skipChildren();
+            }
+        }
+        return new VmRuntime(pid, monitor);
+    }
+
+    private static DiskSpec readDisk(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        String name = null;
+        DiskFormat format = null;
+        long size = -1;
+        boolean readOnly = false;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "name" -> name = text(p);
+                case "format" -> format = enumValue(p, DiskFormat.class);
+                case "sizeBytes" -> size = p.getValueAsLong(-1);
+                case "readOnly" -> readOnly = p.getValueAsBoolean();
+                default -> p.skipChildren();
+            }
+        }
+        if (format == null) {
+            throw new IOException("a disk needs a format" + at(p));
+        }
+        return new DiskSpec(name, format, size, readOnly);
+    }
+
+    private static NicSpec readNic(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        String name = null;
+        String mac = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "name" -> name = text(p);
+                case "mac" -> mac = text(p);
+                default -> p.skipChildren();
+            }
+        }
+        return new NicSpec(name, mac);
+    }
+
+    private static BootSpec readBoot(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        List<BootDevice> order = new ArrayList<>();
+        String kernel = null;
+        String initrd = null;
+        String cmdline = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "order" -> readArray(p, () -> order.add(enumValue(p, BootDevice.class)));
+                case "kernel" -> kernel = text(p);
+                case "initrd" -> initrd = text(p);
+                case "cmdline" -> cmdline = text(p);
+                default -> p.skipChildren();
+            }
+        }
+        return new BootSpec(order, kernel, initrd, cmdline);
+    }
+
+    private interface ElementReader {
+        void read() throws IOException;
+    }
+
+    private static void readArray(JsonParser p, ElementReader element) throws IOException {
+        expect(p, JsonToken.START_ARRAY);
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+            if (p.currentToken() == null) {
+                throw new IOException("unexpected end of input" + at(p));
+            }
+            element.read();
+        }
+    }
+
+    private static void writeOptional(JsonGenerator gen, String field, String value) throws IOException {
+        if (value != null) {
+            gen.writeStringField(field, value);
+        }
+    }
+
+    private static String text(JsonParser p) throws IOException {
+        JsonToken t = p.currentToken();
+        if (t == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        if (t != JsonToken.VALUE_STRING) {
+            throw new IOException("expected a string for '" + p.currentName() + "'" + at(p));
+        }
+        return p.getText();
+    }
+
+    private static <E extends Enum<E>> E enumValue(JsonParser p, Class<E> type) throws IOException {
+        String value = text(p);
+        try {
+            return value == null ? null : Enum.valueOf(type, value);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("unknown " + type.getSimpleName() + " '" + value + "'" + at(p), e);
+        }
+    }
+
+    private static Instant instant(JsonParser p) throws IOException {
+        String value = text(p);
+        try {
+            return value == null ? null : Instant.parse(value);
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new IOException("not an ISO-8601 instant: '" + value + "'" + at(p), e);
+        }
+    }
+
+    private static void expect(JsonParser p, JsonToken token) throws IOException {
+        if (p.currentToken() != token) {
+            throw new IOException("expected " + token + " but found " + p.currentToken() + at(p));
+        }
+    }
+
+    private static String at(JsonParser p) {
+        var loc = p.currentLocation();
+        return " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+    }
+}

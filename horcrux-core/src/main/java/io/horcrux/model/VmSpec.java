@@ -1,0 +1,380 @@
+package io.horcrux.model;
+
+import io.horcrux.InvalidVmSpecException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The desired configuration of a VM: what the manager stores and what a driver starts.
+ * Immutable and always valid: every way of making one (the {@link #builder() builder}, the
+ * canonical constructor, JSON import) checks all the rules below and throws one
+ * {@link InvalidVmSpecException} listing every violation.
+ *
+ * <table>
+ *   <caption>Rules</caption>
+ *   <tr><th>field</th><th>rule</th></tr>
+ *   <tr><td>id</td><td>{@code [a-z0-9][a-z0-9-]{0,62}}; safe in file names, command lines and SQL</td></tr>
+ *   <tr><td>name</td><td>1 to 128 characters, no control characters; defaults to the id</td></tr>
+ *   <tr><td>memoryMiB</td><td>{@value #MIN_MEMORY_MIB} to {@value #MAX_MEMORY_MIB}
+ *       (a {@code VmManager} may set a lower maximum)</td></tr>
+ *   <tr><td>cpus</td><td>1 to {@value #MAX_CPUS}</td></tr>
+ *   <tr><td>disks</td><td>at most {@value #MAX_DISKS}; unique names; sizes positive multiples of
+ *       512 from {@value #MIN_DISK_BYTES} to {@value #MAX_DISK_BYTES} bytes</td></tr>
+ *   <tr><td>nics</td><td>at most {@value #MAX_NICS}; unique names; unique unicast MACs, generated
+ *       when absent</td></tr>
+ *   <tr><td>labels</td><td>at most {@value #MAX_LABELS}; keys {@code [A-Za-z0-9][A-Za-z0-9._/-]{0,62}};
+ *       values at most 255 characters without control characters</td></tr>
+ *   <tr><td>boot</td><td>kernel and initrd absolute, normalised paths without control
+ *       characters; initrd and cmdline only with a kernel</td></tr>
+ * </table>
+ *
+ * <pre>{@code
+ * VmSpec spec = VmSpec.builder()
+ *     .id("web-1").name("Web 1")
+ *     .memoryMiB(256).cpus(1)
+ *     .disk(DiskSpec.qcow2("root", 1L << 30))
+ *     .label("env", "test")
+ *     .build();
+ * }</pre>
+ */
+public record VmSpec(
+        String id,
+        String name,
+        long memoryMiB,
+        int cpus,
+        Architecture architecture,
+        List<DiskSpec> disks,
+        List<NicSpec> nics,
+        Map<String, String> labels,
+        BootSpec boot) {
+
+    public static final long MIN_MEMORY_MIB = 16;
+    public static final long MAX_MEMORY_MIB = 16L * 1024 * 1024;
+    public static final int MAX_CPUS = 1024;
+    public static final int MAX_DISKS = 16;
+    public static final int MAX_NICS = 8;
+    public static final int MAX_LABELS = 64;
+    public static final int MAX_NAME_LENGTH = 128;
+    public static final long MIN_DISK_BYTES = 1L << 20;
+    public static final long MAX_DISK_BYTES = 1L << 46;
+    private static final int MAX_PATH_LENGTH = 4096;
+    private static final SecureRandom MAC_RANDOM = new SecureRandom();
+
+    /**
+     * Checks every rule and normalises: {@code name} defaults to the id, lists and maps are
+     * copied immutably (labels sorted by key), MACs are lower-cased or generated.
+     *
+     * @throws InvalidVmSpecException listing every violation
+     */
+    public VmSpec {
+        List<Violation> violations = new ArrayList<>();
+        if (name == null && id != null) {
+            name = id;
+        }
+        checkId(id, violations);
+        checkName(name, violations);
+        if (memoryMiB < MIN_MEMORY_MIB || memoryMiB > MAX_MEMORY_MIB) {
+            violations.add(new Violation("memoryMiB", "must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB
+                    + " MiB, was " + memoryMiB));
+        }
+        if (cpus < 1 || cpus > MAX_CPUS) {
+            violations.add(new Violation("cpus", "must be between 1 and " + MAX_CPUS + ", was " + cpus));
+        }
+        if (architecture == null) {
+            violations.add(new Violation("architecture", "must not be null"));
+        }
+        disks = checkDisks(disks, violations);
+        nics = checkNics(nics, violations);
+        labels = checkLabels(labels, violations);
+        if (boot == null) {
+            boot = BootSpec.defaults();
+        }
+        checkBoot(boot, violations);
+        if (!violations.isEmpty()) {
+            throw new InvalidVmSpecException(violations);
+        }
+    }
+
+    /** A builder with the defaults: 1 vCPU, 256 MiB, x86_64, no disks, no NICs, no labels. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder that starts from this spec, to derive a changed copy. */
+    public Builder toBuilder() {
+        Builder b = new Builder().id(id).name(name).memoryMiB(memoryMiB).cpus(cpus).architecture(architecture).boot(boot);
+        disks.forEach(b::disk);
+        nics.forEach(b::nic);
+        labels.forEach(b::label);
+        return b;
+    }
+
+    private static void checkId(String id, List<Violation> violations) {
+        if (id == null || id.isBlank()) {
+            violations.add(new Violation("id", "must not be blank"));
+        } else if (!SpecRules.ID.matcher(id).matches()) {
+            violations.add(new Violation("id", SpecRules.ID_RULE));
+        }
+    }
+
+    private static void checkName(String name, List<Violation> violations) {
+        if (name == null || name.isBlank()) {
+            violations.add(new Violation("name", "must not be blank"));
+            return;
+        }
+        if (name.length() > MAX_NAME_LENGTH) {
+            violations.add(new Violation("name", "must be at most " + MAX_NAME_LENGTH + " characters, was " + name.length()));
+        }
+        if (SpecRules.hasControlCharacter(name)) {
+            violations.add(new Violation("name", "must not contain control characters"));
+        }
+    }
+
+    private static List<DiskSpec> checkDisks(List<DiskSpec> disks, List<Violation> violations) {
+        if (disks == null) {
+            return List.of();
+        }
+        if (disks.size() > MAX_DISKS) {
+            violations.add(new Violation("disks", "at most " + MAX_DISKS + " disks, was " + disks.size()));
+        }
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < disks.size(); i++) {
+            DiskSpec disk = disks.get(i);
+            String field = "disks[" + i + "]";
+            if (disk == null) {
+                violations.add(new Violation(field, "must not be null"));
+                continue;
+            }
+            checkPartName(field, disk.name(), names, violations);
+            long size = disk.sizeBytes();
+            if (size < MIN_DISK_BYTES || size > MAX_DISK_BYTES) {
+                violations.add(new Violation(field + ".sizeBytes", "must be between " + MIN_DISK_BYTES + " and "
+                        + MAX_DISK_BYTES + " bytes, was " + size));
+            } else if (size % 512 != 0) {
+                violations.add(new Violation(field + ".sizeBytes", "must be a multiple of 512, was " + size));
+            }
+        }
+        return List.copyOf(disks.stream().filter(d -> d != null).toList());
+    }
+
+    private static List<NicSpec> checkNics(List<NicSpec> nics, List<Violation> violations) {
+        if (nics == null) {
+            return List.of();
+        }
+        if (nics.size() > MAX_NICS) {
+            violations.add(new Violation("nics", "at most " + MAX_NICS + " NICs, was " + nics.size()));
+        }
+        Set<String> names = new HashSet<>();
+        Set<String> macs = new HashSet<>();
+        List<NicSpec> normalised = new ArrayList<>(nics.size());
+        for (int i = 0; i < nics.size(); i++) {
+            NicSpec nic = nics.get(i);
+            String field = "nics[" + i + "]";
+            if (nic == null) {
+                violations.add(new Violation(field, "must not be null"));
+                continue;
+            }
+            checkPartName(field, nic.name(), names, violations);
+            String mac = nic.mac() == null ? generateMac(macs) : nic.mac().toLowerCase(Locale.ROOT);
+            if (!SpecRules.MAC.matcher(mac).matches()) {
+                violations.add(new Violation(field + ".mac", "must be six hex octets separated by ':', was '"
+                        + printable(nic.mac()) + "'"));
+            } else if ((Integer.parseInt(mac.substring(0, 2), 16) & 1) != 0) {
+                violations.add(new Violation(field + ".mac", "must be a unicast address (first octet even), was " + mac));
+            } else if (!macs.add(mac)) {
+                violations.add(new Violation(field + ".mac", "must be unique within the VM, " + mac + " is repeated"));
+            }
+            normalised.add(new NicSpec(nic.name(), mac));
+        }
+        return List.copyOf(normalised);
+    }
+
+    private static void checkPartName(String field, String name, Set<String> seen, List<Violation> violations) {
+        if (name == null || !SpecRules.PART_NAME.matcher(name).matches()) {
+            violations.add(new Violation(field + ".name", SpecRules.PART_NAME_RULE + ", was '" + printable(name) + "'"));
+        } else if (!seen.add(name)) {
+            violations.add(new Violation(field + ".name", "must be unique within the VM, '" + name + "' is repeated"));
+        }
+    }
+
+    private static Map<String, String> checkLabels(Map<String, String> labels, List<Violation> violations) {
+        if (labels == null) {
+            return Map.of();
+        }
+        if (labels.size() > MAX_LABELS) {
+            violations.add(new Violation("labels", "at most " + MAX_LABELS + " labels, was " + labels.size()));
+        }
+        TreeMap<String, String> sorted = new TreeMap<>();
+        labels.forEach((key, value) -> {
+            if (key == null || !SpecRules.LABEL_KEY.matcher(key).matches()) {
+                violations.add(new Violation("labels[" + printable(key) + "]", SpecRules.LABEL_KEY_RULE));
+                return;
+            }
+            String problem = SpecRules.labelValueProblem(value);
+            if (problem != null) {
+                violations.add(new Violation("labels[" + key + "]", problem));
+                return;
+            }
+            sorted.put(key, value);
+        });
+        return Collections.unmodifiableMap(sorted);
+    }
+
+    private static void checkBoot(BootSpec boot, List<Violation> violations) {
+        if (boot.order().isEmpty() || boot.order().contains(null)) {
+            violations.add(new Violation("boot.order", "must list at least one device and no nulls"));
+        }
+        checkHostPath("boot.kernel", boot.kernel(), violations);
+        checkHostPath("boot.initrd", boot.initrd(), violations);
+        if (boot.kernel() == null && boot.initrd() != null) {
+            violations.add(new Violation("boot.initrd", "needs boot.kernel"));
+        }
+        if (boot.cmdline() != null) {
+            if (boot.kernel() == null) {
+                violations.add(new Violation("boot.cmdline", "needs boot.kernel"));
+            }
+            if (boot.cmdline().length() > MAX_PATH_LENGTH || SpecRules.hasControlCharacter(boot.cmdline())) {
+                violations.add(new Violation("boot.cmdline", "must be at most " + MAX_PATH_LENGTH
+                        + " characters without control characters"));
+            }
+        }
+    }
+
+    private static void checkHostPath(String field, String path, List<Violation> violations) {
+        if (path == null) {
+            return;
+        }
+        if (path.isEmpty() || path.length() > MAX_PATH_LENGTH || SpecRules.hasControlCharacter(path)) {
+            violations.add(new Violation(field, "must be 1 to " + MAX_PATH_LENGTH + " characters without control characters"));
+            return;
+        }
+        Path p;
+        try {
+            p = Path.of(path);
+        } catch (RuntimeException e) {
+            violations.add(new Violation(field, "must be a valid path"));
+            return;
+        }
+        if (!p.isAbsolute() || !p.normalize().toString().equals(path)) {
+            violations.add(new Violation(field, "must be an absolute, normalised path (no '.', '..' or '//'), was '" + path + "'"));
+        }
+    }
+
+    private static String generateMac(Set<String> taken) {
+        while (true) {
+            byte[] b = new byte[3];
+            MAC_RANDOM.nextBytes(b);
+            String mac = String.format(Locale.ROOT, "52:54:00:%02x:%02x:%02x", b[0] & 0xff, b[1] & 0xff, b[2] & 0xff);
+            if (!taken.contains(mac)) {
+                return mac;
+            }
+        }
+    }
+
+    /** Shows a bad value in a message without letting control characters or huge strings through. */
+    static String printable(String value) {
+        if (value == null) {
+            return "null";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < value.length() && sb.length() < 80; i++) {
+            char c = value.charAt(i);
+            if (Character.isISOControl(c)) {
+                sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
+        if (sb.length() >= 80) {
+            sb.append("...");
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Builds a {@link VmSpec}. Not thread-safe; reusable (each {@link #build()} returns a new
+     * spec). Every value is checked in {@link #build()}, so one exception lists every problem.
+     */
+    public static final class Builder {
+        private String id;
+        private String name;
+        private long memoryMiB = 256;
+        private int cpus = 1;
+        private Architecture architecture = Architecture.X86_64;
+        private final List<DiskSpec> disks = new ArrayList<>();
+        private final List<NicSpec> nics = new ArrayList<>();
+        private final Map<String, String> labels = new java.util.LinkedHashMap<>();
+        private BootSpec boot = BootSpec.defaults();
+
+        private Builder() {
+        }
+
+        public Builder id(String id) {
+            this.id = id;
+            return this;
+        }
+
+        /** A human-readable name; defaults to the id. */
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        /** Guest memory in MiB; default 256. */
+        public Builder memoryMiB(long memoryMiB) {
+            this.memoryMiB = memoryMiB;
+            return this;
+        }
+
+        /** Virtual CPUs; default 1. */
+        public Builder cpus(int cpus) {
+            this.cpus = cpus;
+            return this;
+        }
+
+        /** Guest architecture; default {@link Architecture#X86_64}. */
+        public Builder architecture(Architecture architecture) {
+            this.architecture = architecture;
+            return this;
+        }
+
+        /** Adds a disk; the first disk is the boot disk. */
+        public Builder disk(DiskSpec disk) {
+            disks.add(disk);
+            return this;
+        }
+
+        /** Adds a NIC. */
+        public Builder nic(NicSpec nic) {
+            nics.add(nic);
+            return this;
+        }
+
+        /** Sets a label; a later value for the same key replaces the earlier one. */
+        public Builder label(String key, String value) {
+            labels.put(key, value);
+            return this;
+        }
+
+        /** Boot settings; default {@link BootSpec#defaults()}. */
+        public Builder boot(BootSpec boot) {
+            this.boot = boot;
+            return this;
+        }
+
+        /**
+         * @throws InvalidVmSpecException listing every violation
+         */
+        public VmSpec build() {
+            return new VmSpec(id, name, memoryMiB, cpus, architecture, disks, nics, labels, boot);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package io.horcrux.spi;
+
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmRuntime;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import java.time.Duration;
+
+/**
+ * Runs VMs on a hypervisor: the QEMU driver in {@code horcrux-qemu}, or the simulated driver
+ * in {@link io.horcrux.testkit}. The manager serialises the lifecycle calls of one VM and
+ * enforces the state machine, so a driver only does the work; prove an implementation with
+ * the {@code VmDriverContract} test of the {@code horcrux-core} test-jar.
+ *
+ * <p>Contract for implementations:
+ * <ul>
+ *   <li>Thread-safe; calls for different VMs may run at the same time.</li>
+ *   <li>Every lifecycle method returns when the change has happened, or throws a
+ *       {@link io.horcrux.DriverException} saying why. A failed {@link #provision} or
+ *       {@link #start} leaves nothing behind: no file, no process.</li>
+ *   <li>Changes the driver notices on its own go to the {@link DriverObserver}.</li>
+ *   <li>{@link #close()} releases the driver's connections and threads and leaves VMs
+ *       running, so that a new driver can {@link #attach} to them. Idempotent.</li>
+ * </ul>
+ */
+public interface VmDriver extends AutoCloseable {
+
+    /** A short name for logs and metrics, for example {@code "qemu"}. */
+    String name();
+
+    /** Called once by the manager before any other method. */
+    void setObserver(DriverObserver observer);
+
+    /**
+     * Checks that this driver can run the spec, before anything is written. The default
+     * accepts every spec.
+     *
+     * @throws io.horcrux.InvalidVmSpecException listing what this driver cannot do
+     */
+    default void check(VmSpec spec) {
+    }
+
+    /** The grace period of {@code VmManager.stop(id)}; 30 seconds unless the driver says otherwise. */
+    default Duration defaultStopGrace() {
+        return Duration.ofSeconds(30);
+    }
+
+    /** Prepares what a new VM needs before its first start, such as disk images. */
+    void provision(VmSpec spec);
+
+    /** Removes everything {@link #provision} made. The VM is not active. Idempotent. */
+    void deprovision(VmSpec spec);
+
+    /** Starts the VM and returns once it runs. */
+    VmRuntime start(VmSpec spec);
+
+    /**
+     * Stops the VM: asks the guest to power off, waits up to {@code grace}, then forces it off.
+     * {@link Duration#ZERO} forces at once. Returns when the process is gone.
+     */
+    void stop(String vmId, Duration grace);
+
+    /** Pauses the VM's vCPUs. */
+    void pause(String vmId);
+
+    /** Resumes paused vCPUs. */
+    void resume(String vmId);
+
+    /** Resets the VM as a hardware reset button would. */
+    void reset(String vmId);
+
+    /**
+     * What the driver sees now: {@link VmStatus#RUNNING} or {@link VmStatus#PAUSED} for a
+     * VM it runs, {@link VmStatus#CRASHED} for one whose process died without a clean
+     * shutdown since its last start, {@link VmStatus#STOPPED} otherwise.
+     */
+    VmStatus status(String vmId);
+
+    /**
+     * Reconnects to a VM that the inventory says is active, typically after the application
+     * restarted. Returns what {@link #status} would then return.
+     */
+    VmStatus attach(Vm vm);
+
+    /** Releases connections and threads; leaves VMs running. Idempotent. */
+    @Override
+    void close();
+}

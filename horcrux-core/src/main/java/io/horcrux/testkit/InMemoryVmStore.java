@@ -1,0 +1,154 @@
+package io.horcrux.testkit;
+
+import io.horcrux.VmAlreadyExistsException;
+import io.horcrux.VmConflictException;
+import io.horcrux.VmNotFoundException;
+import io.horcrux.model.Page;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmQuery;
+import io.horcrux.spi.VmStore;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentNavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.stream.Stream;
+
+/**
+ * A {@link VmStore} in memory: for tests of code that uses a {@link io.horcrux.VmManager}, and
+ * for benchmarks that isolate the manager's own overhead. It keeps the full store contract
+ * (optimistic concurrency, all-or-none batches, keyset pages) and passes the same contract
+ * tests as the SQLite store; it just forgets everything when the JVM exits.
+ *
+ * <p>Thread-safe. Reads take no lock; writes are serialised, and a batch becomes visible to
+ * point reads item by item (streams are weakly consistent, as with any concurrent map).
+ */
+public final class InMemoryVmStore implements VmStore {
+    private final ConcurrentSkipListMap<String, Vm> vms = new ConcurrentSkipListMap<>();
+    private final Object writeLock = new Object();
+    private volatile boolean closed;
+
+    private InMemoryVmStore() {
+    }
+
+    /** An empty store. */
+    public static InMemoryVmStore create() {
+        return new InMemoryVmStore();
+    }
+
+    @Override
+    public void insert(Vm vm) {
+        insertAll(List.of(vm));
+    }
+
+    @Override
+    public void insertAll(List<Vm> batch) {
+        ensureOpen();
+        synchronized (writeLock) {
+            Set<String> seen = new HashSet<>();
+            Set<String> offending = new LinkedHashSet<>();
+            for (Vm vm : batch) {
+                Objects.requireNonNull(vm, "vm");
+                if (!seen.add(vm.id()) || vms.containsKey(vm.id())) {
+                    offending.add(vm.id());
+                }
+            }
+            if (!offending.isEmpty()) {
+                throw new VmAlreadyExistsException(new ArrayList<>(offending));
+            }
+            batch.forEach(vm -> vms.put(vm.id(), vm));
+        }
+    }
+
+    @Override
+    public Optional<Vm> find(String id) {
+        ensureOpen();
+        return Optional.ofNullable(vms.get(id));
+    }
+
+    @Override
+    public void update(Vm vm, long expectedVersion) {
+        ensureOpen();
+        synchronized (writeLock) {
+            checkVersion(vm.id(), expectedVersion);
+            vms.put(vm.id(), vm);
+        }
+    }
+
+    @Override
+    public void delete(String id, long expectedVersion) {
+        ensureOpen();
+        synchronized (writeLock) {
+            checkVersion(id, expectedVersion);
+            vms.remove(id);
+        }
+    }
+
+    private void checkVersion(String id, long expectedVersion) {
+        Vm current = vms.get(id);
+        if (current == null) {
+            throw new VmNotFoundException(id);
+        }
+        if (current.version() != expectedVersion) {
+            throw new VmConflictException(id, expectedVersion);
+        }
+    }
+
+    @Override
+    public Page<Vm> list(VmQuery query) {
+        ensureOpen();
+        int limit = query.limit().orElse(VmQuery.DEFAULT_LIMIT);
+        List<Vm> items = new ArrayList<>(Math.min(limit, 1024));
+        Iterator<Vm> it = candidates(query).values().iterator();
+        while (it.hasNext() && items.size() < limit) {
+            Vm vm = it.next();
+            if (query.matches(vm)) {
+                items.add(vm);
+            }
+        }
+        boolean more = false;
+        while (it.hasNext() && !more) {
+            more = query.matches(it.next());
+        }
+        return new Page<>(items, more ? items.get(items.size() - 1).id() : null);
+    }
+
+    @Override
+    public Stream<Vm> stream(VmQuery query) {
+        ensureOpen();
+        Stream<Vm> matches = candidates(query).values().stream().filter(query::matches);
+        return query.limit().isPresent() ? matches.limit(query.limit().getAsInt()) : matches;
+    }
+
+    private ConcurrentNavigableMap<String, Vm> candidates(VmQuery query) {
+        return query.after().map(after -> vms.tailMap(after, false)).orElse(vms);
+    }
+
+    /** Forgets every VM. The store stays open. */
+    public void clear() {
+        synchronized (writeLock) {
+            vms.clear();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("the store is closed");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "InMemoryVmStore[" + vms.size() + " VMs]";
+    }
+}

@@ -1,0 +1,276 @@
+package io.horcrux.testkit;
+
+import io.horcrux.DriverException;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmRuntime;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import io.horcrux.spi.DriverObserver;
+import io.horcrux.spi.VmDriver;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * A {@link VmDriver} that runs no hypervisor but models one faithfully, in the spirit of
+ * libvirt's {@code test:///default}: the same state machine, the same notices of changes
+ * behind the manager's back, and the same errors as the QEMU driver, in memory. It passes the
+ * same {@code VmDriverContract} as the QEMU driver.
+ *
+ * <p>Use it to test code built on a {@link io.horcrux.VmManager} without QEMU, and to provoke
+ * what real VMs do rarely:
+ * <ul>
+ *   <li>{@link #crash(String, String)} and {@link #guestPowerOff(String)}: the process dies
+ *       or the guest shuts down on its own;</li>
+ *   <li>{@link #failNext(Operation, RuntimeException)}: the next call of an operation throws;</li>
+ *   <li>{@link Builder#operationDelay(Duration)}: every lifecycle call takes this long;</li>
+ *   <li>{@link Builder#guestShutdownTime(Duration)}: how long guests take to honour a
+ *       graceful stop ({@code null}: they ignore it, as a guest without an OS does).</li>
+ * </ul>
+ *
+ * <p>Thread-safe. Closing forgets every VM, as if the host had been switched off.
+ */
+public final class SimulatedDriver implements VmDriver {
+
+    /** The operations whose next call {@link #failNext} can make fail. */
+    public enum Operation { PROVISION, DEPROVISION, START, STOP, PAUSE, RESUME, RESET, ATTACH }
+
+    private final Duration operationDelay;
+    private final Duration guestShutdownTime;
+    private final Map<String, SimulatedVm> vms = new ConcurrentHashMap<>();
+    private final Map<Operation, Queue<RuntimeException>> faults = new ConcurrentHashMap<>();
+    private volatile DriverObserver observer = (id, status, reason) -> { };
+    private volatile boolean closed;
+
+    private SimulatedDriver(Builder builder) {
+        this.operationDelay = builder.operationDelay;
+        this.guestShutdownTime = builder.guestShutdownTime;
+    }
+
+    /** A driver whose operations take no time and whose guests shut down at once. */
+    public static SimulatedDriver create() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public String name() {
+        return "simulated";
+    }
+
+    @Override
+    public void setObserver(DriverObserver observer) {
+        this.observer = Objects.requireNonNull(observer, "observer");
+    }
+
+    /** Makes the next call of {@code operation} throw {@code failure} instead of acting. */
+    public void failNext(Operation operation, RuntimeException failure) {
+        faults.computeIfAbsent(operation, o -> new ConcurrentLinkedQueue<>()).add(Objects.requireNonNull(failure));
+    }
+
+    /** Kills the VM's simulated process, as a {@code kill -9} would: it becomes CRASHED. */
+    public void crash(String vmId, String reason) {
+        endBehindTheBack(vmId, VmStatus.CRASHED, reason);
+    }
+
+    /** The guest powers off by itself: the VM becomes STOPPED. */
+    public void guestPowerOff(String vmId) {
+        endBehindTheBack(vmId, VmStatus.STOPPED, "guest powered off");
+    }
+
+    private void endBehindTheBack(String vmId, VmStatus end, String reason) {
+        SimulatedVm vm = existing(vmId);
+        synchronized (vm) {
+            if (!vm.status.isActive()) {
+                throw new DriverException("VM '" + vmId + "' is not running");
+            }
+            vm.status = end;
+        }
+        observer.statusChanged(vmId, end, reason);
+    }
+
+    /** How many VMs have a simulated process now. */
+    public int activeCount() {
+        return (int) vms.values().stream().filter(vm -> vm.status.isActive()).count();
+    }
+
+    @Override
+    public void provision(VmSpec spec) {
+        act(Operation.PROVISION);
+        if (vms.putIfAbsent(spec.id(), new SimulatedVm()) != null) {
+            throw new DriverException("VM '" + spec.id() + "' is already provisioned");
+        }
+    }
+
+    @Override
+    public void deprovision(VmSpec spec) {
+        act(Operation.DEPROVISION);
+        vms.computeIfPresent(spec.id(), (id, vm) -> {
+            if (vm.status.isActive()) {
+                throw new DriverException("VM '" + id + "' is running; stop it before deprovisioning");
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public VmRuntime start(VmSpec spec) {
+        act(Operation.START);
+        SimulatedVm vm = existing(spec.id());
+        synchronized (vm) {
+            if (vm.status.isActive()) {
+                throw new DriverException("VM '" + spec.id() + "' is already running");
+            }
+            vm.status = VmStatus.RUNNING;
+        }
+        return new VmRuntime(0, "simulated:" + spec.id());
+    }
+
+    @Override
+    public void stop(String vmId, Duration grace) {
+        Objects.requireNonNull(grace, "grace");
+        act(Operation.STOP);
+        SimulatedVm vm = existing(vmId);
+        if (!grace.isZero()) {
+            sleep(guestShutdownTime == null || guestShutdownTime.compareTo(grace) > 0 ? grace : guestShutdownTime);
+        }
+        synchronized (vm) {
+            vm.status = VmStatus.STOPPED;
+        }
+    }
+
+    @Override
+    public void pause(String vmId) {
+        transition(vmId, Operation.PAUSE, VmStatus.RUNNING, VmStatus.PAUSED);
+    }
+
+    @Override
+    public void resume(String vmId) {
+        transition(vmId, Operation.RESUME, VmStatus.PAUSED, VmStatus.RUNNING);
+    }
+
+    @Override
+    public void reset(String vmId) {
+        act(Operation.RESET);
+        SimulatedVm vm = existing(vmId);
+        synchronized (vm) {
+            if (!vm.status.isActive()) {
+                throw new DriverException("VM '" + vmId + "' is not running");
+            }
+        }
+    }
+
+    private void transition(String vmId, Operation operation, VmStatus from, VmStatus to) {
+        act(operation);
+        SimulatedVm vm = existing(vmId);
+        synchronized (vm) {
+            if (vm.status != from && vm.status != to) {
+                throw new DriverException("VM '" + vmId + "' is " + vm.status + ", cannot "
+                        + operation.name().toLowerCase(java.util.Locale.ROOT));
+            }
+            vm.status = to;
+        }
+    }
+
+    @Override
+    public VmStatus status(String vmId) {
+        ensureOpen();
+        SimulatedVm vm = vms.get(vmId);
+        return vm == null ? VmStatus.STOPPED : vm.status;
+    }
+
+    @Override
+    public VmStatus attach(Vm vm) {
+        act(Operation.ATTACH);
+        return status(vm.id());
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        vms.clear();
+    }
+
+    private SimulatedVm existing(String vmId) {
+        SimulatedVm vm = vms.get(vmId);
+        if (vm == null) {
+            throw new DriverException("VM '" + vmId + "' is not provisioned");
+        }
+        return vm;
+    }
+
+    private void act(Operation operation) {
+        ensureOpen();
+        Queue<RuntimeException> pending = faults.get(operation);
+        RuntimeException failure = pending == null ? null : pending.poll();
+        if (failure != null) {
+            throw failure;
+        }
+        sleep(operationDelay);
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("the driver is closed");
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        if (duration.isZero()) {
+            return;
+        }
+        try {
+            Thread.sleep(duration.toMillis(), duration.toNanosPart() % 1_000_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DriverException("interrupted", e);
+        }
+    }
+
+    private static final class SimulatedVm {
+        volatile VmStatus status = VmStatus.STOPPED;
+    }
+
+    /** Settings of a {@link SimulatedDriver}. */
+    public static final class Builder {
+        private Duration operationDelay = Duration.ZERO;
+        private Duration guestShutdownTime = Duration.ZERO;
+
+        private Builder() {
+        }
+
+        /** How long each lifecycle call takes; default zero. */
+        public Builder operationDelay(Duration delay) {
+            this.operationDelay = requireNonNegative(delay, "operationDelay");
+            return this;
+        }
+
+        /**
+         * How long a guest takes to power off after a graceful stop request; {@code null} for a
+         * guest that ignores the request, so that a graceful stop waits out its grace period
+         * and then forces. Default zero.
+         */
+        public Builder guestShutdownTime(Duration time) {
+            this.guestShutdownTime = time == null ? null : requireNonNegative(time, "guestShutdownTime");
+            return this;
+        }
+
+        public SimulatedDriver build() {
+            return new SimulatedDriver(this);
+        }
+
+        private static Duration requireNonNegative(Duration d, String name) {
+            Objects.requireNonNull(d, name);
+            if (d.isNegative()) {
+                throw new IllegalArgumentException(name + " must not be negative, was " + d);
+            }
+            return d;
+        }
+    }
+}
