@@ -507,9 +507,9 @@ public final class SqliteVmStore implements VmStore {
         log.info("closed {}", where);
     }
 
-    /** Connections of the reader pool in use now (open streams and reads in flight). */
+    /** Connections of the reader pool in use now (open streams and reads in flight); 0 once closed. */
     int activeReaderConnections() {
-        return readers.getHikariPoolMXBean().getActiveConnections();
+        return readers.isClosed() ? 0 : readers.getHikariPoolMXBean().getActiveConnections();
     }
 
     /** A reader connection for inspection; the caller closes it. */

@@ -264,6 +264,64 @@ class SqliteVmStoreTest {
     }
 
     @Test
+    void concurrentCompareAndSetWritersLoseNoUpdateWhileReadersStream() throws Exception {
+        int vms = 4;
+        int threads = 8;
+        int incrementsPerThread = 40;
+        store.insertAll(IntStream.range(0, vms).mapToObj(i -> vm("n-" + i)).toList());
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(threads + 2);
+        try {
+            List<java.util.concurrent.Future<?>> work = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                work.add(pool.submit(() -> {
+                    for (int i = 0; i < incrementsPerThread; i++) {
+                        String id = "n-" + ((thread + i) % vms);
+                        while (true) {
+                            Vm current = store.find(id).orElseThrow();
+                            Vm next = new Vm(current.spec(), current.status(), current.version() + 1,
+                                    current.createdAt(), T0.plusSeconds(current.version()), "", null);
+                            try {
+                                store.update(next, current.version());
+                                break;
+                            } catch (VmConflictException lost) {
+                                // another writer got there first: read again
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+            for (int r = 0; r < 2; r++) {
+                work.add(pool.submit(() -> {
+                    while (writing.get()) {
+                        try (Stream<Vm> all = store.stream(VmQuery.all())) {
+                            assertThat(all.count()).isEqualTo(vms);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (int t = 0; t < threads; t++) {
+                work.get(t).get();
+            }
+            writing.set(false);
+            for (var f : work) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        long versions = 0;
+        for (int i = 0; i < vms; i++) {
+            versions += store.find("n-" + i).orElseThrow().version() - 1;
+        }
+        assertThat(versions).isEqualTo((long) threads * incrementsPerThread);
+        assertThat(store.activeReaderConnections()).isZero();
+    }
+
+    @Test
     void theBuilderRejectsRepeatedAndInvalidSettings() {
         assertThatThrownBy(() -> SqliteVmStore.builder().readerPoolSize(2).readerPoolSize(3))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("readerPoolSize");
