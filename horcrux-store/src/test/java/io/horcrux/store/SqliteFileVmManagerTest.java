@@ -30,10 +30,10 @@ class SqliteFileVmManagerTest extends VmManagerContract {
 
     @AfterEach
     void noConnectionLeftBorrowed() {
-        manager.close();
         for (SqliteVmStore store : stores) {
             assertThat(store.activeReaderConnections()).as("reader connections in use after the test").isZero();
-            store.close();
         }
+        manager.close(); // closes its store; stores of managers a test replaced are closed here
+        stores.forEach(SqliteVmStore::close);
     }
 }

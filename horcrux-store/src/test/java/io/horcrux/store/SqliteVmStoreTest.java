@@ -338,6 +338,35 @@ class SqliteVmStoreTest {
     }
 
     @Test
+    void inMemoryAnOpenStreamMakesWritesWaitAtMostTheBusyTimeout() {
+        try (SqliteVmStore memory = SqliteVmStore.builder().inMemory("busy-" + UUID.randomUUID())
+                .busyTimeout(Duration.ofMillis(100)).build()) {
+            memory.insert(vm("first"));
+            try (Stream<Vm> open = memory.stream(VmQuery.all())) {
+                assertThat(open.iterator().next().id()).isEqualTo("first");
+                assertThatThrownBy(() -> memory.insert(vm("blocked")))
+                        .isInstanceOf(io.horcrux.StoreException.class)
+                        .hasMessageContaining("in-memory database");
+            }
+            memory.insert(vm("after"));
+            assertThat(memory.find("blocked")).isEmpty();
+            assertThat(memory.find("after")).isPresent();
+        }
+    }
+
+    @Test
+    void onAFileAnOpenStreamDoesNotBlockWrites() {
+        store.insert(vm("first"));
+        try (Stream<Vm> open = store.stream(VmQuery.all())) {
+            var it = open.iterator();
+            assertThat(it.next().id()).isEqualTo("first");
+            store.insert(vm("second"));
+            assertThat(it.hasNext()).as("the stream reads the snapshot it started on").isFalse();
+        }
+        assertThat(store.find("second")).isPresent();
+    }
+
+    @Test
     void inMemoryStoresAreSharedByTheirConnectionsAndSeparateByName() {
         String name = "t-" + UUID.randomUUID();
         try (SqliteVmStore a = SqliteVmStore.builder().inMemory(name).build();
