@@ -246,7 +246,10 @@ public final class SqliteVmStore implements VmStore {
             } catch (SQLException | RuntimeException e) {
                 abort(e);
                 if (e instanceof SQLException sql && isConstraintViolation(sql)) {
-                    throw alreadyExists(vms);
+                    VmAlreadyExistsException taken = alreadyExists(vms);
+                    if (!taken.vmIds().isEmpty()) {
+                        throw taken;
+                    }
                 }
                 throw failure("inserting " + describe(vms), e);
             }
