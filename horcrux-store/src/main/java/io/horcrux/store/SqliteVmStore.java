@@ -122,6 +122,7 @@ public final class SqliteVmStore implements VmStore {
     private final Connection writer;
     private final ReentrantLock writeLock = new ReentrantLock();
     private final HikariDataSource readers;
+    private final ReaderStatements statements = new ReaderStatements();
     private final Set<VmCursor> cursors = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
@@ -171,7 +172,10 @@ public final class SqliteVmStore implements VmStore {
             hc.setPoolName("horcrux-store-readers-" + POOL_SEQUENCE.incrementAndGet());
             hc.setDataSource(dataSource);
             hc.setMaximumPoolSize(b.readerPoolSize);
-            hc.setMinimumIdle(1);
+            // A fixed pool of connections that live as long as the store: SQLite connections
+            // do not go stale, and each keeps its prepared statements.
+            hc.setMinimumIdle(b.readerPoolSize);
+            hc.setMaxLifetime(0);
             hc.setAutoCommit(true);
             hc.setConnectionTimeout(Math.max(250, b.busyTimeout.toMillis()));
             hc.setLeakDetectionThreshold(b.leakDetectionThreshold.toMillis());
@@ -387,7 +391,8 @@ public final class SqliteVmStore implements VmStore {
     public Optional<Vm> find(String id) {
         Objects.requireNonNull(id, "id");
         ensureOpen();
-        try (Connection c = readers.getConnection(); PreparedStatement ps = c.prepareStatement(VmRows.FIND)) {
+        try (Connection c = readers.getConnection()) {
+            PreparedStatement ps = statements.prepare(c, VmRows.FIND);
             ps.setString(1, id);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? Optional.of(VmRows.read(rs)) : Optional.empty();
@@ -405,7 +410,8 @@ public final class SqliteVmStore implements VmStore {
         VmRows.Select select = VmRows.select(query, limit + 1);
         List<Vm> items = new ArrayList<>(Math.min(limit, 1024));
         boolean more = false;
-        try (Connection c = readers.getConnection(); PreparedStatement ps = c.prepareStatement(select.sql())) {
+        try (Connection c = readers.getConnection()) {
+            PreparedStatement ps = statements.prepare(c, select.sql());
             select.bind(ps);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -464,7 +470,8 @@ public final class SqliteVmStore implements VmStore {
         Objects.requireNonNull(query, "query");
         ensureOpen();
         VmRows.Select select = VmRows.count(query);
-        try (Connection c = readers.getConnection(); PreparedStatement ps = c.prepareStatement(select.sql())) {
+        try (Connection c = readers.getConnection()) {
+            PreparedStatement ps = statements.prepare(c, select.sql());
             select.bind(ps);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -490,6 +497,7 @@ public final class SqliteVmStore implements VmStore {
         for (VmCursor cursor : List.copyOf(cursors)) {
             cursor.close();
         }
+        statements.closeAll();
         readers.close();
         writeLock.lock();
         try {

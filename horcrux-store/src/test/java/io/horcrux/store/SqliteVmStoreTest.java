@@ -185,6 +185,40 @@ class SqliteVmStoreTest {
     }
 
     @Test
+    void manyQueryShapesKeepGivingTheRightAnswers() {
+        List<Vm> all = new ArrayList<>();
+        VmStatus[] statuses = VmStatus.values();
+        for (int i = 0; i < 60; i++) {
+            Map<String, String> labels = new java.util.TreeMap<>();
+            for (int k = 0; k < 8; k++) {
+                labels.put("k" + k, (i >> (k % 3)) % 2 == 0 ? "a" : "b");
+            }
+            Vm v = vm(String.format("q-%02d", i), labels);
+            all.add(new Vm(v.spec(), statuses[i % statuses.length], 1, T0, T0, "", null));
+        }
+        store.insertAll(all);
+        // More SQL shapes than a reader connection keeps prepared: evictions must not matter.
+        for (int round = 0; round < 2; round++) {
+            for (int labelCount = 0; labelCount < 8; labelCount++) {
+                for (int statusCount = 0; statusCount <= 5; statusCount++) {
+                    VmQuery query = VmQuery.all();
+                    for (int k = 0; k < labelCount; k++) {
+                        query = query.withLabel("k" + k, k % 2 == 0 ? "a" : "b");
+                    }
+                    if (statusCount > 0) {
+                        query = query.withStatus(statuses[0], java.util.Arrays.copyOfRange(statuses, 1, statusCount));
+                    }
+                    VmQuery q = query;
+                    List<String> expected = all.stream().filter(q::matches).map(Vm::id).toList();
+                    assertThat(store.list(q.limit(100)).items()).extracting(Vm::id).isEqualTo(expected);
+                    assertThat(store.count(q)).isEqualTo(expected.size());
+                }
+            }
+        }
+        assertThat(store.activeReaderConnections()).isZero();
+    }
+
+    @Test
     void labelFiltersUseTheLabelIndex() throws SQLException {
         store.insertAll(IntStream.range(0, 50).mapToObj(i -> vm("ix-" + i)).toList());
         VmRows.Select select = VmRows.select(VmQuery.all().withLabel("env", "test").withLabel("team", "store")
