@@ -6,6 +6,7 @@ import io.horcrux.StoreException;
 import io.horcrux.VmAlreadyExistsException;
 import io.horcrux.VmConflictException;
 import io.horcrux.VmNotFoundException;
+import io.horcrux.internal.VmJson;
 import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
@@ -133,6 +134,7 @@ public final class SqliteVmStore implements VmStore {
     private final PreparedStatement insertVm;
     private final PreparedStatement insertLabel;
     private final PreparedStatement updateVm;
+    private final PreparedStatement updateState;
     private final PreparedStatement deleteLabels;
     private final PreparedStatement deleteVm;
     private final PreparedStatement versionOf;
@@ -164,6 +166,7 @@ public final class SqliteVmStore implements VmStore {
             insertVm = w.prepareStatement(VmRows.INSERT);
             insertLabel = w.prepareStatement(VmRows.INSERT_LABEL);
             updateVm = w.prepareStatement(VmRows.UPDATE);
+            updateState = w.prepareStatement(VmRows.UPDATE_STATE);
             deleteLabels = w.prepareStatement(VmRows.DELETE_LABELS);
             deleteVm = w.prepareStatement(VmRows.DELETE);
             versionOf = w.prepareStatement(VmRows.VERSION_OF);
@@ -306,6 +309,16 @@ public final class SqliteVmStore implements VmStore {
         writeLock.lock();
         try {
             ensureOpen();
+            try {
+                // Most updates are status changes of an unchanged spec: one statement, which is
+                // one transaction, and no label rows to rewrite.
+                VmRows.bindUpdateState(updateState, vm, expectedVersion, VmJson.specToJson(vm.spec()));
+                if (updateState.executeUpdate() == 1) {
+                    return;
+                }
+            } catch (SQLException e) {
+                throw failure("updating VM " + vm.id(), e);
+            }
             beginWrite();
             try {
                 VmRows.bindUpdate(updateVm, vm, expectedVersion);
@@ -501,8 +514,8 @@ public final class SqliteVmStore implements VmStore {
         readers.close();
         writeLock.lock();
         try {
-            for (Statement s : List.of(begin, commit, rollback, insertVm, insertLabel, updateVm, deleteLabels,
-                    deleteVm, versionOf)) {
+            for (Statement s : List.of(begin, commit, rollback, insertVm, insertLabel, updateVm, updateState,
+                    deleteLabels, deleteVm, versionOf)) {
                 closeQuietly(s);
             }
             closeQuietly(writer);

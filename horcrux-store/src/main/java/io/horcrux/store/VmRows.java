@@ -32,6 +32,13 @@ final class VmRows {
     static final String DELETE_LABELS = "DELETE FROM vm_labels WHERE vm_id = ?";
     static final String UPDATE = "UPDATE vms SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
             + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ? WHERE id = ? AND version = ?";
+    /**
+     * The common update: the spec (and so name and labels) is unchanged, only the status, its
+     * facts and the version move. It matches no row when the spec changed, and the caller then
+     * falls back to {@link #UPDATE} with the labels.
+     */
+    static final String UPDATE_STATE = "UPDATE vms SET status = ?, version = ?, created_at = ?, updated_at = ?,"
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ? WHERE id = ? AND version = ? AND spec_json = ?";
     static final String DELETE = "DELETE FROM vms WHERE id = ? AND version = ?";
     static final String VERSION_OF = "SELECT version FROM vms WHERE id = ?";
     static final String FIND = "SELECT " + COLUMNS + " FROM vms WHERE id = ?";
@@ -52,10 +59,25 @@ final class VmRows {
         ps.setLong(next + 1, expectedVersion);
     }
 
+    /** Binds {@link #UPDATE_STATE}; {@code specJson} is the spec the stored row must already hold. */
+    static void bindUpdateState(PreparedStatement ps, Vm vm, long expectedVersion, String specJson) throws SQLException {
+        int next = bindState(ps, 1, vm);
+        ps.setString(next++, vm.id());
+        ps.setLong(next++, expectedVersion);
+        ps.setString(next, specJson);
+    }
+
     /** Binds name .. spec_json from {@code index}; returns the next free index. */
     private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
+        ps.setString(index, vm.spec().name());
+        int i = bindState(ps, index + 1, vm);
+        ps.setString(i++, VmJson.specToJson(vm.spec()));
+        return i;
+    }
+
+    /** Binds status .. runtime_monitor from {@code index}; returns the next free index. */
+    private static int bindState(PreparedStatement ps, int index, Vm vm) throws SQLException {
         int i = index;
-        ps.setString(i++, vm.spec().name());
         ps.setString(i++, vm.status().name());
         ps.setLong(i++, vm.version());
         ps.setLong(i++, epochNanos(vm.createdAt(), vm.id(), "createdAt"));
@@ -68,7 +90,6 @@ final class VmRows {
             ps.setLong(i++, vm.runtime().pid());
             ps.setString(i++, vm.runtime().monitor());
         }
-        ps.setString(i++, VmJson.specToJson(vm.spec()));
         return i;
     }
 
