@@ -1,14 +1,18 @@
 package io.horcrux.bench;
 
 import io.horcrux.spi.VmStore;
+import io.horcrux.store.SqliteVmStore;
 import java.nio.file.Path;
 
-/** Opens the SQLite store the way the benchmarks need it. */
+/** Opens the SQLite store the way the benchmarks need it: a file in the benchmark's directory. */
 final class SqliteStores {
     private SqliteStores() {
     }
 
     static VmStore open(Path directory, boolean fullSync) {
-        throw new UnsupportedOperationException("the SQLite store is not part of this build yet");
+        return SqliteVmStore.builder()
+                .file(directory.resolve("inventory.db"))
+                .synchronous(fullSync ? SqliteVmStore.Synchronous.FULL : SqliteVmStore.Synchronous.NORMAL)
+                .build();
     }
 }
