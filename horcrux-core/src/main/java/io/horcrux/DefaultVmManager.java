@@ -483,6 +483,9 @@ final class DefaultVmManager implements VmManager {
                     log.warn("VM {}: could not reattach; treating it as stopped", vm.id(), e);
                     seen = VmStatus.STOPPED;
                 }
+                if (!seen.isActive()) {
+                    seen = VmStatus.STOPPED; // how it ended happened unobserved; a crash is not claimed
+                }
                 if (seen != vm.status()) {
                     String reason = seen.isActive() ? "reattached" : "process gone while no manager watched it";
                     log.info("VM {}: {} -> {} ({})", vm.id(), vm.status(), seen, reason);

@@ -76,11 +76,12 @@ public record VmSpec(
      */
     public VmSpec {
         List<Violation> violations = new ArrayList<>();
-        if (name == null && id != null) {
-            name = id;
-        }
         checkId(id, violations);
-        checkName(name, violations);
+        if (name == null) {
+            name = id; // valid exactly when the id is, and the id's violation says why
+        } else {
+            checkName(name, violations);
+        }
         if (memoryMiB < MIN_MEMORY_MIB || memoryMiB > MAX_MEMORY_MIB) {
             violations.add(new Violation("memoryMiB", "must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB
                     + " MiB, was " + memoryMiB));
@@ -229,8 +230,8 @@ public record VmSpec(
     }
 
     private static void checkBoot(BootSpec boot, List<Violation> violations) {
-        if (boot.order().isEmpty() || boot.order().contains(null)) {
-            violations.add(new Violation("boot.order", "must list at least one device and no nulls"));
+        if (boot.order().isEmpty()) {
+            violations.add(new Violation("boot.order", "must list at least one device"));
         }
         checkHostPath("boot.kernel", boot.kernel(), violations);
         checkHostPath("boot.initrd", boot.initrd(), violations);

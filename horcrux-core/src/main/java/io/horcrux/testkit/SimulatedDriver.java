@@ -41,7 +41,7 @@ public final class SimulatedDriver implements VmDriver {
     private final Duration operationDelay;
     private final Duration guestShutdownTime;
     private final Map<String, SimulatedVm> vms = new ConcurrentHashMap<>();
-    private final Map<Operation, Queue<RuntimeException>> faults = new ConcurrentHashMap<>();
+    private final Map<String, Queue<RuntimeException>> faults = new ConcurrentHashMap<>();
     private volatile DriverObserver observer = (id, status, reason) -> { };
     private volatile boolean closed;
 
@@ -69,9 +69,16 @@ public final class SimulatedDriver implements VmDriver {
         this.observer = Objects.requireNonNull(observer, "observer");
     }
 
-    /** Makes the next call of {@code operation} throw {@code failure} instead of acting. */
+    /** Makes the next call of {@code operation}, for any VM, throw {@code failure} instead of acting. */
     public void failNext(Operation operation, RuntimeException failure) {
-        faults.computeIfAbsent(operation, o -> new ConcurrentLinkedQueue<>()).add(Objects.requireNonNull(failure));
+        faults.computeIfAbsent(operation.name(), o -> new ConcurrentLinkedQueue<>())
+                .add(Objects.requireNonNull(failure, "failure"));
+    }
+
+    /** Makes the next call of {@code operation} for the VM {@code vmId} throw {@code failure}. */
+    public void failNext(Operation operation, String vmId, RuntimeException failure) {
+        faults.computeIfAbsent(operation.name() + '/' + Objects.requireNonNull(vmId, "vmId"),
+                o -> new ConcurrentLinkedQueue<>()).add(Objects.requireNonNull(failure, "failure"));
     }
 
     /** Kills the VM's simulated process, as a {@code kill -9} would: it becomes CRASHED. */
@@ -102,7 +109,7 @@ public final class SimulatedDriver implements VmDriver {
 
     @Override
     public void provision(VmSpec spec) {
-        act(Operation.PROVISION);
+        act(Operation.PROVISION, spec.id());
         if (vms.putIfAbsent(spec.id(), new SimulatedVm()) != null) {
             throw new DriverException("VM '" + spec.id() + "' is already provisioned");
         }
@@ -110,7 +117,7 @@ public final class SimulatedDriver implements VmDriver {
 
     @Override
     public void deprovision(VmSpec spec) {
-        act(Operation.DEPROVISION);
+        act(Operation.DEPROVISION, spec.id());
         vms.computeIfPresent(spec.id(), (id, vm) -> {
             if (vm.status.isActive()) {
                 throw new DriverException("VM '" + id + "' is running; stop it before deprovisioning");
@@ -121,7 +128,7 @@ public final class SimulatedDriver implements VmDriver {
 
     @Override
     public VmRuntime start(VmSpec spec) {
-        act(Operation.START);
+        act(Operation.START, spec.id());
         SimulatedVm vm = existing(spec.id());
         synchronized (vm) {
             if (vm.status.isActive()) {
@@ -135,7 +142,7 @@ public final class SimulatedDriver implements VmDriver {
     @Override
     public void stop(String vmId, Duration grace) {
         Objects.requireNonNull(grace, "grace");
-        act(Operation.STOP);
+        act(Operation.STOP, vmId);
         SimulatedVm vm = existing(vmId);
         if (!grace.isZero()) {
             sleep(guestShutdownTime == null || guestShutdownTime.compareTo(grace) > 0 ? grace : guestShutdownTime);
@@ -157,7 +164,7 @@ public final class SimulatedDriver implements VmDriver {
 
     @Override
     public void reset(String vmId) {
-        act(Operation.RESET);
+        act(Operation.RESET, vmId);
         SimulatedVm vm = existing(vmId);
         synchronized (vm) {
             if (!vm.status.isActive()) {
@@ -167,7 +174,7 @@ public final class SimulatedDriver implements VmDriver {
     }
 
     private void transition(String vmId, Operation operation, VmStatus from, VmStatus to) {
-        act(operation);
+        act(operation, vmId);
         SimulatedVm vm = existing(vmId);
         synchronized (vm) {
             if (vm.status != from && vm.status != to) {
@@ -187,7 +194,7 @@ public final class SimulatedDriver implements VmDriver {
 
     @Override
     public VmStatus attach(Vm vm) {
-        act(Operation.ATTACH);
+        act(Operation.ATTACH, vm.id());
         return status(vm.id());
     }
 
@@ -205,14 +212,21 @@ public final class SimulatedDriver implements VmDriver {
         return vm;
     }
 
-    private void act(Operation operation) {
+    private void act(Operation operation, String vmId) {
         ensureOpen();
-        Queue<RuntimeException> pending = faults.get(operation);
-        RuntimeException failure = pending == null ? null : pending.poll();
+        RuntimeException failure = pendingFault(operation.name() + '/' + vmId);
+        if (failure == null) {
+            failure = pendingFault(operation.name());
+        }
         if (failure != null) {
             throw failure;
         }
         sleep(operationDelay);
+    }
+
+    private RuntimeException pendingFault(String key) {
+        Queue<RuntimeException> pending = faults.get(key);
+        return pending == null ? null : pending.poll();
     }
 
     private void ensureOpen() {

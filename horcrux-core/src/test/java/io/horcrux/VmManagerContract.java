@@ -1,0 +1,575 @@
+package io.horcrux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.horcrux.model.BatchResult;
+import io.horcrux.model.DiskSpec;
+import io.horcrux.model.Page;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmEvent;
+import io.horcrux.model.VmQuery;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import io.horcrux.spi.VmStore;
+import io.horcrux.testkit.SimulatedDriver;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour of the {@link VmManager} facade, run over each store implementation with the
+ * simulated driver. A store module's test extends this class and supplies fresh stores.
+ */
+public abstract class VmManagerContract {
+    protected SimulatedDriver driver;
+    protected VmManager manager;
+    protected final BlockingQueue<VmEvent> events = new LinkedBlockingQueue<>();
+
+    /** A fresh, empty store; the manager closes it. */
+    protected abstract VmStore newStore();
+
+    @BeforeEach
+    void build() {
+        driver = SimulatedDriver.create();
+        manager = VmManager.builder().store(newStore()).driver(driver).build();
+        manager.subscribe(events::add);
+    }
+
+    @AfterEach
+    void close() {
+        manager.close();
+    }
+
+    protected static VmSpec spec(String id) {
+        return VmSpec.builder().id(id).name("VM " + id).memoryMiB(64).disk(DiskSpec.qcow2("root", 1L << 30))
+                .label("env", "test").build();
+    }
+
+    protected static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("waiting for " + what).isLessThan(deadline);
+            Thread.sleep(5);
+        }
+    }
+
+    private VmEvent nextEvent() throws InterruptedException {
+        VmEvent e = events.poll(20, TimeUnit.SECONDS);
+        assertThat(e).as("an event").isNotNull();
+        return e;
+    }
+
+    // ---------------------------------------------------------------- create, read, delete
+
+    @Test
+    void createdVmIsStoppedAtVersionOneAndReadable() {
+        Vm vm = manager.create(spec("web-1"));
+
+        assertThat(vm.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(vm.version()).isEqualTo(1);
+        assertThat(vm.spec()).isEqualTo(spec("web-1"));
+        assertThat(vm.createdAt()).isEqualTo(vm.updatedAt());
+        assertThat(manager.get("web-1")).isEqualTo(vm);
+        assertThat(manager.find("web-1")).contains(vm);
+        assertThat(manager.list(VmQuery.all()).items()).containsExactly(vm);
+    }
+
+    @Test
+    void unknownIdsAreNotFound() {
+        assertThat(manager.find("nope")).isEmpty();
+        assertThatThrownBy(() -> manager.get("nope")).isInstanceOf(VmNotFoundException.class).hasMessageContaining("nope");
+        assertThatThrownBy(() -> manager.start("nope")).isInstanceOf(VmNotFoundException.class);
+        assertThatThrownBy(() -> manager.delete("nope")).isInstanceOf(VmNotFoundException.class);
+    }
+
+    @Test
+    void duplicateCreateIsRefusedAndLeavesTheFirst() {
+        Vm first = manager.create(spec("web-1"));
+        assertThatThrownBy(() -> manager.create(spec("web-1"))).isInstanceOf(VmAlreadyExistsException.class);
+        assertThat(manager.get("web-1")).isEqualTo(first);
+    }
+
+    @Test
+    void memoryAboveTheManagersLimitIsRefusedAndNothingIsStored() {
+        manager.close();
+        manager = VmManager.builder().store(newStore()).driver(SimulatedDriver.create()).maxMemoryMiB(1024).build();
+        VmSpec big = VmSpec.builder().id("big").memoryMiB(2048).build();
+
+        assertThatThrownBy(() -> manager.create(big))
+                .isInstanceOf(InvalidVmSpecException.class)
+                .satisfies(e -> assertThat(((InvalidVmSpecException) e).violations())
+                        .singleElement().satisfies(v -> {
+                            assertThat(v.field()).isEqualTo("memoryMiB");
+                            assertThat(v.rule()).contains("1024");
+                        }));
+        assertThat(manager.find("big")).isEmpty();
+    }
+
+    @Test
+    void failedProvisioningStoresNothing() {
+        driver.failNext(SimulatedDriver.Operation.PROVISION, new DriverException("disk full"));
+
+        assertThatThrownBy(() -> manager.create(spec("web-1"))).isInstanceOf(DriverException.class).hasMessage("disk full");
+        assertThat(manager.find("web-1")).isEmpty();
+        assertThat(manager.count(VmQuery.all())).isZero();
+        manager.create(spec("web-1"));
+    }
+
+    @Test
+    void foreignDriverFailuresAreWrappedInADriverException() {
+        driver.failNext(SimulatedDriver.Operation.START, new IllegalStateException("boom"));
+        manager.create(spec("web-1"));
+        assertThatThrownBy(() -> manager.start("web-1")).isInstanceOf(DriverException.class)
+                .hasMessageContaining("web-1").hasCauseInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void deleteRemovesTheVmAndFreesItsId() {
+        manager.create(spec("web-1"));
+        manager.delete("web-1");
+
+        assertThat(manager.find("web-1")).isEmpty();
+        assertThatThrownBy(() -> manager.get("web-1")).isInstanceOf(VmNotFoundException.class);
+        assertThat(manager.create(spec("web-1")).version()).isEqualTo(1);
+    }
+
+    @Test
+    void deletingAnActiveVmIsRefused() {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        assertThatThrownBy(() -> manager.delete("web-1"))
+                .isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("RUNNING");
+        assertThat(manager.get("web-1").status()).isEqualTo(VmStatus.RUNNING);
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    @Test
+    void createAllIsAllOrNoneOnRepeatedIds() {
+        manager.create(spec("taken"));
+        List<VmSpec> specs = List.of(spec("a"), spec("taken"), spec("b"), spec("b"));
+
+        assertThatThrownBy(() -> manager.createAll(specs))
+                .isInstanceOf(VmAlreadyExistsException.class)
+                .satisfies(e -> assertThat(((VmAlreadyExistsException) e).vmIds()).containsExactlyInAnyOrder("taken", "b"));
+        assertThat(manager.count(VmQuery.all())).isEqualTo(1);
+        assertThat(manager.find("a")).isEmpty();
+    }
+
+    @Test
+    void createAllIsAllOrNoneWhenProvisioningFailsMidway() {
+        manager.create(spec("other"));
+        List<VmSpec> specs = IntStream.range(0, 5).mapToObj(i -> spec("vm-" + i)).toList();
+        driver.failNext(SimulatedDriver.Operation.PROVISION, "vm-2", new DriverException("no space left"));
+
+        assertThatThrownBy(() -> manager.createAll(specs)).isInstanceOf(DriverException.class).hasMessage("no space left");
+
+        assertThat(manager.count(VmQuery.all())).isEqualTo(1);
+        assertThat(manager.find("vm-0")).isEmpty();
+        // The simulated driver refuses to provision a VM twice: vm-0 and vm-1 were undone.
+        assertThat(manager.createAll(specs)).hasSize(5);
+        assertThat(manager.count(VmQuery.all())).isEqualTo(6);
+    }
+
+    @Test
+    void createAllReportsTheViolationsOfEverySpecByIndex() {
+        VmSpec ok = spec("ok");
+        VmSpec huge = VmSpec.builder().id("huge").memoryMiB(VmSpec.MAX_MEMORY_MIB).build();
+        manager.close();
+        manager = VmManager.builder().store(newStore()).driver(SimulatedDriver.create()).maxMemoryMiB(4096).build();
+
+        assertThatThrownBy(() -> manager.createAll(List.of(ok, huge, huge.toBuilder().id("huge-2").build())))
+                .isInstanceOf(InvalidVmSpecException.class)
+                .satisfies(e -> assertThat(((InvalidVmSpecException) e).violations())
+                        .extracting(v -> v.field()).containsExactly("[1].memoryMiB", "[2].memoryMiB"));
+        assertThat(manager.count(VmQuery.all())).isZero();
+    }
+
+    @Test
+    void batchOperationsReportEveryItemAndAFailureHidesNothing() {
+        manager.createAll(List.of(spec("a"), spec("b"), spec("c")));
+        manager.start("b");
+
+        BatchResult<Vm> started = manager.startAll(List.of("a", "b", "missing", "c", "a"));
+
+        assertThat(started.succeeded()).extracting(Vm::id).containsExactly("a", "c");
+        assertThat(started.failed()).containsOnlyKeys("b", "missing");
+        assertThat(started.failed().get("b")).isInstanceOf(IllegalVmStateException.class);
+        assertThat(started.failed().get("missing")).isInstanceOf(VmNotFoundException.class);
+        assertThat(started.allSucceeded()).isFalse();
+
+        BatchResult<Vm> stopped = manager.stopAll(List.of("a", "b", "c"));
+        assertThat(stopped.allSucceeded()).isTrue();
+        assertThat(stopped.succeeded()).allSatisfy(vm -> assertThat(vm.status()).isEqualTo(VmStatus.STOPPED));
+
+        BatchResult<String> deleted = manager.deleteAll(List.of("a", "b", "c", "missing"));
+        assertThat(deleted.succeeded()).containsExactly("a", "b", "c");
+        assertThat(deleted.failed()).containsOnlyKeys("missing");
+        assertThat(manager.count(VmQuery.all())).isZero();
+    }
+
+    // ---------------------------------------------------------------- lifecycle and events
+
+    @Test
+    void lifecycleWalksTheStateMachineAndEmitsEachChangeOnceInOrder() throws InterruptedException {
+        manager.create(spec("web-1"));
+
+        Vm running = manager.start("web-1");
+        assertThat(running.status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(running.version()).isEqualTo(3);
+        assertThat(running.runtimeInfo()).isPresent();
+        assertThat(manager.pause("web-1").status()).isEqualTo(VmStatus.PAUSED);
+        assertThat(manager.resume("web-1").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(manager.reset("web-1").status()).isEqualTo(VmStatus.RUNNING);
+        Vm stopped = manager.stop("web-1", Duration.ZERO);
+        assertThat(stopped.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(stopped.runtimeInfo()).isEmpty();
+        assertThat(manager.get("web-1")).isEqualTo(stopped);
+
+        List<String> transitions = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            VmEvent e = nextEvent();
+            assertThat(e.vmId()).isEqualTo("web-1");
+            transitions.add(e.previousStatus() + ">" + e.newStatus());
+        }
+        assertThat(transitions).containsExactly("STOPPED>STARTING", "STARTING>RUNNING", "RUNNING>PAUSED",
+                "PAUSED>RUNNING", "RUNNING>STOPPING", "STOPPING>STOPPED");
+        Thread.sleep(50);
+        assertThat(events).isEmpty();
+    }
+
+    @Test
+    void operationsTheStatusDoesNotAllowAreRefusedWithBothStatesNamed() {
+        manager.create(spec("web-1"));
+        assertThatThrownBy(() -> manager.pause("web-1")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("pause").hasMessageContaining("STOPPED");
+        assertThatThrownBy(() -> manager.resume("web-1")).isInstanceOf(IllegalVmStateException.class);
+        assertThatThrownBy(() -> manager.stop("web-1")).isInstanceOf(IllegalVmStateException.class);
+        assertThatThrownBy(() -> manager.reset("web-1")).isInstanceOf(IllegalVmStateException.class);
+        manager.start("web-1");
+        assertThatThrownBy(() -> manager.start("web-1")).isInstanceOf(IllegalVmStateException.class)
+                .satisfies(e -> {
+                    IllegalVmStateException ise = (IllegalVmStateException) e;
+                    assertThat(ise.current()).isEqualTo(VmStatus.RUNNING);
+                    assertThat(ise.operation()).isEqualTo("start");
+                });
+        assertThatThrownBy(() -> manager.resume("web-1")).isInstanceOf(IllegalVmStateException.class);
+        assertThat(manager.get("web-1").version()).isEqualTo(3);
+    }
+
+    @Test
+    void aFailedStartFallsBackToStoppedWithTheReason() {
+        manager.create(spec("web-1"));
+        driver.failNext(SimulatedDriver.Operation.START, new DriverException("qemu exited: no such file"));
+
+        assertThatThrownBy(() -> manager.start("web-1")).isInstanceOf(DriverException.class);
+        Vm vm = manager.get("web-1");
+        assertThat(vm.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(vm.statusReason()).contains("no such file");
+        assertThat(manager.start("web-1").status()).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void aFailedStopWithTheProcessAliveRestoresTheStatus() {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        driver.failNext(SimulatedDriver.Operation.STOP, new DriverException("monitor timed out"));
+
+        assertThatThrownBy(() -> manager.stop("web-1", Duration.ZERO)).isInstanceOf(DriverException.class);
+        assertThat(manager.get("web-1").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(manager.stop("web-1", Duration.ZERO).status()).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void gracefulStopOfAGuestThatIgnoresItEndsByForceAfterTheGrace() {
+        manager.close();
+        driver = SimulatedDriver.builder().guestShutdownTime(null).build();
+        manager = VmManager.builder().store(newStore()).driver(driver).build();
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        assertThat(manager.stop("web-1", Duration.ofMillis(50)).status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.status("web-1")).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void negativeGraceIsRefused() {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        assertThatThrownBy(() -> manager.stop("web-1", Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("grace");
+    }
+
+    @Test
+    void aVmThatDiesBehindTheManagersBackBecomesCrashedWithOneEvent() throws InterruptedException {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        for (int i = 0; i < 2; i++) {
+            nextEvent();
+        }
+
+        driver.crash("web-1", "killed by signal 9");
+
+        VmEvent crash = nextEvent();
+        assertThat(crash.previousStatus()).isEqualTo(VmStatus.RUNNING);
+        assertThat(crash.newStatus()).isEqualTo(VmStatus.CRASHED);
+        assertThat(crash.reason()).isEqualTo("killed by signal 9");
+        assertThat(manager.get("web-1").status()).isEqualTo(VmStatus.CRASHED);
+        assertThat(manager.start("web-1").status()).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void aGuestThatPowersOffBecomesStopped() throws InterruptedException {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        driver.guestPowerOff("web-1");
+        await("the power-off to be recorded", () -> manager.get("web-1").status() == VmStatus.STOPPED);
+        assertThat(manager.get("web-1").statusReason()).isEqualTo("guest powered off");
+    }
+
+    @Test
+    void aListenerThatThrowsHarmsNoOneElse() throws Exception {
+        List<VmEvent> seen = new CopyOnWriteArrayList<>();
+        manager.subscribe(e -> {
+            throw new IllegalStateException("bad listener");
+        });
+        AutoCloseable subscription = manager.subscribe(seen::add);
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        await("two events", () -> seen.size() == 2);
+
+        subscription.close();
+        manager.stop("web-1", Duration.ZERO);
+        await("the other listener's events", () -> events.size() >= 4);
+        assertThat(seen).hasSize(2);
+    }
+
+    @Test
+    void eventsOfEachVmArriveInOrderUnderConcurrentLifecycles() throws Exception {
+        int vms = 8;
+        int cycles = 25;
+        manager.createAll(IntStream.range(0, vms).mapToObj(i -> spec("vm-" + i)).toList());
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int i = 0; i < vms; i++) {
+                String id = "vm-" + i;
+                futures.add(pool.submit(() -> {
+                    for (int c = 0; c < cycles; c++) {
+                        manager.start(id);
+                        manager.pause(id);
+                        manager.resume(id);
+                        manager.stop(id, Duration.ZERO);
+                    }
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        int expected = vms * cycles * 6;
+        await("every event", () -> events.size() == expected);
+        Map<String, VmEvent> last = new HashMap<>();
+        for (VmEvent e : events) {
+            VmEvent previous = last.put(e.vmId(), e);
+            if (previous != null) {
+                assertThat(e.version()).isEqualTo(previous.version() + 1);
+                assertThat(e.previousStatus()).isEqualTo(previous.newStatus());
+            }
+        }
+        assertThat(last).hasSize(vms);
+    }
+
+    // ---------------------------------------------------------------- cache
+
+    @Test
+    void cacheNeverServesAnOlderVersionThanTheStoreUnderConcurrentWriters() throws Exception {
+        int vms = 6;
+        manager.createAll(IntStream.range(0, vms).mapToObj(i -> spec("vm-" + i)).toList());
+        ExecutorService pool = Executors.newFixedThreadPool(6);
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int w = 0; w < 3; w++) {
+                futures.add(pool.submit(() -> {
+                    for (int n = 0; n < 150; n++) {
+                        String id = "vm-" + ThreadLocalRandom.current().nextInt(vms);
+                        try {
+                            Vm after = manager.get(id).status() == VmStatus.STOPPED ? manager.start(id)
+                                    : manager.stop(id, Duration.ZERO);
+                            // Once a write returns, no read may see an older version.
+                            assertThat(manager.get(id).version()).isGreaterThanOrEqualTo(after.version());
+                        } catch (IllegalVmStateException raced) {
+                            // another writer changed the VM between our read and our call
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (int r = 0; r < 3; r++) {
+                futures.add(pool.submit(() -> {
+                    long[] lastSeen = new long[vms];
+                    for (int n = 0; n < 3000; n++) {
+                        int i = ThreadLocalRandom.current().nextInt(vms);
+                        long version = manager.get("vm-" + i).version();
+                        assertThat(version).isGreaterThanOrEqualTo(lastSeen[i]);
+                        lastSeen[i] = version;
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        try (Stream<Vm> stored = manager.stream(VmQuery.all())) {
+            stored.forEach(vm -> assertThat(manager.get(vm.id())).isEqualTo(vm));
+        }
+    }
+
+    @Test
+    void cacheCountsHitsAndMisses() {
+        manager.create(spec("web-1"));
+        manager.get("web-1");
+        manager.get("web-1");
+        manager.find("missing");
+
+        assertThat(manager.cacheStats().hitCount()).isGreaterThanOrEqualTo(2);
+        assertThat(manager.cacheStats().missCount()).isGreaterThanOrEqualTo(1);
+        assertThat(manager.cacheStats().size()).isEqualTo(1);
+    }
+
+    @Test
+    void withTheCacheOffEveryReadGoesToTheStore() {
+        manager.close();
+        manager = VmManager.builder().store(newStore()).driver(SimulatedDriver.create()).cacheMaximumSize(0).build();
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        assertThat(manager.get("web-1").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(manager.cacheStats().hitCount()).isZero();
+        manager.delete(manager.stop("web-1", Duration.ZERO).id());
+        assertThat(manager.find("web-1")).isEmpty();
+    }
+
+    // ---------------------------------------------------------------- list, stream, JSON
+
+    @Test
+    void listAndStreamFilterAndPage() {
+        manager.createAll(IntStream.range(0, 30).mapToObj(i -> spec(String.format("vm-%02d", i))).toList());
+        manager.start("vm-03");
+        manager.start("vm-17");
+
+        assertThat(manager.list(VmQuery.all().withStatus(VmStatus.RUNNING)).items()).extracting(Vm::id)
+                .containsExactly("vm-03", "vm-17");
+        Page<Vm> first = manager.list(VmQuery.all().limit(20));
+        Page<Vm> second = manager.list(VmQuery.all().limit(20).after(first.nextCursor().orElseThrow()));
+        assertThat(first.items()).hasSize(20);
+        assertThat(second.items()).hasSize(10);
+        assertThat(second.nextCursor()).isEmpty();
+        long labelled = manager.withStream(VmQuery.all().withLabel("env", "test"), Stream::count);
+        assertThat(labelled).isEqualTo(30);
+        assertThat(manager.count(VmQuery.all().withStatus(VmStatus.STOPPED))).isEqualTo(28);
+    }
+
+    @Test
+    void inventoryExportsAndImportsAsJson() {
+        manager.createAll(List.of(spec("a"), spec("b").toBuilder().label("team", "x, y = \"z\"").build()));
+        manager.start("a");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+        assertThat(manager.exportJson(out)).isEqualTo(2);
+
+        String json = out.toString(StandardCharsets.UTF_8);
+        assertThat(json).startsWith("{\"format\":\"horcrux-inventory\"");
+        try (VmManager other = VmManager.builder().store(newStore()).driver(SimulatedDriver.create()).build()) {
+            List<Vm> imported = other.importJson(new ByteArrayInputStream(out.toByteArray()));
+            assertThat(imported).extracting(Vm::spec).containsExactly(manager.get("a").spec(), manager.get("b").spec());
+            assertThat(imported).allSatisfy(vm -> assertThat(vm.status()).isEqualTo(VmStatus.STOPPED));
+        }
+    }
+
+    @Test
+    void importOfSomethingElseFailsClearlyAndStoresNothing() {
+        byte[] notInventory = "{\"vms\":[]}".getBytes(StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> manager.importJson(new ByteArrayInputStream(notInventory)))
+                .isInstanceOf(HorcruxException.class).hasMessageContaining("format");
+        byte[] broken = "{\"format\":\"horcrux-inventory\",\"vms\":[{\"spec\":".getBytes(StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> manager.importJson(new ByteArrayInputStream(broken)))
+                .isInstanceOf(HorcruxException.class).hasMessageContaining("not a Horcrux inventory");
+        assertThat(manager.count(VmQuery.all())).isZero();
+    }
+
+    // ---------------------------------------------------------------- metrics, close
+
+    @Test
+    void metricsTimeEveryOperationByOutcome() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        manager.close();
+        manager = VmManager.builder().store(newStore()).driver(SimulatedDriver.create()).meterRegistry(registry).build();
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        assertThatThrownBy(() -> manager.start("web-1")).isInstanceOf(IllegalVmStateException.class);
+        manager.get("web-1");
+
+        assertThat(registry.get("horcrux.vm.operation").tags("operation", "start", "outcome", "success").timer().count())
+                .isEqualTo(1);
+        assertThat(registry.get("horcrux.vm.operation").tags("operation", "start", "outcome", "IllegalVmStateException")
+                .timer().count()).isEqualTo(1);
+        assertThat(registry.get("horcrux.cache.size").gauge().value()).isEqualTo(1.0);
+        assertThat(registry.get("horcrux.cache.requests").tag("result", "hit").functionCounter().count()).isPositive();
+    }
+
+    @Test
+    void stopVmsOnCloseStopsWhatRuns() {
+        manager.close();
+        SimulatedDriver sim = SimulatedDriver.create();
+        manager = VmManager.builder().store(newStore()).driver(sim).stopVmsOnClose(true).build();
+        manager.createAll(List.of(spec("a"), spec("b")));
+        manager.start("a");
+        manager.start("b");
+        manager.pause("b");
+        List<VmEvent> seen = new CopyOnWriteArrayList<>();
+        manager.subscribe(seen::add);
+
+        manager.close();
+
+        assertThat(seen).filteredOn(e -> e.newStatus() == VmStatus.STOPPED).extracting(VmEvent::vmId)
+                .containsExactlyInAnyOrder("a", "b");
+    }
+
+    @Test
+    void closeIsIdempotentAndLaterCallsFail() {
+        manager.create(spec("web-1"));
+        manager.close();
+        manager.close();
+        assertThatThrownBy(() -> manager.get("web-1")).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        assertThatThrownBy(() -> manager.create(spec("b"))).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> manager.start("web-1")).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> manager.list(VmQuery.all())).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> manager.startAll(List.of("web-1"))).isInstanceOf(IllegalStateException.class);
+    }
+}

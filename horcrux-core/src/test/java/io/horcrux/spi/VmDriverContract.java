@@ -1,0 +1,211 @@
+package io.horcrux.spi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.horcrux.DriverException;
+import io.horcrux.model.DiskSpec;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmRuntime;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every {@link VmDriver} must have. An implementation's test extends this class;
+ * the simulated driver and the QEMU driver (against real processes) both pass it.
+ */
+public abstract class VmDriverContract {
+
+    /** A notice the driver gave its observer. */
+    protected record Notice(String vmId, VmStatus status, String reason) {
+    }
+
+    protected VmDriver driver;
+    protected final BlockingQueue<Notice> notices = new LinkedBlockingQueue<>();
+    private final List<VmSpec> provisioned = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** A fresh driver; the contract closes it after each test. */
+    protected abstract VmDriver newDriver();
+
+    /** Kills the VM's process behind the driver's back, as {@code kill -9} would. */
+    protected abstract void killBehindTheBack(String vmId);
+
+    /** The VM the contract runs; override for a shape that suits the hypervisor. */
+    protected VmSpec spec(String id) {
+        return VmSpec.builder().id(id).memoryMiB(64).cpus(1).disk(DiskSpec.qcow2("root", 64L << 20)).build();
+    }
+
+    /** How long to wait for a notice from the driver. */
+    protected Duration noticeTimeout() {
+        return Duration.ofSeconds(30);
+    }
+
+    @BeforeEach
+    void openDriver() {
+        driver = newDriver();
+        driver.setObserver((id, status, reason) -> notices.add(new Notice(id, status, reason)));
+    }
+
+    @AfterEach
+    void closeDriver() {
+        try {
+            for (VmSpec spec : provisioned) {
+                if (driver.status(spec.id()).isActive()) {
+                    driver.stop(spec.id(), Duration.ZERO);
+                }
+                driver.deprovision(spec);
+            }
+        } finally {
+            driver.close();
+        }
+    }
+
+    /** Provisions a VM that the contract cleans up after the test. */
+    protected VmSpec provisioned(String id) {
+        VmSpec spec = spec(id);
+        driver.provision(spec);
+        provisioned.add(spec);
+        return spec;
+    }
+
+    protected Notice awaitNotice(String vmId) throws InterruptedException {
+        long deadline = System.nanoTime() + noticeTimeout().toNanos();
+        while (true) {
+            Notice n = notices.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            assertThat(n).as("a notice for VM " + vmId + " within " + noticeTimeout()).isNotNull();
+            if (n.vmId().equals(vmId) && !n.status().isActive()) {
+                return n;
+            }
+        }
+    }
+
+    @Test
+    void hasAName() {
+        assertThat(driver.name()).isNotBlank();
+    }
+
+    @Test
+    void unknownVmIsStopped() {
+        assertThat(driver.status("never-seen")).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void provisionedVmIsStoppedUntilStarted() {
+        VmSpec spec = provisioned("contract-a");
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void provisioningTheSameVmTwiceFails() {
+        VmSpec spec = provisioned("contract-twice");
+        assertThatThrownBy(() -> driver.provision(spec)).isInstanceOf(DriverException.class)
+                .hasMessageContaining("contract-twice");
+    }
+
+    @Test
+    void startRunsTheVmAndForcedStopEndsIt() {
+        VmSpec spec = provisioned("contract-b");
+        VmRuntime runtime = driver.start(spec);
+
+        assertThat(runtime).isNotNull();
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+
+        driver.stop(spec.id(), Duration.ZERO);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void pauseResumeAndResetFollowTheVm() {
+        VmSpec spec = provisioned("contract-c");
+        driver.start(spec);
+
+        driver.pause(spec.id());
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.PAUSED);
+        driver.resume(spec.id());
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+        driver.reset(spec.id());
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void aStoppedVmCanStartAgain() {
+        VmSpec spec = provisioned("contract-d");
+        driver.start(spec);
+        driver.stop(spec.id(), Duration.ZERO);
+        driver.start(spec);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void gracefulStopEndsTheVmWithinItsGraceOrByForce() {
+        VmSpec spec = provisioned("contract-e");
+        driver.start(spec);
+        driver.stop(spec.id(), Duration.ofMillis(500));
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void startingARunningVmFails() {
+        VmSpec spec = provisioned("contract-f");
+        driver.start(spec);
+        assertThatThrownBy(() -> driver.start(spec)).isInstanceOf(DriverException.class);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void startingAnUnprovisionedVmFailsAndLeavesNothingRunning() {
+        VmSpec spec = spec("contract-unprovisioned");
+        assertThatThrownBy(() -> driver.start(spec)).isInstanceOf(DriverException.class);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void deprovisionRefusesARunningVmAndIsIdempotentOtherwise() {
+        VmSpec spec = provisioned("contract-g");
+        driver.start(spec);
+        assertThatThrownBy(() -> driver.deprovision(spec)).isInstanceOf(DriverException.class);
+        driver.stop(spec.id(), Duration.ZERO);
+        driver.deprovision(spec);
+        driver.deprovision(spec);
+        driver.provision(spec);
+    }
+
+    @Test
+    void aProcessKilledBehindTheDriversBackIsNoticed() throws InterruptedException {
+        VmSpec spec = provisioned("contract-h");
+        driver.start(spec);
+        notices.clear();
+
+        killBehindTheBack(spec.id());
+
+        Notice notice = awaitNotice(spec.id());
+        assertThat(notice.status()).isEqualTo(VmStatus.CRASHED);
+        assertThat(notice.reason()).isNotBlank();
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.CRASHED);
+        driver.start(spec);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void attachToAVmThatIsNotRunningSaysStopped() {
+        VmSpec spec = provisioned("contract-i");
+        Vm vm = new Vm(spec, VmStatus.RUNNING, 3, Instant.EPOCH, Instant.EPOCH, "", new VmRuntime(0, ""));
+        assertThat(driver.attach(vm)).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void closeIsIdempotent() {
+        driver.close();
+        driver.close();
+        driver = newDriver();
+    }
+}

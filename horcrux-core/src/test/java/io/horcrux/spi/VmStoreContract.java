@@ -1,0 +1,364 @@
+package io.horcrux.spi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.horcrux.VmAlreadyExistsException;
+import io.horcrux.VmConflictException;
+import io.horcrux.VmNotFoundException;
+import io.horcrux.model.BootDevice;
+import io.horcrux.model.BootSpec;
+import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicSpec;
+import io.horcrux.model.Page;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmQuery;
+import io.horcrux.model.VmRuntime;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every {@link VmStore} must have. An implementation's test extends this class
+ * and supplies a fresh, empty store; every implementation shipped with Horcrux passes it.
+ */
+public abstract class VmStoreContract {
+    /** Millisecond precision: what every store is required to keep of an instant. */
+    protected static final Instant T0 = Instant.parse("2026-01-02T03:04:05.678Z");
+
+    protected VmStore store;
+
+    /** A fresh, empty store; the contract closes it after each test. */
+    protected abstract VmStore newStore();
+
+    @BeforeEach
+    void openStore() {
+        store = newStore();
+    }
+
+    @AfterEach
+    void closeStore() {
+        store.close();
+    }
+
+    protected static Vm vm(String id) {
+        return vm(id, VmStatus.STOPPED, 1);
+    }
+
+    protected static Vm vm(String id, VmStatus status, long version) {
+        VmSpec spec = VmSpec.builder().id(id).memoryMiB(64).label("app", "web").build();
+        return new Vm(spec, status, version, T0, T0, "created", status.isActive() ? new VmRuntime(42, "/run/" + id) : null);
+    }
+
+    @Test
+    void insertedVmIsFoundWithEveryField() {
+        VmSpec spec = VmSpec.builder().id("full").name("Full, VM = \"all\" fields").memoryMiB(512).cpus(2)
+                .disk(DiskSpec.qcow2("root", 1L << 30))
+                .disk(DiskSpec.raw("data", 4L << 20).asReadOnly())
+                .nic(NicSpec.user("eth0").withMac("52:54:00:aa:bb:cc"))
+                .nic(NicSpec.user("eth1"))
+                .label("env", "prod").label("team", "a/b.c")
+                .boot(BootSpec.kernel("/boot/vmlinuz", "/boot/initrd.img", "console=ttyS0 quiet"))
+                .build();
+        Vm vm = new Vm(spec, VmStatus.RUNNING, 7, T0, T0.plusSeconds(5), "started", new VmRuntime(1234, "/tmp/qmp.sock"));
+        store.insert(vm);
+
+        assertThat(store.find("full")).contains(vm);
+    }
+
+    @Test
+    void missingVmIsEmpty() {
+        assertThat(store.find("nope")).isEmpty();
+        assertThat(store.find("not a valid id '; DROP TABLE vms; --")).isEmpty();
+    }
+
+    @Test
+    void secondInsertOfAnIdIsRefusedAndKeepsTheFirst() {
+        Vm first = vm("a");
+        store.insert(first);
+        Vm second = new Vm(first.spec().toBuilder().name("other").build(), VmStatus.STOPPED, 1, T0, T0, "", null);
+
+        assertThatThrownBy(() -> store.insert(second))
+                .isInstanceOf(VmAlreadyExistsException.class)
+                .satisfies(e -> assertThat(((VmAlreadyExistsException) e).vmIds()).containsExactly("a"));
+        assertThat(store.find("a")).contains(first);
+    }
+
+    @Test
+    void insertAllStoresEveryVm() {
+        List<Vm> vms = IntStream.range(0, 50).mapToObj(i -> vm("vm-" + i)).toList();
+        store.insertAll(vms);
+
+        assertThat(store.count(VmQuery.all())).isEqualTo(50);
+        vms.forEach(vm -> assertThat(store.find(vm.id())).contains(vm));
+    }
+
+    @Test
+    void insertAllWithRepeatsAndTakenIdsStoresNothingAndNamesEveryOffender() {
+        store.insert(vm("taken"));
+        List<Vm> batch = List.of(vm("new-1"), vm("taken"), vm("new-2"), vm("twice"), vm("twice"), vm("new-3"));
+
+        assertThatThrownBy(() -> store.insertAll(batch))
+                .isInstanceOf(VmAlreadyExistsException.class)
+                .satisfies(e -> assertThat(((VmAlreadyExistsException) e).vmIds())
+                        .containsExactlyInAnyOrder("taken", "twice"));
+        assertThat(store.count(VmQuery.all())).isEqualTo(1);
+        assertThat(store.find("new-1")).isEmpty();
+        assertThat(store.find("twice")).isEmpty();
+    }
+
+    @Test
+    void insertAllOfNothingDoesNothing() {
+        store.insertAll(List.of());
+        assertThat(store.count(VmQuery.all())).isZero();
+    }
+
+    @Test
+    void updateWithTheCurrentVersionReplaces() {
+        Vm v1 = vm("a");
+        store.insert(v1);
+        Vm v2 = new Vm(v1.spec(), VmStatus.STARTING, 2, T0, T0.plusSeconds(1), "start requested", null);
+
+        store.update(v2, 1);
+
+        assertThat(store.find("a")).contains(v2);
+    }
+
+    @Test
+    void updateWithAStaleVersionIsAConflictAndChangesNothing() {
+        Vm v1 = vm("a");
+        store.insert(v1);
+        store.update(vm("a", VmStatus.STARTING, 2), 1);
+
+        assertThatThrownBy(() -> store.update(vm("a", VmStatus.RUNNING, 2), 1))
+                .isInstanceOf(VmConflictException.class)
+                .hasMessageContaining("'a'");
+        assertThat(store.find("a").orElseThrow().status()).isEqualTo(VmStatus.STARTING);
+    }
+
+    @Test
+    void updateOfAMissingVmIsNotFound() {
+        assertThatThrownBy(() -> store.update(vm("ghost", VmStatus.RUNNING, 2), 1))
+                .isInstanceOf(VmNotFoundException.class);
+        assertThat(store.find("ghost")).isEmpty();
+    }
+
+    @Test
+    void updateKeepsLabelFiltersTrue() {
+        store.insert(vm("a"));
+        VmSpec relabelled = vm("a").spec().toBuilder().label("app", "db").build();
+        store.update(new Vm(relabelled, VmStatus.STOPPED, 2, T0, T0, "", null), 1);
+
+        assertThat(store.list(VmQuery.all().withLabel("app", "web")).items()).isEmpty();
+        assertThat(store.list(VmQuery.all().withLabel("app", "db")).items()).extracting(Vm::id).containsExactly("a");
+    }
+
+    @Test
+    void deleteWithTheCurrentVersionRemoves() {
+        store.insert(vm("a"));
+        store.delete("a", 1);
+        assertThat(store.find("a")).isEmpty();
+        assertThat(store.list(VmQuery.all().withLabel("app", "web")).items()).isEmpty();
+    }
+
+    @Test
+    void deleteWithAStaleVersionIsAConflictAndKeepsTheVm() {
+        store.insert(vm("a"));
+        assertThatThrownBy(() -> store.delete("a", 5)).isInstanceOf(VmConflictException.class);
+        assertThat(store.find("a")).isPresent();
+    }
+
+    @Test
+    void deleteOfAMissingVmIsNotFound() {
+        assertThatThrownBy(() -> store.delete("ghost", 1)).isInstanceOf(VmNotFoundException.class);
+    }
+
+    @Test
+    void deletedIdCanBeCreatedAgain() {
+        store.insert(vm("a"));
+        store.delete("a", 1);
+        store.insert(vm("a"));
+        assertThat(store.find("a")).isPresent();
+    }
+
+    @Test
+    void listPagesThroughEveryVmInIdOrderWithoutRepeatsOrGaps() {
+        List<String> ids = IntStream.range(0, 23).mapToObj(i -> String.format("vm-%03d", i)).toList();
+        List<Vm> shuffled = new ArrayList<>(ids.stream().map(VmStoreContract::vm).toList());
+        java.util.Collections.shuffle(shuffled, new java.util.Random(7));
+        store.insertAll(shuffled);
+
+        List<String> seen = new ArrayList<>();
+        VmQuery query = VmQuery.all().limit(5);
+        int pages = 0;
+        while (true) {
+            Page<Vm> page = store.list(query);
+            pages++;
+            assertThat(page.items()).hasSizeLessThanOrEqualTo(5);
+            page.items().forEach(vm -> seen.add(vm.id()));
+            if (page.nextCursor().isEmpty()) {
+                break;
+            }
+            query = query.after(page.nextCursor().get());
+        }
+        assertThat(seen).containsExactlyElementsOf(ids);
+        assertThat(pages).isEqualTo(5);
+    }
+
+    @Test
+    void lastFullPageHasNoNextCursor() {
+        store.insertAll(List.of(vm("a"), vm("b")));
+        Page<Vm> page = store.list(VmQuery.all().limit(2));
+        assertThat(page.items()).hasSize(2);
+        assertThat(page.nextCursor()).isEmpty();
+    }
+
+    @Test
+    void listWithoutLimitReturnsTheDefaultPageSize() {
+        store.insertAll(IntStream.range(0, VmQuery.DEFAULT_LIMIT + 1).mapToObj(i -> vm(String.format("v%04d", i))).toList());
+        Page<Vm> page = store.list(VmQuery.all());
+        assertThat(page.items()).hasSize(VmQuery.DEFAULT_LIMIT);
+        assertThat(page.nextCursor()).contains(page.items().get(VmQuery.DEFAULT_LIMIT - 1).id());
+    }
+
+    @Test
+    void cursorStaysValidWhenItsVmIsDeleted() {
+        store.insertAll(List.of(vm("a"), vm("b"), vm("c"), vm("d")));
+        Page<Vm> first = store.list(VmQuery.all().limit(2));
+        store.delete("b", 1);
+        Page<Vm> second = store.list(VmQuery.all().limit(2).after(first.nextCursor().orElseThrow()));
+        assertThat(second.items()).extracting(Vm::id).containsExactly("c", "d");
+    }
+
+    @Test
+    void filtersOnStatusAndLabelsCombine() {
+        VmSpec db = VmSpec.builder().id("db-1").memoryMiB(64).label("app", "db").label("env", "prod").build();
+        VmSpec db2 = VmSpec.builder().id("db-2").memoryMiB(64).label("app", "db").label("env", "test").build();
+        store.insertAll(List.of(vm("web-1"), vm("web-2", VmStatus.RUNNING, 3),
+                new Vm(db, VmStatus.RUNNING, 1, T0, T0, "", new VmRuntime(1, "m")),
+                new Vm(db2, VmStatus.RUNNING, 1, T0, T0, "", new VmRuntime(2, "m"))));
+
+        assertThat(store.list(VmQuery.all().withStatus(VmStatus.RUNNING)).items()).extracting(Vm::id)
+                .containsExactly("db-1", "db-2", "web-2");
+        assertThat(store.list(VmQuery.all().withLabel("app", "db")).items()).extracting(Vm::id)
+                .containsExactly("db-1", "db-2");
+        assertThat(store.list(VmQuery.all().withLabel("app", "db").withLabel("env", "prod")).items())
+                .extracting(Vm::id).containsExactly("db-1");
+        assertThat(store.list(VmQuery.all().withLabel("app", "web").withStatus(VmStatus.STOPPED)).items())
+                .extracting(Vm::id).containsExactly("web-1");
+        assertThat(store.list(VmQuery.all().withStatus(VmStatus.PAUSED, VmStatus.STOPPED)).items())
+                .extracting(Vm::id).containsExactly("web-1");
+        assertThat(store.count(VmQuery.all().withLabel("app", "db"))).isEqualTo(2);
+    }
+
+    @Test
+    void filteredPagesHaveCursorsOnlyWhenMoreMatchesFollow() {
+        List<Vm> vms = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            vms.add(i % 2 == 0 ? vm("vm-" + i, VmStatus.RUNNING, 1) : vm("vm-" + i));
+        }
+        store.insertAll(vms);
+        Page<Vm> first = store.list(VmQuery.all().withStatus(VmStatus.RUNNING).limit(3));
+        assertThat(first.items()).extracting(Vm::id).containsExactly("vm-0", "vm-2", "vm-4");
+        Page<Vm> second = store.list(VmQuery.all().withStatus(VmStatus.RUNNING).limit(3)
+                .after(first.nextCursor().orElseThrow()));
+        assertThat(second.items()).extracting(Vm::id).containsExactly("vm-6", "vm-8");
+        assertThat(second.nextCursor()).isEmpty();
+    }
+
+    @Test
+    void labelValuesAreDataNeverSql() {
+        String hostile = "x' OR '1'='1";
+        VmSpec spec = VmSpec.builder().id("a").memoryMiB(64).label("app", hostile).build();
+        store.insert(new Vm(spec, VmStatus.STOPPED, 1, T0, T0, "", null));
+        store.insert(vm("b"));
+
+        assertThat(store.list(VmQuery.all().withLabel("app", hostile)).items()).extracting(Vm::id).containsExactly("a");
+        assertThat(store.list(VmQuery.all().withLabel("app", "x")).items()).isEmpty();
+        assertThat(store.count(VmQuery.all())).isEqualTo(2);
+    }
+
+    @Test
+    void streamReturnsEveryMatchInIdOrderHonouringCursorAndLimit() {
+        store.insertAll(IntStream.range(0, 300).mapToObj(i -> vm(String.format("vm-%04d", i))).toList());
+
+        try (Stream<Vm> all = store.stream(VmQuery.all())) {
+            assertThat(all.map(Vm::id)).hasSize(300).isSorted();
+        }
+        try (Stream<Vm> tail = store.stream(VmQuery.all().after("vm-0289"))) {
+            assertThat(tail.map(Vm::id)).containsExactly("vm-0290", "vm-0291", "vm-0292", "vm-0293", "vm-0294",
+                    "vm-0295", "vm-0296", "vm-0297", "vm-0298", "vm-0299");
+        }
+        try (Stream<Vm> limited = store.stream(VmQuery.all().limit(7))) {
+            assertThat(limited.count()).isEqualTo(7);
+        }
+    }
+
+    @Test
+    void streamsCanBeAbandonedEarlyAndManyTimes() {
+        store.insertAll(IntStream.range(0, 100).mapToObj(i -> vm("vm-" + i)).toList());
+        for (int i = 0; i < 200; i++) {
+            try (Stream<Vm> vms = store.stream(VmQuery.all())) {
+                Iterator<Vm> it = vms.iterator();
+                assertThat(it.next()).isNotNull();
+            }
+        }
+        // A store that leaked a connection or cursor per abandoned stream would fail here.
+        assertThat(store.count(VmQuery.all())).isEqualTo(100);
+        store.insert(vm("after"));
+    }
+
+    @Test
+    void exceptionInTheConsumerStillReleasesTheStream() {
+        store.insertAll(IntStream.range(0, 20).mapToObj(i -> vm("vm-" + i)).toList());
+        for (int i = 0; i < 100; i++) {
+            AtomicBoolean thrown = new AtomicBoolean();
+            try (Stream<Vm> vms = store.stream(VmQuery.all())) {
+                vms.forEach(vm -> {
+                    throw new IllegalStateException("consumer failed");
+                });
+            } catch (IllegalStateException expected) {
+                thrown.set(true);
+            }
+            assertThat(thrown).isTrue();
+        }
+        store.insert(vm("after"));
+        assertThat(store.count(VmQuery.all())).isEqualTo(21);
+    }
+
+    @Test
+    void instantsKeepAtLeastMillisecondPrecision() {
+        Instant t = Instant.parse("2026-05-06T07:08:09.123456789Z");
+        VmSpec spec = VmSpec.builder().id("a").memoryMiB(64).build();
+        store.insert(new Vm(spec, VmStatus.STOPPED, 1, t, t, "", null));
+        Vm read = store.find("a").orElseThrow();
+        assertThat(read.createdAt().truncatedTo(ChronoUnit.MILLIS)).isEqualTo(t.truncatedTo(ChronoUnit.MILLIS));
+    }
+
+    @Test
+    void bootOrderAndEmptyCollectionsRoundTrip() {
+        VmSpec spec = VmSpec.builder().id("a").memoryMiB(64).boot(BootSpec.devices(BootDevice.NETWORK, BootDevice.DISK)).build();
+        Vm vm = new Vm(spec, VmStatus.STOPPED, 1, T0, T0, "", null);
+        store.insert(vm);
+        assertThat(store.find("a")).contains(vm);
+    }
+
+    @Test
+    void closeIsIdempotentAndLaterCallsFail() {
+        store.close();
+        store.close();
+        assertThatThrownBy(() -> store.find("a")).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> store.insert(vm("a"))).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> store.list(VmQuery.all())).isInstanceOf(IllegalStateException.class);
+    }
+}
