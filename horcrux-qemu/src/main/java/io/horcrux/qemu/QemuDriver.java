@@ -62,7 +62,7 @@ import org.slf4j.LoggerFactory;
  * mistaken for it). Each VM has a directory {@code <stateDirectory>/<vmId>/} (mode 0700) with
  * its disks ({@code <disk>.qcow2} or {@code <disk>.raw}), {@code qemu.pid},
  * {@code serial.log} and the QMP socket {@code qmp.sock} (mode 0600). A socket path longer than
- * the 107 bytes Unix allows moves to {@code /tmp/horcrux-<hash>/<vmId>.qmp} (mode 0700).
+ * the 106 bytes a Unix socket path may have from Java moves to {@code /tmp/horcrux-<hash>/<vmId>.qmp} (mode 0700).
  *
  * <h2>Stopping</h2>
  * {@link #stop(String, Duration)} sends {@code system_powerdown}, waits up to the grace period,

@@ -23,8 +23,11 @@ import java.util.Set;
  * directory and the id alone, so that a new driver finds it again.
  */
 record VmFiles(Path directory, Path qmpSocket) {
-    /** {@code sizeof(sockaddr_un.sun_path) - 1} on Linux. */
-    static final int MAX_SOCKET_PATH_BYTES = 107;
+    /**
+     * {@code sun_path} holds 108 bytes on Linux, so 107 plus the terminating NUL; the JDK's
+     * Unix-domain {@code SocketChannel} accepts one byte less.
+     */
+    static final int MAX_SOCKET_PATH_BYTES = 106;
     static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> OWNER_ONLY_FILE = PosixFilePermissions.fromString("rw-------");
     private static final Path SHORT_SOCKET_ROOT = Path.of("/tmp");

@@ -21,12 +21,21 @@ final class QemuItSupport {
     /** Every state directory of the real-process tests lives under here; the leak check scans for it. */
     static final Path ROOT = Path.of("target", "qemu-it").toAbsolutePath();
 
+    static final java.nio.file.attribute.FileAttribute<?> OWNER_ONLY =
+            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(VmFiles.OWNER_ONLY_DIR);
+
     private QemuItSupport() {
     }
 
     static Path newStateDirectory(String name) throws IOException {
         Files.createDirectories(ROOT);
-        return Files.createTempDirectory(ROOT, name + "-");
+        // Short names keep QMP sockets inside VM directories; the deep-directory test covers the other case.
+        for (int i = 0; ; i++) {
+            Path dir = ROOT.resolve(name + i);
+            if (!Files.exists(dir)) {
+                return Files.createDirectory(dir, OWNER_ONLY);
+            }
+        }
     }
 
     static QemuDriver.Builder driverBuilder(Path state) {
