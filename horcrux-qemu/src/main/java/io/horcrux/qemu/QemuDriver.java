@@ -694,6 +694,11 @@ public final class QemuDriver implements VmDriver {
 
     // ---------------------------------------------------------------- files and processes
 
+    /** The live QMP connection of a running VM; tests use it to act as "another monitor". */
+    QmpClient qmpOf(String vmId) {
+        return connected(vmId, "reach the monitor of").qmp;
+    }
+
     VmFiles files(String vmId) {
         return VmFiles.of(stateDirectory, vmId);
     }

@@ -8,7 +8,7 @@ final class QemuVm {
     final VmFiles files;
     final long pid;
     final long startTicks;
-    QmpClient qmp; // set once, right after the connection is made
+    volatile QmpClient qmp; // set once, right after the connection is made
     /** RUNNING, PAUSED, or CRASHED after a guest panic. */
     volatile VmStatus status = VmStatus.RUNNING;
     /** The {@code reason} of the last SHUTDOWN event, or null. */

@@ -168,6 +168,34 @@ class QemuLifecycleIT {
     }
 
     @Test
+    void pauseAndResumeByAnotherMonitorAreNoticed() throws Exception {
+        VmSpec spec = QemuItSupport.spec("elsewhere");
+        driver.provision(spec);
+        driver.start(spec);
+        driver.qmpOf("elsewhere").execute("stop");
+        assertThat(awaitNotice("elsewhere", VmStatus.PAUSED).reason()).contains("STOP");
+        assertThat(driver.status("elsewhere")).isEqualTo(VmStatus.PAUSED);
+        driver.qmpOf("elsewhere").execute("cont");
+        assertThat(awaitNotice("elsewhere", VmStatus.RUNNING).reason()).contains("RESUME");
+        assertThat(driver.status("elsewhere")).isEqualTo(VmStatus.RUNNING);
+        driver.stop("elsewhere", Duration.ZERO);
+    }
+
+    @Test
+    void aQuitThatTheDriverDidNotSendIsNoticedAsAStop() throws Exception {
+        VmSpec spec = QemuItSupport.spec("quitter");
+        driver.provision(spec);
+        long pid = driver.start(spec).pid();
+        driver.qmpOf("quitter").execute("quit");
+        Notice notice = awaitNotice("quitter", VmStatus.STOPPED);
+        assertThat(notice.reason()).contains("quit");
+        assertThat(driver.status("quitter")).isEqualTo(VmStatus.STOPPED);
+        assertThat(QemuItSupport.isGone(pid)).isTrue();
+        assertThat(driver.files("quitter").qmpSocket()).doesNotExist();
+        assertThat(driver.files("quitter").pidFile()).doesNotExist();
+    }
+
+    @Test
     void aNewDriverReattachesToARunningVmAndCanStopIt() throws Exception {
         VmSpec spec = QemuItSupport.spec("phoenix");
         driver.provision(spec);
