@@ -303,8 +303,9 @@ public final class QemuDriver implements VmDriver {
             Files.deleteIfExists(files.startLog());
             log.info("VM {}: QEMU started (pid {}, {}, {}) in {} ms", id, pid, accelerator, machine,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
-            if (!vm.qmp.isOpen() && !running.containsKey(id)) {
-                throw new DriverException("QEMU exited right after starting");
+            if (!vm.qmp.isOpen()) {
+                // It died after answering but before it was registered: supervision takes it from here.
+                onDisconnect(vm, "QEMU closed the connection");
             }
             return new VmRuntime(pid, files.qmpSocket().toString());
         } catch (RuntimeException | IOException e) {
@@ -671,12 +672,12 @@ public final class QemuDriver implements VmDriver {
             end = VmStatus.CRASHED;
             reason = "QEMU process (pid " + vm.pid + ") died unexpectedly";
         }
-        finish(vm);
         if (end == VmStatus.CRASHED) {
             crashed.put(vm.id, reason);
         } else {
             crashed.remove(vm.id);
         }
+        finish(vm);
         log.info("VM {}: {}", vm.id, reason);
         notice(vm.id, end, reason);
     }
@@ -810,8 +811,8 @@ public final class QemuDriver implements VmDriver {
 
     /** Whether {@code /dev/kvm} (or the given device) opens for reading and writing. */
     static boolean kvmUsable(Path device) {
-        try (FileChannel ignored = FileChannel.open(device, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            return true;
+        try (FileChannel channel = FileChannel.open(device, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            return channel.isOpen();
         } catch (IOException | UnsupportedOperationException | SecurityException e) {
             return false;
         }

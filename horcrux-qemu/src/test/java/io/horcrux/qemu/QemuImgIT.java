@@ -14,10 +14,17 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** qemu-img for real: create, info, resize, convert with progress, and its failures. */
 class QemuImgIT {
-    private static final QemuImg IMG = QemuImg.at(Path.of("/usr/bin/qemu-img"));
+    private static QemuImg IMG;
 
     @TempDir
     Path dir;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void findQemuImgAsTheDriverDoes(@TempDir Path state) {
+        try (QemuDriver driver = QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).build()) {
+            IMG = driver.qemuImg();
+        }
+    }
 
     @Test
     void createInfoAndResize() {
