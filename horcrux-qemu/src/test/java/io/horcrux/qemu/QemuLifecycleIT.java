@@ -52,8 +52,12 @@ class QemuLifecycleIT {
     }
 
     @AfterAll
-    static void noQemuLeft() {
+    static void noQemuLeft() throws InterruptedException {
         QemuItSupport.assertNoQemuLeftUnder(root);
+        // Every driver was closed: no QMP reader or supervision thread may outlive it.
+        QmpClientTest.assertNoReaderThreadLeft();
+        await("supervision threads to end", Duration.ofSeconds(10), () -> Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.isAlive() && t.getName().startsWith("horcrux-qemu-watch")));
     }
 
     @BeforeEach
