@@ -389,7 +389,7 @@ public final class QemuDriver implements VmDriver {
         long started = System.nanoTime();
         String how;
         if (!grace.isZero() && ask(vm, "system_powerdown") && waitGone(vm, grace, false)) {
-            how = "the guest powered off";
+            how = "exited within the grace period";
         } else if (ask(vm, "quit") && waitGone(vm, qmpTimeout, true)) {
             how = grace.isZero() ? "quit" : "quit after the grace period";
         } else {

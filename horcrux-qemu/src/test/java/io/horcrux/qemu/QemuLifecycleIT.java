@@ -146,6 +146,54 @@ class QemuLifecycleIT {
     }
 
     @Test
+    void aQemuThatAnswersNothingIsStoppedBySignals() throws Exception {
+        QemuDriver impatient = QemuDriver.builder()
+                .stateDirectory(Files.createDirectory(state.resolve("impatient"), QemuItSupport.OWNER_ONLY))
+                .accelerator(Accelerator.TCG).machine(MachineType.MICROVM).qmpTimeout(Duration.ofSeconds(1)).build();
+        drivers.add(impatient);
+        VmSpec spec = QemuItSupport.spec("frozen");
+        impatient.provision(spec);
+        long pid = impatient.start(spec).pid();
+        // SIGSTOP: QEMU neither answers QMP nor handles SIGTERM; only SIGKILL ends it.
+        assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor()).isZero();
+        impatient.stop("frozen", Duration.ofMillis(200));
+        assertThat(QemuItSupport.isGone(pid)).isTrue();
+        assertThat(impatient.files("frozen").qmpSocket()).doesNotExist();
+        assertThat(impatient.files("frozen").pidFile()).doesNotExist();
+        assertThat(impatient.status("frozen")).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void aStopInFlightCompletesWhenQemuIsKilledMeanwhile() throws Exception {
+        VmSpec spec = QemuItSupport.spec("midstop");
+        driver.provision(spec);
+        long pid = driver.start(spec).pid();
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<?> stopping = pool.submit(() -> driver.stop("midstop", Duration.ofSeconds(60)));
+            Thread.sleep(200); // let the stop send its power-down request and start waiting
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            stopping.get(30, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(QemuItSupport.isGone(pid)).isTrue();
+        assertThat(driver.status("midstop")).isEqualTo(VmStatus.STOPPED);
+        assertThat(notices).noneMatch(n -> n.id().equals("midstop"));
+        assertThat(driver.files("midstop").pidFile()).doesNotExist();
+    }
+
+    @Test
+    void aStalePidfileFromADeadQemuDoesNotBlockAStart() throws Exception {
+        VmSpec spec = QemuItSupport.spec("stale");
+        driver.provision(spec);
+        Files.writeString(driver.files("stale").pidFile(), "999999999\n");
+        driver.start(spec);
+        assertThat(driver.status("stale")).isEqualTo(VmStatus.RUNNING);
+        driver.stop("stale", Duration.ZERO);
+    }
+
+    @Test
     void sigkillBehindTheBackIsNoticedAsACrash() throws Exception {
         VmSpec spec = QemuItSupport.spec("killed");
         driver.provision(spec);
