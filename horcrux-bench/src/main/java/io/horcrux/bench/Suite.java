@@ -1,0 +1,159 @@
+package io.horcrux.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * The benchmark suite's entry points besides JMH's own {@code Main}:
+ * <ul>
+ *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes) and fails with
+ *       exit code 1 when a ratio measured in this run is grossly worse than in the baseline;</li>
+ *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
+ *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
+ * </ul>
+ * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
+ * run on the same machine, so they survive a noisy or different machine.
+ */
+public final class Suite {
+    /** A ratio that must not grow: {@code numerator / denominator}, lower is better. */
+    record Ratio(String name, String numerator, String denominator, String goal, double goalMax) {
+    }
+
+    static final List<Ratio> RATIOS = List.of(
+            new Ratio("batch createAll / 1000 single creates (SQLite, NORMAL)",
+                    "BatchBenchmark.createAll size=1000 target=SQLITE_NORMAL",
+                    "BatchBenchmark.createOneByOne size=1000 target=SQLITE_NORMAL", "<= 1/3", 1.0 / 3),
+            new Ratio("cache hit / SQLite point read",
+                    "GetBenchmark.cacheHit size=1000 store=SQLITE",
+                    "GetBenchmark.storePointRead size=1000 store=SQLITE", "< 1", 1.0));
+
+    /** How much worse than the baseline a ratio may get before the check fails. */
+    static final double TOLERANCE = 2.0;
+
+    private Suite() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String mode = args.length == 0 ? "quick" : args[0];
+        switch (mode) {
+            case "quick" -> {
+                Path out = Path.of("horcrux-bench/target/quick.json");
+                runQuick(out);
+                Path baseline = Path.of(args.length > 1 ? args[1] : "horcrux-bench/baselines/quick.json");
+                System.exit(check(Results.read(out), Results.read(baseline)) ? 0 : 1);
+            }
+            case "baseline" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/baselines");
+                Files.createDirectories(dir);
+                runQuick(dir.resolve("quick.json"));
+                writeMachine(dir.resolve("quick-machine.json"));
+            }
+            default -> {
+                System.err.println("usage: Suite quick [baseline.json] | baseline [dir]");
+                System.exit(2);
+            }
+        }
+    }
+
+    static void runQuick(Path out) throws RunnerException, IOException {
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        ChainedOptionsBuilder options = new OptionsBuilder()
+                .include("GetBenchmark")
+                .include("BatchBenchmark")
+                .param("store", "SQLITE")
+                .param("target", "SQLITE_NORMAL")
+                .warmupIterations(2).warmupTime(TimeValue.milliseconds(500))
+                .measurementIterations(5).measurementTime(TimeValue.milliseconds(500))
+                .forks(1)
+                .resultFormat(ResultFormatType.JSON)
+                .result(out.toString());
+        new Runner(options.build()).run();
+    }
+
+    /** Prints every ratio next to its baseline; false when one is grossly worse. */
+    static boolean check(Results now, Results baseline) {
+        boolean ok = true;
+        System.out.printf(Locale.ROOT, "%n%-58s %10s %10s %8s  %s%n", "ratio (lower is better)", "now", "baseline", "goal", "verdict");
+        for (Ratio r : RATIOS) {
+            double current = ratio(now, r);
+            double before = ratio(baseline, r);
+            String verdict;
+            if (Double.isNaN(current)) {
+                verdict = "FAIL: not measured";
+                ok = false;
+            } else if (!Double.isNaN(before) && current > before * TOLERANCE) {
+                verdict = String.format(Locale.ROOT, "FAIL: more than %.1fx the baseline", TOLERANCE);
+                ok = false;
+            } else {
+                verdict = current <= r.goalMax() ? "ok, goal met" : "ok, goal missed";
+            }
+            System.out.printf(Locale.ROOT, "%-58s %10.4f %10.4f %8s  %s%n", r.name(), current, before, r.goal(), verdict);
+        }
+        System.out.println(ok ? "baseline check: passed" : "baseline check: FAILED");
+        return ok;
+    }
+
+    static double ratio(Results results, Ratio r) {
+        var top = results.get(r.numerator());
+        var bottom = results.get(r.denominator());
+        if (top.isEmpty() || bottom.isEmpty()) {
+            return Double.NaN;
+        }
+        return top.get().nanos() / bottom.get().nanos();
+    }
+
+    static void writeMachine(Path file) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode machine = json.createObjectNode();
+        machine.put("cpu", cpuModel());
+        machine.put("cores", Runtime.getRuntime().availableProcessors());
+        machine.put("memoryGiB", Math.round(totalMemoryBytes() / (1024.0 * 1024 * 1024)));
+        machine.put("kernel", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+        machine.put("jdk", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+        machine.put("accelerator", Files.isReadable(Path.of("/dev/kvm")) && Files.isWritable(Path.of("/dev/kvm")) ? "KVM" : "TCG");
+        machine.put("date", java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString());
+        json.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), machine);
+    }
+
+    private static String cpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        } catch (IOException e) {
+            // fall through
+        }
+        return System.getProperty("os.arch");
+    }
+
+    private static long totalMemoryBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) {
+                    return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // fall through
+        }
+        return Runtime.getRuntime().maxMemory();
+    }
+
+    static List<String> keys(Results r) {
+        return new ArrayList<>(r.all().keySet());
+    }
+}
