@@ -294,6 +294,9 @@ public final class QemuDriver implements VmDriver {
                     .orElseThrow(() -> new DriverException("QEMU (pid " + pid + ") exited right after starting"));
             vm = new QemuVm(id, files, pid, stat.startTicks());
             restrictSocket(files.qmpSocket());
+            if (Files.exists(files.serialLog(), LinkOption.NOFOLLOW_LINKS)) {
+                Files.setPosixFilePermissions(files.serialLog(), VmFiles.OWNER_ONLY_FILE); // QEMU honours the umask
+            }
             connect(vm);
             vm.status = statusOf(vm.qmp.execute("query-status"));
             synchronized (vm) {

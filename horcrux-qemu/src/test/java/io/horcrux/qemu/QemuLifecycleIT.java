@@ -126,6 +126,8 @@ class QemuLifecycleIT {
         assertThat(mode(state.resolve("perms"))).isEqualTo("rwx------");
         assertThat(mode(Path.of(runtime.monitor()))).isEqualTo("rw-------");
         assertThat(mode(state.resolve("perms/root.qcow2"))).isEqualTo("rw-------");
+        assertThat(mode(state.resolve("perms/serial.log"))).isEqualTo("rw-------");
+        assertThat(mode(state.resolve("perms/qemu.pid"))).isEqualTo("rw-------");
         assertThat(QemuItSupport.driverBuilder(root.resolve("fresh-state")).build().stateDirectory())
                 .satisfies(p -> assertThat(mode(p)).isEqualTo("rwx------"));
         List<String> args = HostProcess.commandLine(QemuItSupport.pidOf(driver, "perms"));
