@@ -186,6 +186,40 @@ class QemuLifecycleIT {
     }
 
     @Test
+    void aQemuKilledInTheMiddleOfItsStartEitherFailsTheStartOrIsNoticed() throws Exception {
+        VmSpec spec = QemuItSupport.spec("midstart");
+        driver.provision(spec);
+        Path pidFile = driver.files("midstart").pidFile();
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<VmRuntime> starting = pool.submit(() -> driver.start(spec));
+            await("QEMU to write its pidfile", Duration.ofSeconds(30), () -> {
+                try {
+                    return Files.exists(pidFile) && !Files.readString(pidFile).isBlank();
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            });
+            long pid = Long.parseLong(Files.readString(pidFile).strip());
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            try {
+                starting.get(60, TimeUnit.SECONDS);
+                assertThat(awaitNotice("midstart", VmStatus.CRASHED).reason()).isNotBlank();
+            } catch (java.util.concurrent.ExecutionException e) {
+                assertThat(e.getCause()).isInstanceOf(DriverException.class).hasMessageContaining("midstart");
+            }
+            await("the process to be gone", Duration.ofSeconds(10), () -> QemuItSupport.isGone(pid));
+            assertThat(driver.status("midstart")).isIn(VmStatus.STOPPED, VmStatus.CRASHED);
+            assertThat(driver.files("midstart").qmpSocket()).doesNotExist();
+            assertThat(pidFile).doesNotExist();
+            driver.start(spec);
+            driver.stop("midstart", Duration.ZERO);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void aStalePidfileFromADeadQemuDoesNotBlockAStart() throws Exception {
         VmSpec spec = QemuItSupport.spec("stale");
         driver.provision(spec);
