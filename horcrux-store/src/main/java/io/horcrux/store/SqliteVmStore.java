@@ -1,0 +1,822 @@
+package io.horcrux.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.horcrux.StoreException;
+import io.horcrux.VmAlreadyExistsException;
+import io.horcrux.VmConflictException;
+import io.horcrux.VmNotFoundException;
+import io.horcrux.model.Page;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmQuery;
+import io.horcrux.spi.VmStore;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteDataSource;
+
+/**
+ * The embedded inventory: a {@link VmStore} in one SQLite database file, the default store of
+ * a single-host Horcrux.
+ *
+ * <pre>{@code
+ * try (SqliteVmStore store = SqliteVmStore.open(dataDir.resolve("horcrux.db"));
+ *      VmManager manager = VmManager.builder().store(store).driver(driver).build()) {
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <h2>Connections and threads</h2>
+ * SQLite allows one writer and many readers at a time; the store is built the same way.
+ * Every write goes through <em>one</em> writer connection, serialised by a lock and run as a
+ * {@code BEGIN IMMEDIATE} transaction, so writers never fail on each other with
+ * {@code SQLITE_BUSY}. Reads take a connection from a HikariCP pool of
+ * {@linkplain Builder#readerPoolSize(int) reader connections}; in WAL mode (always used for
+ * files) they never wait for the writer or for each other, and each query reads one
+ * consistent snapshot. Every connection is opened with the same pragmas:
+ * {@code journal_mode=WAL}, the {@linkplain Builder#synchronous(Synchronous) synchronous}
+ * mode, {@code busy_timeout} and {@code foreign_keys=ON}. The store is thread-safe.
+ *
+ * <h2>Layout</h2>
+ * A row per VM with indexed columns for what queries filter and sort on (id, name, status,
+ * version, timestamps) and the spec as JSON; labels are copied to their own table with an
+ * index on (key, value) so label filters are index lookups. Listing is keyset pagination in id
+ * order ({@code WHERE id > ? ORDER BY id LIMIT ?}); {@link #stream} walks a real cursor. The
+ * schema is migrated on open by versioned scripts in one transaction, recorded in
+ * {@code PRAGMA user_version}; a database written by a newer Horcrux is refused unchanged.
+ *
+ * <h2>One store per database</h2>
+ * A store claims its database with an OS lock on {@code <file>.lock} beside it, holding the
+ * owner's pid and start time. A second store on the same file, in this JVM or another
+ * process, fails at open with a {@link StoreException} that names the holder; nothing can
+ * serve stale data from a cache another process invalidated. The OS releases the lock when
+ * the owner exits, even by {@code SIGKILL}, so a crash never leaves the database locked.
+ *
+ * <h2>Durability</h2>
+ * A write that returned is committed. With {@link Synchronous#FULL} it also survives a power
+ * loss or OS crash; with the default {@link Synchronous#NORMAL} it survives a crash or kill
+ * of the JVM, but the last transactions before a power loss may roll back (never corrupting
+ * the database, and always whole transactions). Batches are all or none in every case.
+ *
+ * <h2>Errors</h2>
+ * A file that is not an SQLite database, is corrupt, is read-only (or in a read-only
+ * directory), is locked by another store, or was written by a newer schema fails at
+ * {@link #open}/{@link Builder#build()} with a {@link StoreException} naming the file, and is
+ * left unchanged. Failures of SQLite later are {@link StoreException}s too. Calls after
+ * {@link #close()} throw {@link IllegalStateException}.
+ */
+public final class SqliteVmStore implements VmStore {
+    private static final Logger log = LoggerFactory.getLogger(SqliteVmStore.class);
+    private static final byte[] SQLITE_MAGIC = "SQLite format 3\0".getBytes(StandardCharsets.US_ASCII);
+    private static final Pattern MEMORY_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    private static final Set<String> IN_MEMORY_NAMES = ConcurrentHashMap.newKeySet();
+    private static final AtomicInteger POOL_SEQUENCE = new AtomicInteger();
+    private static final int EXISTING_IDS_CHUNK = 500;
+
+    /**
+     * How hard SQLite pushes a commit to the disk ({@code PRAGMA synchronous}); in WAL mode.
+     */
+    public enum Synchronous {
+        /**
+         * Commits survive a crash of the JVM or of SQLite; after a power loss or OS crash the
+         * last commits may be rolled back (the database stays consistent). Faster: the WAL is
+         * synced only at checkpoints.
+         */
+        NORMAL,
+        /** Every commit is synced to disk before the write returns: it survives a power loss. */
+        FULL
+    }
+
+    private final String where;
+    private final int fetchSize;
+    private final DatabaseLock fileLock; // null in memory
+    private final String memoryName; // null for a file
+    private final Connection writer;
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final HikariDataSource readers;
+    private final ReaderStatements statements = new ReaderStatements();
+    private final Set<VmCursor> cursors = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    // Prepared once on the writer connection, used only under writeLock.
+    private final PreparedStatement begin;
+    private final PreparedStatement commit;
+    private final PreparedStatement rollback;
+    private final PreparedStatement insertVm;
+    private final PreparedStatement insertLabel;
+    private final PreparedStatement updateVm;
+    private final PreparedStatement deleteLabels;
+    private final PreparedStatement deleteVm;
+    private final PreparedStatement versionOf;
+
+    private SqliteVmStore(Builder b, String where, String url, DatabaseLock fileLock) {
+        this.where = where;
+        this.fetchSize = b.fetchSize;
+        this.fileLock = fileLock;
+        this.memoryName = b.memoryName;
+        SQLiteConfig config = new SQLiteConfig();
+        if (b.file != null) {
+            config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+        }
+        config.setSynchronous(b.synchronous == Synchronous.FULL
+                ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
+        config.setBusyTimeout((int) Math.min(Integer.MAX_VALUE, b.busyTimeout.toMillis()));
+        config.enforceForeignKeys(true);
+        SQLiteDataSource dataSource = new SQLiteDataSource(config);
+        dataSource.setUrl(url);
+
+        Connection w = null;
+        HikariDataSource r = null;
+        try {
+            w = dataSource.getConnection();
+            Migrations.migrate(w, where);
+            begin = w.prepareStatement("BEGIN IMMEDIATE");
+            commit = w.prepareStatement("COMMIT");
+            rollback = w.prepareStatement("ROLLBACK");
+            insertVm = w.prepareStatement(VmRows.INSERT);
+            insertLabel = w.prepareStatement(VmRows.INSERT_LABEL);
+            updateVm = w.prepareStatement(VmRows.UPDATE);
+            deleteLabels = w.prepareStatement(VmRows.DELETE_LABELS);
+            deleteVm = w.prepareStatement(VmRows.DELETE);
+            versionOf = w.prepareStatement(VmRows.VERSION_OF);
+
+            HikariConfig hc = new HikariConfig();
+            hc.setPoolName("horcrux-store-readers-" + POOL_SEQUENCE.incrementAndGet());
+            hc.setDataSource(dataSource);
+            hc.setMaximumPoolSize(b.readerPoolSize);
+            // A fixed pool of connections that live as long as the store: SQLite connections
+            // do not go stale, and each keeps its prepared statements.
+            hc.setMinimumIdle(b.readerPoolSize);
+            hc.setMaxLifetime(0);
+            hc.setAutoCommit(true);
+            hc.setConnectionTimeout(Math.max(250, b.busyTimeout.toMillis()));
+            hc.setLeakDetectionThreshold(b.leakDetectionThreshold.toMillis());
+            r = new HikariDataSource(hc);
+        } catch (SQLException | RuntimeException e) {
+            closeQuietly(w);
+            if (r != null) {
+                r.close();
+            }
+            if (e instanceof StoreException se) {
+                throw se;
+            }
+            throw new StoreException(where + ": cannot open the database (" + e.getMessage() + ")", e);
+        }
+        this.writer = w;
+        this.readers = r;
+        log.info("opened {} (schema version {}, {} reader connections, synchronous={})", where, Migrations.LATEST,
+                b.readerPoolSize, b.synchronous);
+    }
+
+    /**
+     * Opens (creating it and its directories if missing) the database file with every default
+     * setting; see {@link Builder} for the defaults.
+     *
+     * @throws StoreException if the file is not a usable SQLite database of this or an older
+     *                        schema, is read-only, or is open in another store
+     */
+    public static SqliteVmStore open(Path file) {
+        return builder().file(file).build();
+    }
+
+    /** A builder for a store with non-default settings. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    @Override
+    public void insert(Vm vm) {
+        insertAll(List.of(Objects.requireNonNull(vm, "vm")));
+    }
+
+    @Override
+    public void insertAll(List<Vm> vms) {
+        Objects.requireNonNull(vms, "vms");
+        vms.forEach(vm -> Objects.requireNonNull(vm, "vms must not contain null"));
+        if (vms.isEmpty()) {
+            return;
+        }
+        Set<String> seen = new HashSet<>();
+        boolean repeated = false;
+        for (Vm vm : vms) {
+            repeated |= !seen.add(vm.id());
+        }
+        writeLock.lock();
+        try {
+            ensureOpen();
+            if (repeated) {
+                throw alreadyExists(vms);
+            }
+            beginWrite();
+            try {
+                for (Vm vm : vms) {
+                    VmRows.bindInsert(insertVm, vm);
+                    insertVm.addBatch();
+                    VmRows.addLabels(insertLabel, vm);
+                }
+                insertVm.executeBatch();
+                insertLabel.executeBatch();
+                commit.execute();
+            } catch (SQLException | RuntimeException e) {
+                abort(e);
+                if (e instanceof SQLException sql && isConstraintViolation(sql)) {
+                    VmAlreadyExistsException taken = alreadyExists(vms);
+                    if (!taken.vmIds().isEmpty()) {
+                        throw taken;
+                    }
+                }
+                throw failure("inserting " + describe(vms), e);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+        if (log.isDebugEnabled()) {
+            log.debug("{}: inserted {}", where, describe(vms));
+        }
+    }
+
+    /** The error naming every id repeated in the batch or taken in the table, in request order. */
+    private VmAlreadyExistsException alreadyExists(List<Vm> vms) {
+        Set<String> taken = existingIds(vms);
+        Set<String> seen = new HashSet<>();
+        Set<String> offending = new LinkedHashSet<>();
+        for (Vm vm : vms) {
+            if (!seen.add(vm.id()) || taken.contains(vm.id())) {
+                offending.add(vm.id());
+            }
+        }
+        return new VmAlreadyExistsException(new ArrayList<>(offending));
+    }
+
+    private Set<String> existingIds(List<Vm> vms) {
+        List<String> ids = vms.stream().map(Vm::id).distinct().toList();
+        Set<String> taken = new HashSet<>();
+        for (int from = 0; from < ids.size(); from += EXISTING_IDS_CHUNK) {
+            List<String> chunk = ids.subList(from, Math.min(ids.size(), from + EXISTING_IDS_CHUNK));
+            String sql = "SELECT id FROM vms WHERE id IN (" + String.join(", ", java.util.Collections.nCopies(chunk.size(), "?")) + ")";
+            try (PreparedStatement ps = writer.prepareStatement(sql)) {
+                for (int i = 0; i < chunk.size(); i++) {
+                    ps.setString(i + 1, chunk.get(i));
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        taken.add(rs.getString(1));
+                    }
+                }
+            } catch (SQLException e) {
+                throw failure("checking which ids exist", e);
+            }
+        }
+        return taken;
+    }
+
+    @Override
+    public void update(Vm vm, long expectedVersion) {
+        Objects.requireNonNull(vm, "vm");
+        writeLock.lock();
+        try {
+            ensureOpen();
+            beginWrite();
+            try {
+                VmRows.bindUpdate(updateVm, vm, expectedVersion);
+                if (updateVm.executeUpdate() == 0) {
+                    RuntimeException why = missingOrConflict(vm.id(), expectedVersion);
+                    rollback.execute();
+                    throw why;
+                }
+                deleteLabels.setString(1, vm.id());
+                deleteLabels.executeUpdate();
+                VmRows.addLabels(insertLabel, vm);
+                insertLabel.executeBatch();
+                commit.execute();
+            } catch (VmNotFoundException | VmConflictException e) {
+                throw e;
+            } catch (SQLException | RuntimeException e) {
+                abort(e);
+                throw failure("updating VM " + vm.id(), e);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    @Override
+    public void delete(String id, long expectedVersion) {
+        Objects.requireNonNull(id, "id");
+        writeLock.lock();
+        try {
+            ensureOpen();
+            try {
+                // One statement is one transaction; the labels go with it (ON DELETE CASCADE).
+                deleteVm.setString(1, id);
+                deleteVm.setLong(2, expectedVersion);
+                if (deleteVm.executeUpdate() == 0) {
+                    throw missingOrConflict(id, expectedVersion);
+                }
+            } catch (SQLException e) {
+                throw failure("deleting VM " + id, e);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** Why a compare-and-set matched no row; under writeLock. */
+    private RuntimeException missingOrConflict(String id, long expectedVersion) throws SQLException {
+        versionOf.setString(1, id);
+        try (ResultSet rs = versionOf.executeQuery()) {
+            return rs.next() ? new VmConflictException(id, expectedVersion) : new VmNotFoundException(id);
+        }
+    }
+
+    private void beginWrite() {
+        try {
+            begin.execute();
+        } catch (SQLException e) {
+            throw failure("starting a write transaction", e);
+        }
+    }
+
+    private void abort(Exception cause) {
+        // Called only after our BEGIN; SQLite may already have rolled back (then this fails harmlessly).
+        try {
+            rollback.execute();
+        } catch (SQLException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static boolean isConstraintViolation(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && (s.getErrorCode() & 0xff) == 19) { // SQLITE_CONSTRAINT
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    @Override
+    public Optional<Vm> find(String id) {
+        Objects.requireNonNull(id, "id");
+        ensureOpen();
+        try (Connection c = readers.getConnection()) {
+            PreparedStatement ps = statements.prepare(c, VmRows.FIND);
+            ps.setString(1, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(VmRows.read(rs)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw failure("reading VM " + id, e);
+        }
+    }
+
+    @Override
+    public Page<Vm> list(VmQuery query) {
+        Objects.requireNonNull(query, "query");
+        ensureOpen();
+        int limit = query.limit().orElse(VmQuery.DEFAULT_LIMIT);
+        VmRows.Select select = VmRows.select(query, limit + 1);
+        List<Vm> items = new ArrayList<>(Math.min(limit, 1024));
+        boolean more = false;
+        try (Connection c = readers.getConnection()) {
+            PreparedStatement ps = statements.prepare(c, select.sql());
+            select.bind(ps);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (items.size() == limit) {
+                        more = true;
+                        break;
+                    }
+                    items.add(VmRows.read(rs));
+                }
+            }
+        } catch (SQLException e) {
+            throw failure("listing VMs", e);
+        }
+        return new Page<>(items, more ? items.get(items.size() - 1).id() : null);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The stream holds one reader connection and reads one consistent snapshot; it gives
+     * the connection back when closed, when exhausted, when reading fails and when its
+     * consumer throws. Close it (try-with-resources): an abandoned, unfinished stream keeps its
+     * connection, and in WAL mode keeps checkpoints from shrinking the log.
+     */
+    @Override
+    public Stream<Vm> stream(VmQuery query) {
+        Objects.requireNonNull(query, "query");
+        ensureOpen();
+        VmRows.Select select = VmRows.select(query, query.limit().orElse(0));
+        Connection c = null;
+        PreparedStatement ps = null;
+        try {
+            c = readers.getConnection();
+            ps = c.prepareStatement(select.sql());
+            ps.setFetchSize(fetchSize);
+            select.bind(ps);
+            ResultSet rs = ps.executeQuery();
+            VmCursor[] self = new VmCursor[1];
+            VmCursor cursor = new VmCursor(c, ps, rs, where, () -> cursors.remove(self[0]));
+            self[0] = cursor;
+            cursors.add(cursor);
+            if (closed) { // close() may have swept the cursors before this one was added
+                cursor.close();
+                ensureOpen();
+            }
+            return StreamSupport.stream(cursor, false).onClose(cursor::close);
+        } catch (SQLException e) {
+            closeQuietly(ps);
+            closeQuietly(c);
+            throw failure("streaming VMs", e);
+        }
+    }
+
+    @Override
+    public long count(VmQuery query) {
+        Objects.requireNonNull(query, "query");
+        ensureOpen();
+        VmRows.Select select = VmRows.count(query);
+        try (Connection c = readers.getConnection()) {
+            PreparedStatement ps = statements.prepare(c, select.sql());
+            select.bind(ps);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        } catch (SQLException e) {
+            throw failure("counting VMs", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /**
+     * Closes open streams, the reader pool and the writer connection (which checkpoints the
+     * WAL into the database file), then releases the database's lock. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (VmCursor cursor : List.copyOf(cursors)) {
+            cursor.close();
+        }
+        statements.closeAll();
+        readers.close();
+        writeLock.lock();
+        try {
+            for (Statement s : List.of(begin, commit, rollback, insertVm, insertLabel, updateVm, deleteLabels,
+                    deleteVm, versionOf)) {
+                closeQuietly(s);
+            }
+            closeQuietly(writer);
+        } finally {
+            writeLock.unlock();
+            if (fileLock != null) {
+                fileLock.close();
+            }
+            if (memoryName != null) {
+                IN_MEMORY_NAMES.remove(memoryName);
+            }
+        }
+        log.info("closed {}", where);
+    }
+
+    /** Connections of the reader pool in use now (open streams and reads in flight); 0 once closed. */
+    int activeReaderConnections() {
+        return readers.isClosed() ? 0 : readers.getHikariPoolMXBean().getActiveConnections();
+    }
+
+    /** A reader connection for inspection; the caller closes it. */
+    Connection readerConnection() throws SQLException {
+        ensureOpen();
+        return readers.getConnection();
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("the store " + where + " is closed");
+        }
+    }
+
+    private StoreException failure(String operation, Exception e) {
+        if (e instanceof StoreException se) {
+            return se;
+        }
+        return new StoreException(where + ": " + operation + " failed (" + e.getMessage() + ")", e);
+    }
+
+    private static String describe(List<Vm> vms) {
+        return vms.size() == 1 ? "VM " + vms.get(0).id() : vms.size() + " VMs (" + vms.get(0).id() + ", ...)";
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.debug("closing {} failed", c, e);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SqliteVmStore[" + where + (closed ? ", closed" : "") + "]";
+    }
+
+    // ---------------------------------------------------------------- opening
+
+    private static SqliteVmStore openFile(Builder b) {
+        Path file = b.file.toAbsolutePath().normalize();
+        String where = file.toString();
+        Path dir = file.getParent();
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new StoreException(where + ": cannot create the directory " + dir + " (" + e + ")", e);
+        }
+        requireWritable(dir, where, "its directory " + dir);
+        boolean exists = Files.exists(file);
+        if (exists) {
+            if (!Files.isRegularFile(file)) {
+                throw new StoreException(where + ": not a regular file");
+            }
+            requireWritable(file, where, "the file");
+            requireSqliteHeader(file);
+        }
+        DatabaseLock lock = DatabaseLock.acquire(file);
+        try {
+            if (exists) {
+                probe(file);
+            }
+            return new SqliteVmStore(b, where, "jdbc:sqlite:" + file, lock);
+        } catch (RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static SqliteVmStore openInMemory(Builder b) {
+        String where = "in-memory database '" + b.memoryName + "'";
+        if (!IN_MEMORY_NAMES.add(b.memoryName)) {
+            throw new StoreException(where + ": already open in this process by another SqliteVmStore");
+        }
+        try {
+            // The memdb VFS shares one database among this process's connections by name and
+            // locks like a file, so busy_timeout applies. It lives while one connection is open:
+            // the writer's, for the store's lifetime.
+            return new SqliteVmStore(b, where, "jdbc:sqlite:file:/horcrux-" + b.memoryName + "?vfs=memdb", null);
+        } catch (RuntimeException e) {
+            IN_MEMORY_NAMES.remove(b.memoryName);
+            throw e;
+        }
+    }
+
+    /**
+     * Refuses a read-only file or directory now rather than at the first write. The permission
+     * bits are checked as well as access: a privileged user can write to a file marked
+     * read-only, but a store must not write where its owner said no.
+     */
+    private static void requireWritable(Path path, String where, String what) {
+        boolean writable = Files.isWritable(path);
+        String mode = "";
+        PosixFileAttributeView posix = Files.getFileAttributeView(path, PosixFileAttributeView.class);
+        if (writable && posix != null) {
+            try {
+                Set<PosixFilePermission> perms = posix.readAttributes().permissions();
+                writable = perms.contains(PosixFilePermission.OWNER_WRITE)
+                        || perms.contains(PosixFilePermission.GROUP_WRITE)
+                        || perms.contains(PosixFilePermission.OTHERS_WRITE);
+                mode = " (mode " + PosixFilePermissions.toString(perms) + ")";
+            } catch (IOException e) {
+                throw new StoreException(where + ": cannot read the permissions of " + path + " (" + e + ")", e);
+            }
+        }
+        if (writable) {
+            try {
+                writable = !Files.getFileStore(path).isReadOnly();
+                if (!writable) {
+                    mode = " (read-only file system)";
+                }
+            } catch (IOException e) {
+                throw new StoreException(where + ": cannot inspect " + path + " (" + e + ")", e);
+            }
+        }
+        if (!writable) {
+            throw new StoreException(where + ": " + what + " is read-only" + mode
+                    + "; the store needs to write the database, its journal and its lock file");
+        }
+    }
+
+    private static void requireSqliteHeader(Path file) {
+        byte[] head = new byte[SQLITE_MAGIC.length];
+        int n;
+        try (InputStream in = Files.newInputStream(file)) {
+            n = in.readNBytes(head, 0, head.length);
+        } catch (IOException e) {
+            throw new StoreException(file + ": cannot read the file (" + e + ")", e);
+        }
+        if (n > 0 && (n < head.length || !Arrays.equals(head, SQLITE_MAGIC))) {
+            throw new StoreException(file + ": not an SQLite database (no SQLite header); the file was not changed");
+        }
+    }
+
+    /**
+     * Reads an existing database read-only before anything writes to it: a corrupt file or one
+     * of a newer schema fails here, unchanged.
+     */
+    private static void probe(Path file) {
+        SQLiteConfig config = new SQLiteConfig();
+        config.setReadOnly(true);
+        SQLiteDataSource ds = new SQLiteDataSource(config);
+        ds.setUrl("jdbc:sqlite:" + file);
+        int version;
+        try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
+            version = Migrations.userVersion(c);
+            try (ResultSet rs = s.executeQuery("SELECT count(*) FROM sqlite_master")) {
+                rs.next();
+            }
+        } catch (SQLException e) {
+            throw new StoreException(file + ": not a readable SQLite database, or corrupt (" + e.getMessage()
+                    + "); the file was not changed", e);
+        }
+        Migrations.checkNotNewer(version, file.toString());
+    }
+
+    /**
+     * Settings of a {@link SqliteVmStore}. Set exactly one of {@link #file} and
+     * {@link #inMemory}; every other setting has a default. Each setting may be set once.
+     * Not thread-safe.
+     */
+    public static final class Builder {
+        private Path file;
+        private String memoryName;
+        private int readerPoolSize = 4;
+        private boolean readerPoolSizeSet;
+        private Synchronous synchronous = Synchronous.NORMAL;
+        private boolean synchronousSet;
+        private Duration busyTimeout = Duration.ofSeconds(5);
+        private boolean busyTimeoutSet;
+        private Duration leakDetectionThreshold = Duration.ZERO;
+        private boolean leakDetectionSet;
+        private int fetchSize = 256;
+        private boolean fetchSizeSet;
+
+        private Builder() {
+        }
+
+        /**
+         * The database file; created with its directories if missing. The lock file
+         * {@code <file>.lock} and SQLite's {@code <file>-wal} and {@code <file>-shm} live
+         * beside it.
+         */
+        public Builder file(Path file) {
+            Objects.requireNonNull(file, "file");
+            requireNoLocation();
+            this.file = file;
+            return this;
+        }
+
+        /**
+         * A database in memory, shared by the store's connections and gone when the store
+         * closes; for tests. The name ({@code [A-Za-z0-9._-]{1,64}}) must be unique among the
+         * stores open in this JVM. Streams in this mode hold a read lock that makes writes wait
+         * (up to the {@link #busyTimeout busy timeout}) until they close: there is no WAL in
+         * memory.
+         */
+        public Builder inMemory(String name) {
+            Objects.requireNonNull(name, "name");
+            if (!MEMORY_NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("inMemory name '" + name + "' must match " + MEMORY_NAME);
+            }
+            requireNoLocation();
+            this.memoryName = name;
+            return this;
+        }
+
+        /** Reader connections in the pool, 1 to 64; default 4. Writes use one more connection. */
+        public Builder readerPoolSize(int size) {
+            readerPoolSizeSet = once(readerPoolSizeSet, "readerPoolSize");
+            if (size < 1 || size > 64) {
+                throw new IllegalArgumentException("readerPoolSize must be between 1 and 64, was " + size);
+            }
+            this.readerPoolSize = size;
+            return this;
+        }
+
+        /** The {@code synchronous} pragma; default {@link Synchronous#NORMAL}. */
+        public Builder synchronous(Synchronous mode) {
+            synchronousSet = once(synchronousSet, "synchronous");
+            this.synchronous = Objects.requireNonNull(mode, "synchronous");
+            return this;
+        }
+
+        /**
+         * How long a statement waits for a lock held by another connection before failing, and
+         * how long a read waits for a free reader connection; default 5 seconds. Positive, at
+         * most 1 hour; milliseconds are the unit SQLite uses.
+         */
+        public Builder busyTimeout(Duration timeout) {
+            busyTimeoutSet = once(busyTimeoutSet, "busyTimeout");
+            Objects.requireNonNull(timeout, "busyTimeout");
+            if (timeout.toMillis() < 1 || timeout.compareTo(Duration.ofHours(1)) > 0) {
+                throw new IllegalArgumentException("busyTimeout must be between 1 ms and 1 hour, was " + timeout);
+            }
+            this.busyTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Logs a warning with the borrower's stack when a reader connection is held longer
+         * than this (an unclosed stream, usually); HikariCP's leak detection. Default off
+         * ({@link Duration#ZERO}); otherwise at least 2 seconds.
+         */
+        public Builder leakDetectionThreshold(Duration threshold) {
+            leakDetectionSet = once(leakDetectionSet, "leakDetectionThreshold");
+            Objects.requireNonNull(threshold, "leakDetectionThreshold");
+            if (!threshold.isZero() && threshold.compareTo(Duration.ofSeconds(2)) < 0) {
+                throw new IllegalArgumentException("leakDetectionThreshold must be zero (off) or at least 2 s, was "
+                        + threshold);
+            }
+            this.leakDetectionThreshold = threshold;
+            return this;
+        }
+
+        /** Rows a {@link SqliteVmStore#stream stream} asks of its cursor at a time, 1 to 10,000; default 256. */
+        public Builder fetchSize(int rows) {
+            fetchSizeSet = once(fetchSizeSet, "fetchSize");
+            if (rows < 1 || rows > 10_000) {
+                throw new IllegalArgumentException("fetchSize must be between 1 and 10000, was " + rows);
+            }
+            this.fetchSize = rows;
+            return this;
+        }
+
+        /**
+         * Opens the store: claims the database, checks it, and migrates its schema.
+         *
+         * @throws IllegalStateException if neither a file nor an in-memory name was set
+         * @throws StoreException        if the database cannot be used; see the class javadoc
+         */
+        public SqliteVmStore build() {
+            if (file != null) {
+                return openFile(this);
+            }
+            if (memoryName != null) {
+                return openInMemory(this);
+            }
+            throw new IllegalStateException("set the database: file(Path) or inMemory(String)");
+        }
+
+        private void requireNoLocation() {
+            if (file != null || memoryName != null) {
+                throw new IllegalStateException("the database was already set to "
+                        + (file != null ? "file " + file : "in-memory '" + memoryName + "'"));
+            }
+        }
+
+        private static boolean once(boolean alreadySet, String option) {
+            if (alreadySet) {
+                throw new IllegalStateException(option + " was already set");
+            }
+            return true;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+package io.horcrux.store;
+
+import io.horcrux.InvalidVmSpecException;
+import io.horcrux.StoreException;
+import io.horcrux.internal.VmJson;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmQuery;
+import io.horcrux.model.VmRuntime;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import java.io.IOException;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The mapping between {@link Vm} and the {@code vms} / {@code vm_labels} rows, and the SQL
+ * of queries. Values are always bound as parameters; only the number of placeholders
+ * varies with the query's shape.
+ */
+final class VmRows {
+    static final String COLUMNS =
+            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json";
+
+    static final String INSERT = "INSERT INTO vms (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static final String INSERT_LABEL = "INSERT INTO vm_labels (vm_id, key, value) VALUES (?, ?, ?)";
+    static final String DELETE_LABELS = "DELETE FROM vm_labels WHERE vm_id = ?";
+    static final String UPDATE = "UPDATE vms SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ? WHERE id = ? AND version = ?";
+    static final String DELETE = "DELETE FROM vms WHERE id = ? AND version = ?";
+    static final String VERSION_OF = "SELECT version FROM vms WHERE id = ?";
+    static final String FIND = "SELECT " + COLUMNS + " FROM vms WHERE id = ?";
+
+    private VmRows() {
+    }
+
+    /** Binds the ten columns of {@link #INSERT}. */
+    static void bindInsert(PreparedStatement ps, Vm vm) throws SQLException {
+        ps.setString(1, vm.id());
+        bindScalars(ps, 2, vm);
+    }
+
+    /** Binds {@link #UPDATE}: the new values, then id and expected version. */
+    static void bindUpdate(PreparedStatement ps, Vm vm, long expectedVersion) throws SQLException {
+        int next = bindScalars(ps, 1, vm);
+        ps.setString(next, vm.id());
+        ps.setLong(next + 1, expectedVersion);
+    }
+
+    /** Binds name .. spec_json from {@code index}; returns the next free index. */
+    private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
+        int i = index;
+        ps.setString(i++, vm.spec().name());
+        ps.setString(i++, vm.status().name());
+        ps.setLong(i++, vm.version());
+        ps.setLong(i++, epochNanos(vm.createdAt(), vm.id(), "createdAt"));
+        ps.setLong(i++, epochNanos(vm.updatedAt(), vm.id(), "updatedAt"));
+        ps.setString(i++, vm.statusReason());
+        if (vm.runtime() == null) {
+            ps.setNull(i++, Types.INTEGER);
+            ps.setNull(i++, Types.VARCHAR);
+        } else {
+            ps.setLong(i++, vm.runtime().pid());
+            ps.setString(i++, vm.runtime().monitor());
+        }
+        ps.setString(i++, VmJson.specToJson(vm.spec()));
+        return i;
+    }
+
+    /** Adds one batch entry per label of the VM to {@link #INSERT_LABEL}. */
+    static void addLabels(PreparedStatement ps, Vm vm) throws SQLException {
+        for (Map.Entry<String, String> label : vm.spec().labels().entrySet()) {
+            ps.setString(1, vm.id());
+            ps.setString(2, label.getKey());
+            ps.setString(3, label.getValue());
+            ps.addBatch();
+        }
+    }
+
+    /** The VM of the current row of a result set selecting {@link #COLUMNS}. */
+    static Vm read(ResultSet rs) throws SQLException {
+        String id = rs.getString(1);
+        try {
+            VmSpec spec = VmJson.specFromJson(rs.getString(10));
+            long pid = rs.getLong(8);
+            VmRuntime runtime = rs.wasNull() ? null : new VmRuntime(pid, rs.getString(9));
+            return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
+                    instant(rs.getLong(6)), rs.getString(7), runtime);
+        } catch (IOException | InvalidVmSpecException | IllegalArgumentException | NullPointerException e) {
+            throw new StoreException("VM " + id + ": the stored row cannot be read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    static long epochNanos(Instant t, String vmId, String field) {
+        try {
+            return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000_000L), t.getNano());
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("VM " + vmId + ": " + field + " " + t
+                    + " is outside what the store keeps (years 1678 to 2262)", e);
+        }
+    }
+
+    static Instant instant(long epochNanos) {
+        return Instant.ofEpochSecond(Math.floorDiv(epochNanos, 1_000_000_000L), Math.floorMod(epochNanos, 1_000_000_000L));
+    }
+
+    /** A query's SQL and its parameters, in order. */
+    record Select(String sql, List<Object> parameters) {
+        void bind(PreparedStatement ps) throws SQLException {
+            for (int i = 0; i < parameters.size(); i++) {
+                Object p = parameters.get(i);
+                if (p instanceof Integer n) {
+                    ps.setInt(i + 1, n);
+                } else {
+                    ps.setString(i + 1, (String) p);
+                }
+            }
+        }
+    }
+
+    /**
+     * The keyset query for {@code query}: filters, {@code id > ?} for the cursor, id order and
+     * at most {@code limit} rows (none when {@code limit} is 0).
+     */
+    static Select select(VmQuery query, int limit) {
+        return select(COLUMNS, query, limit, true);
+    }
+
+    /** How many rows match the query's filters (its cursor and limit ignored). */
+    static Select count(VmQuery query) {
+        return select("count(*)", query.withoutPaging(), 0, false);
+    }
+
+    private static Select select(String projection, VmQuery query, int limit, boolean ordered) {
+        StringBuilder sql = new StringBuilder("SELECT ").append(projection).append(" FROM vms");
+        List<Object> params = new ArrayList<>();
+        String glue = " WHERE ";
+        if (!query.statuses().isEmpty()) {
+            sql.append(glue).append("status IN (");
+            String comma = "";
+            for (VmStatus status : query.statuses()) {
+                sql.append(comma).append('?');
+                params.add(status.name());
+                comma = ", ";
+            }
+            sql.append(')');
+            glue = " AND ";
+        }
+        for (Map.Entry<String, String> label : query.labels().entrySet()) {
+            sql.append(glue).append("id IN (SELECT vm_id FROM vm_labels WHERE key = ? AND value = ?)");
+            params.add(label.getKey());
+            params.add(label.getValue());
+            glue = " AND ";
+        }
+        if (query.after().isPresent()) {
+            sql.append(glue).append("id > ?");
+            params.add(query.after().get());
+        }
+        if (ordered) {
+            sql.append(" ORDER BY id");
+        }
+        if (limit > 0) {
+            sql.append(" LIMIT ?");
+            params.add(limit);
+        }
+        return new Select(sql.toString(), List.copyOf(params));
+    }
+}
