@@ -231,6 +231,11 @@ public final class QemuDriver implements VmDriver {
             deleteTree(files.directory());
             if (files.socketOutsideDirectory()) {
                 Files.deleteIfExists(files.qmpSocket());
+                try {
+                    Files.deleteIfExists(files.qmpSocket().getParent());
+                } catch (java.nio.file.DirectoryNotEmptyException stillUsed) {
+                    // other VMs of this state directory keep their sockets there
+                }
             }
         } catch (IOException e) {
             throw new DriverException("VM '" + id + "': cannot remove " + files.directory() + ": " + e, e);

@@ -379,6 +379,7 @@ class QemuLifecycleIT {
         assertThat(socket).doesNotExist();
         again.deprovision(spec);
         assertThat(deep.resolve("deep")).doesNotExist();
+        assertThat(socket.getParent()).as("nothing left in /tmp").doesNotExist();
     }
 
     @Test
