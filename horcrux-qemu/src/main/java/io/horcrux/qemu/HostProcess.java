@@ -1,0 +1,92 @@
+package io.horcrux.qemu;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What {@code /proc} says about a host process. A daemonized QEMU is not our child, and the
+ * PID 1 of a container may reap it late, so "gone" means: absent, a zombie, or a different
+ * process under the same pid (its start time differs).
+ */
+final class HostProcess {
+    private HostProcess() {
+    }
+
+    /** Fields of {@code /proc/<pid>/stat}: the state letter and the start time in clock ticks. */
+    record Stat(char state, long startTicks) {
+        boolean isZombie() {
+            return state == 'Z' || state == 'X' || state == 'x';
+        }
+    }
+
+    static Optional<Stat> stat(long pid) {
+        String text;
+        try {
+            text = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        // The command name (field 2) is in parentheses and may hold spaces or ')'.
+        int close = text.lastIndexOf(')');
+        if (close < 0 || close + 2 >= text.length()) {
+            return Optional.empty();
+        }
+        String[] fields = text.substring(close + 2).trim().split(" ");
+        // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+        if (fields.length < 20) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new Stat(fields[0].charAt(0), Long.parseLong(fields[19])));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Whether the process started at {@code startTicks} no longer runs. */
+    static boolean isGone(long pid, long startTicks) {
+        Optional<Stat> stat = stat(pid);
+        return stat.isEmpty() || stat.get().isZombie() || stat.get().startTicks() != startTicks;
+    }
+
+    /** The arguments of a process, empty when it is gone or unreadable. */
+    static List<String> commandLine(long pid) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
+        } catch (IOException e) {
+            return List.of();
+        }
+        List<String> args = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == 0) {
+                args.add(new String(bytes, start, i - start, StandardCharsets.UTF_8));
+                start = i + 1;
+            }
+        }
+        if (start < bytes.length) {
+            args.add(new String(bytes, start, bytes.length - start, StandardCharsets.UTF_8));
+        }
+        return args;
+    }
+
+    /** Sends SIGTERM ({@code force = false}) or SIGKILL to the process, if it is still the same one. */
+    static void signal(long pid, long startTicks, boolean force) {
+        if (isGone(pid, startTicks)) {
+            return;
+        }
+        ProcessHandle.of(pid).ifPresent(handle -> {
+            if (force) {
+                handle.destroyForcibly();
+            } else {
+                handle.destroy();
+            }
+        });
+    }
+}

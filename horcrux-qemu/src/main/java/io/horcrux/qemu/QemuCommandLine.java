@@ -1,0 +1,174 @@
+package io.horcrux.qemu;
+
+import io.horcrux.model.BootDevice;
+import io.horcrux.model.BootSpec;
+import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicSpec;
+import io.horcrux.model.VmSpec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * Builds the argument list that starts one VM under {@code qemu-system-x86_64}: never a shell
+ * string. For a spec it produces, in this order: {@code -name guest=<id>}, {@code -uuid} (derived
+ * from the id, stable across restarts), {@code -machine}, {@code -accel}, {@code -cpu}
+ * ({@code host} under KVM, {@code max} under TCG), {@code -m}, {@code -smp},
+ * {@code -nodefaults -no-user-config -display none}, {@code -sandbox} (when supported), the
+ * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
+ * {@code -device}, each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
+ * the spec's MAC, a serial console written to {@code serial.log}, the QMP monitor on a Unix
+ * socket, {@code -pidfile} and {@code -daemonize}.
+ *
+ * <p>Every path that reaches an option QEMU parses as a comma-separated list has its commas
+ * doubled, so no value can add an option. Paths must be absolute, normalised and free of
+ * control characters; VM ids and disk and NIC names are already restricted by {@link VmSpec}.
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class QemuCommandLine {
+    /** The {@code -sandbox} value: seccomp on, obsolete and resource-control system calls denied. */
+    static final String SANDBOX = "on,obsolete=deny,resourcecontrol=deny";
+
+    private final Path binary;
+    private final Accelerator accelerator;
+    private final MachineType machine;
+    private final boolean sandbox;
+
+    private QemuCommandLine(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
+        this.binary = Objects.requireNonNull(binary, "binary");
+        this.accelerator = Objects.requireNonNull(accelerator, "accelerator");
+        this.machine = Objects.requireNonNull(machine, "machine");
+        this.sandbox = sandbox;
+        if (accelerator == Accelerator.AUTO) {
+            throw new IllegalArgumentException("accelerator must be KVM or TCG; resolve AUTO first");
+        }
+        requireSafePath("binary", binary);
+    }
+
+    /**
+     * A command line for the given QEMU binary, accelerator ({@link Accelerator#KVM} or
+     * {@link Accelerator#TCG}), machine type, and whether to pass {@code -sandbox}.
+     *
+     * @throws IllegalArgumentException if the accelerator is {@link Accelerator#AUTO} or the
+     *                                  binary path is not absolute, normalised and printable
+     */
+    public static QemuCommandLine of(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
+        return new QemuCommandLine(binary, accelerator, machine, sandbox);
+    }
+
+    /**
+     * The arguments (the binary first) that start {@code spec} with its files in
+     * {@code vmDirectory} and its QMP monitor on {@code qmpSocket}.
+     *
+     * @throws IllegalArgumentException if a path is not absolute, normalised and free of
+     *                                  control characters
+     */
+    public List<String> arguments(VmSpec spec, Path vmDirectory, Path qmpSocket) {
+        Objects.requireNonNull(spec, "spec");
+        requireSafePath("vmDirectory", vmDirectory);
+        requireSafePath("qmpSocket", qmpSocket);
+        VmFiles files = new VmFiles(vmDirectory, qmpSocket);
+        List<String> args = new ArrayList<>();
+        args.add(binary.toString());
+        add(args, "-name", "guest=" + spec.id() + ",debug-threads=on");
+        add(args, "-uuid", uuid(spec.id()).toString());
+        add(args, "-machine", machine.qemuName());
+        add(args, "-accel", accelerator.qemuName());
+        add(args, "-cpu", accelerator == Accelerator.KVM ? "host" : "max");
+        add(args, "-m", spec.memoryMiB() + "M");
+        add(args, "-smp", Integer.toString(spec.cpus()));
+        args.add("-nodefaults");
+        args.add("-no-user-config");
+        add(args, "-display", "none");
+        if (sandbox) {
+            add(args, "-sandbox", SANDBOX);
+        }
+        boot(args, spec.boot());
+        String bus = machine.virtioBus();
+        for (int i = 0; i < spec.disks().size(); i++) {
+            DiskSpec disk = spec.disks().get(i);
+            String readOnly = disk.readOnly() ? ",read-only=on" : "";
+            add(args, "-blockdev", "driver=file,node-name=file" + i + ",filename=" + escape(files.disk(disk).toString())
+                    + readOnly);
+            add(args, "-blockdev", "driver=" + disk.format().qemuName() + ",node-name=disk" + i + ",file=file" + i + readOnly);
+            add(args, "-device", "virtio-blk-" + bus + ",drive=disk" + i + ",id=disk" + i);
+        }
+        for (int i = 0; i < spec.nics().size(); i++) {
+            NicSpec nic = spec.nics().get(i);
+            add(args, "-netdev", "user,id=net" + i);
+            add(args, "-device", "virtio-net-" + bus + ",netdev=net" + i + ",id=nic" + i + ",mac=" + nic.mac());
+        }
+        add(args, "-chardev", "file,id=serial0,path=" + escape(files.serialLog().toString()));
+        add(args, "-serial", "chardev:serial0");
+        add(args, "-chardev", "socket,id=qmp,path=" + escape(qmpSocket.toString()) + ",server=on,wait=off");
+        add(args, "-mon", "chardev=qmp,mode=control");
+        add(args, "-pidfile", files.pidFile().toString());
+        args.add("-daemonize");
+        return List.copyOf(args);
+    }
+
+    private void boot(List<String> args, BootSpec boot) {
+        if (boot.kernel() != null) {
+            add(args, "-kernel", boot.kernel());
+            if (boot.initrd() != null) {
+                add(args, "-initrd", boot.initrd());
+            }
+            if (boot.cmdline() != null) {
+                add(args, "-append", boot.cmdline());
+            }
+            return;
+        }
+        if (machine == MachineType.MICROVM) {
+            return; // qboot has no boot menu; -boot would be ignored
+        }
+        StringBuilder order = new StringBuilder();
+        for (BootDevice device : boot.order()) {
+            char letter = switch (device) {
+                case DISK -> 'c';
+                case CDROM -> 'd';
+                case NETWORK -> 'n';
+            };
+            if (order.indexOf(String.valueOf(letter)) < 0) {
+                order.append(letter);
+            }
+        }
+        add(args, "-boot", "order=" + order);
+    }
+
+    /** The SMBIOS UUID of a VM: name-based on its id, so the same VM keeps it across starts. */
+    static UUID uuid(String vmId) {
+        return UUID.nameUUIDFromBytes(("horcrux:" + vmId).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Doubles commas, QEMU's escape inside comma-separated option lists. */
+    static String escape(String value) {
+        return value.replace(",", ",,");
+    }
+
+    /**
+     * Checks that a path may reach a command line or a file name: absolute, already normalised
+     * (no {@code .} or {@code ..} parts), no control characters.
+     */
+    static void requireSafePath(String what, Path path) {
+        Objects.requireNonNull(path, what);
+        String s = path.toString();
+        for (int i = 0; i < s.length(); i++) {
+            if (Character.isISOControl(s.charAt(i))) {
+                throw new IllegalArgumentException(what + " must not contain control characters: '"
+                        + s.replaceAll("\\p{Cntrl}", "?") + "'");
+            }
+        }
+        if (!path.isAbsolute() || !path.normalize().equals(path)) {
+            throw new IllegalArgumentException(what + " must be an absolute path without '.' or '..' parts, was '" + s + "'");
+        }
+    }
+
+    private static void add(List<String> args, String option, String value) {
+        args.add(option);
+        args.add(value);
+    }
+}

@@ -1,0 +1,451 @@
+package io.horcrux.qemu;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.horcrux.DriverException;
+import java.io.IOException;
+import java.net.SocketException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A persistent connection to one QEMU Machine Protocol (QMP) monitor on a Unix socket.
+ *
+ * <p>{@link #connect(Path, Duration)} reads QEMU's greeting and negotiates capabilities;
+ * then {@link #execute(String)} sends commands, each tagged with a unique {@code id}. One
+ * daemon reader thread per connection reads every line QEMU sends, hands each reply to the
+ * caller waiting for its id, and delivers asynchronous {@link QmpEvent events} to the
+ * listeners: an event is never mistaken for a reply.
+ *
+ * <h2>Errors</h2>
+ * <ul>
+ *   <li>QEMU answers with an error: {@link QmpException} with QEMU's class and description.</li>
+ *   <li>No reply within the timeout: {@link DriverException} naming the command; the connection
+ *       stays usable and a late reply is dropped.</li>
+ *   <li>The connection ends (QEMU exited, {@link #close()}), or the peer breaks the protocol
+ *       (a line that is not a JSON object, invalid UTF-8, a line longer than
+ *       {@value #MAX_LINE_BYTES} bytes): every waiting command fails at once with a
+ *       {@link DriverException} saying why, the connection is closed, and
+ *       {@link #disconnected()} completes with the reason.</li>
+ * </ul>
+ *
+ * <h2>Threads</h2>
+ * Thread-safe: any number of threads may execute commands at once. Event listeners run on the
+ * reader thread, in the order QEMU sent the events, and must not block. {@link #close()} is
+ * idempotent and returns once the reader thread has ended.
+ */
+public final class QmpClient implements AutoCloseable {
+    /** The longest line accepted from QEMU, in bytes; a longer one is a protocol violation. */
+    public static final int MAX_LINE_BYTES = 8 << 20;
+
+    private static final Logger log = LoggerFactory.getLogger(QmpClient.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final AtomicLong CONNECTIONS = new AtomicLong();
+
+    private final SocketChannel channel;
+    private final String label;
+    private final Duration defaultTimeout;
+    private final int maxLineBytes;
+    private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    private final List<Consumer<QmpEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final CompletableFuture<JsonNode> greeting = new CompletableFuture<>();
+    private final CompletableFuture<String> disconnected = new CompletableFuture<>();
+    private final AtomicLong nextId = new AtomicLong();
+    private final Object writeLock = new Object();
+    private final Thread reader;
+    private volatile String closedReason;
+
+    private record Pending(String command, CompletableFuture<JsonNode> reply) {
+    }
+
+    private QmpClient(SocketChannel channel, String label, Duration defaultTimeout, int maxLineBytes,
+                      Consumer<QmpEvent> firstListener) {
+        this.channel = channel;
+        this.label = label;
+        this.defaultTimeout = defaultTimeout;
+        this.maxLineBytes = maxLineBytes;
+        if (firstListener != null) {
+            listeners.add(firstListener);
+        }
+        this.reader = new Thread(this::readLoop, "horcrux-qmp-" + label + "-" + CONNECTIONS.incrementAndGet());
+        this.reader.setDaemon(true);
+    }
+
+    /**
+     * Connects to the QMP socket, waiting up to {@code timeout} for it to appear and for QEMU's
+     * greeting, and negotiates capabilities. {@code timeout} is also the default timeout of
+     * every command.
+     *
+     * @throws DriverException if the socket does not accept, QEMU does not greet within the
+     *                         timeout, or the negotiation fails
+     */
+    public static QmpClient connect(Path socket, Duration timeout) {
+        return connect(socket, timeout, socket.getFileName().toString(), null, MAX_LINE_BYTES);
+    }
+
+    /** As {@link #connect(Path, Duration)}, with a label for thread names and messages and a first listener. */
+    static QmpClient connect(Path socket, Duration timeout, String label, Consumer<QmpEvent> listener,
+                             int maxLineBytes) {
+        Objects.requireNonNull(socket, "socket");
+        requirePositive(timeout, "timeout");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        SocketChannel channel = openWithRetry(socket, deadline, label);
+        QmpClient client = new QmpClient(channel, label, timeout, maxLineBytes, listener);
+        client.reader.start();
+        try {
+            client.awaitGreeting(deadline);
+            client.execute("qmp_capabilities", Map.of(), remaining(deadline));
+            return client;
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
+    }
+
+    private static SocketChannel openWithRetry(Path socket, long deadline, String label) {
+        UnixDomainSocketAddress address = UnixDomainSocketAddress.of(socket);
+        IOException last = null;
+        do {
+            SocketChannel channel = null;
+            try {
+                channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+                channel.connect(address);
+                return channel;
+            } catch (NoSuchFileException | SocketException e) {
+                last = e;
+                closeQuietly(channel);
+            } catch (IOException e) {
+                closeQuietly(channel);
+                throw new DriverException("QMP " + label + ": cannot connect to " + socket + ": " + e, e);
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DriverException("QMP " + label + ": interrupted while connecting to " + socket, e);
+            }
+        } while (System.nanoTime() < deadline);
+        throw new DriverException("QMP " + label + ": socket " + socket + " did not accept a connection in time: " + last,
+                last);
+    }
+
+    private void awaitGreeting(long deadline) {
+        try {
+            greeting.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new DriverException("QMP " + label + ": no greeting from QEMU within the timeout");
+        } catch (ExecutionException e) {
+            throw asDriverException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DriverException("QMP " + label + ": interrupted while waiting for the greeting", e);
+        }
+    }
+
+    /** QEMU's greeting: {@code {"QMP": {"version": ..., "capabilities": [...]}}}. */
+    public JsonNode greeting() {
+        return greeting.getNow(JsonNodeFactory.instance.objectNode());
+    }
+
+    /** Runs a command without arguments; see {@link #execute(String, Map, Duration)}. */
+    public JsonNode execute(String command) {
+        return execute(command, Map.of(), defaultTimeout);
+    }
+
+    /** Runs a command with the default timeout; see {@link #execute(String, Map, Duration)}. */
+    public JsonNode execute(String command, Map<String, ?> arguments) {
+        return execute(command, arguments, defaultTimeout);
+    }
+
+    /**
+     * Runs a command and waits for its reply.
+     *
+     * @param command   the QMP command, for example {@code "query-status"}
+     * @param arguments its arguments (converted to JSON with Jackson); empty for none
+     * @param timeout   how long to wait for the reply
+     * @return the {@code return} value of the reply
+     * @throws QmpException    if QEMU answers with an error
+     * @throws DriverException if there is no reply within the timeout or the connection ends
+     */
+    public JsonNode execute(String command, Map<String, ?> arguments, Duration timeout) {
+        Objects.requireNonNull(command, "command");
+        Objects.requireNonNull(arguments, "arguments");
+        requirePositive(timeout, "timeout");
+        String id = "horcrux-" + nextId.incrementAndGet();
+        ObjectNode message = JSON.createObjectNode();
+        message.put("execute", command);
+        if (!arguments.isEmpty()) {
+            message.set("arguments", JSON.valueToTree(arguments));
+        }
+        message.put("id", id);
+        byte[] bytes;
+        try {
+            bytes = (JSON.writeValueAsString(message) + "\n").getBytes(StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new DriverException("QMP " + label + ": cannot encode command '" + command + "': " + e, e);
+        }
+        Pending p = new Pending(command, new CompletableFuture<>());
+        pending.put(id, p);
+        try {
+            String reason = closedReason;
+            if (reason != null) {
+                throw new DriverException("QMP " + label + ": cannot send '" + command + "': connection closed (" + reason + ")");
+            }
+            synchronized (writeLock) {
+                ByteBuffer buffer = ByteBuffer.wrap(bytes);
+                while (buffer.hasRemaining()) {
+                    channel.write(buffer);
+                }
+            }
+            return p.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (IOException e) {
+            String reason = closedReason;
+            throw new DriverException("QMP " + label + ": cannot send '" + command + "': "
+                    + (reason != null ? "connection closed (" + reason + ")" : e.toString()), e);
+        } catch (TimeoutException e) {
+            throw new DriverException("QMP " + label + ": no reply to '" + command + "' within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            throw asDriverException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DriverException("QMP " + label + ": interrupted while waiting for the reply to '" + command + "'", e);
+        } finally {
+            pending.remove(id);
+        }
+    }
+
+    /**
+     * Adds a listener for events; it runs on the reader thread and must not block.
+     *
+     * @return closing it removes the listener
+     */
+    public AutoCloseable addEventListener(Consumer<QmpEvent> listener) {
+        Objects.requireNonNull(listener, "listener");
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    /** Completes, with the reason in words, when the connection has ended for any reason. */
+    public CompletionStage<String> disconnected() {
+        return disconnected.minimalCompletionStage();
+    }
+
+    /** Whether the connection is still open. */
+    public boolean isOpen() {
+        return closedReason == null;
+    }
+
+    /** Closes the connection; waiting commands fail with a {@link DriverException}. Idempotent. */
+    @Override
+    public void close() {
+        shutdown("closed by the client");
+        if (Thread.currentThread() != reader) {
+            try {
+                reader.join(TimeUnit.SECONDS.toMillis(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "QmpClient[" + label + (closedReason == null ? "" : ", closed: " + closedReason) + "]";
+    }
+
+    // ---------------------------------------------------------------- reader
+
+    private void readLoop() {
+        ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
+        byte[] line = new byte[4096];
+        int length = 0;
+        try {
+            while (true) {
+                buffer.clear();
+                int n = channel.read(buffer);
+                if (n < 0) {
+                    shutdown(length > 0 ? "QEMU closed the connection in the middle of a message"
+                            : "QEMU closed the connection");
+                    return;
+                }
+                byte[] data = buffer.array();
+                for (int i = 0; i < n; i++) {
+                    byte b = data[i];
+                    if (b == '\n') {
+                        if (length > 0) {
+                            handleLine(line, length);
+                        }
+                        length = 0;
+                        if (closedReason != null) {
+                            return;
+                        }
+                    } else {
+                        if (length == maxLineBytes) {
+                            shutdown("protocol error: a line longer than " + maxLineBytes + " bytes");
+                            return;
+                        }
+                        if (length == line.length) {
+                            line = Arrays.copyOf(line, (int) Math.min((long) line.length * 2, maxLineBytes));
+                        }
+                        line[length++] = b;
+                    }
+                }
+            }
+        } catch (ClosedChannelException e) {
+            shutdown("closed by the client");
+        } catch (IOException e) {
+            shutdown("read failed: " + e);
+        } catch (RuntimeException e) {
+            log.warn("QMP {}: reader failed", label, e);
+            shutdown("reader failed: " + e);
+        }
+    }
+
+    private void handleLine(byte[] line, int length) {
+        JsonNode message;
+        try {
+            message = JSON.readTree(line, 0, length);
+        } catch (IOException e) {
+            shutdown("protocol error: not JSON: " + printable(line, length));
+            return;
+        }
+        if (message == null || !message.isObject()) {
+            shutdown("protocol error: not a JSON object: " + printable(line, length));
+            return;
+        }
+        if (message.has("QMP")) {
+            if (!greeting.complete(message.get("QMP"))) {
+                log.warn("QMP {}: a second greeting, ignored", label);
+            }
+            return;
+        }
+        if (!greeting.isDone()) {
+            shutdown("protocol error: the first message is not a QMP greeting: " + printable(line, length));
+            return;
+        }
+        if (message.hasNonNull("event")) {
+            deliver(message);
+            return;
+        }
+        if (!message.has("return") && !message.has("error")) {
+            shutdown("protocol error: neither a reply nor an event: " + printable(line, length));
+            return;
+        }
+        JsonNode id = message.get("id");
+        Pending p = id == null || !id.isTextual() ? null : pending.get(id.asText());
+        if (p == null) {
+            log.warn("QMP {}: dropped a reply with an unknown id: {}", label, printable(line, length));
+            return;
+        }
+        JsonNode error = message.get("error");
+        if (error != null) {
+            p.reply().completeExceptionally(new QmpException(p.command(), error.path("class").asText("Unknown"),
+                    error.path("desc").asText("")));
+        } else {
+            p.reply().complete(message.get("return"));
+        }
+    }
+
+    private void deliver(JsonNode message) {
+        JsonNode ts = message.path("timestamp");
+        Instant timestamp = ts.has("seconds")
+                ? Instant.ofEpochSecond(ts.path("seconds").asLong(), ts.path("microseconds").asLong() * 1000)
+                : Instant.now();
+        JsonNode data = message.has("data") ? message.get("data") : JsonNodeFactory.instance.objectNode();
+        QmpEvent event = new QmpEvent(message.get("event").asText(), data, timestamp);
+        for (Consumer<QmpEvent> listener : listeners) {
+            try {
+                listener.accept(event);
+            } catch (RuntimeException e) {
+                log.warn("QMP {}: an event listener failed on {}", label, event.name(), e);
+            }
+        }
+    }
+
+    /** Ends the connection once: records why, fails every waiting command, closes the channel. */
+    private void shutdown(String reason) {
+        synchronized (this) {
+            if (closedReason != null) {
+                return;
+            }
+            closedReason = reason;
+        }
+        closeQuietly(channel);
+        DriverException failure = new DriverException("QMP " + label + ": connection lost: " + reason);
+        greeting.completeExceptionally(failure);
+        for (Pending p : pending.values()) {
+            p.reply().completeExceptionally(new DriverException("QMP " + label + ": connection lost while waiting for the reply to '"
+                    + p.command() + "': " + reason));
+        }
+        if (!"closed by the client".equals(reason)) {
+            log.debug("QMP {}: {}", label, reason);
+        }
+        disconnected.complete(reason);
+    }
+
+    private DriverException asDriverException(Throwable cause) {
+        if (cause instanceof DriverException d) {
+            return d;
+        }
+        return new DriverException("QMP " + label + ": " + cause, cause);
+    }
+
+    private static String printable(byte[] line, int length) {
+        String s = new String(line, 0, Math.min(length, 200), StandardCharsets.UTF_8);
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            sb.append(Character.isISOControl(c) ? '?' : c);
+        }
+        if (length > 200) {
+            sb.append("... (").append(length).append(" bytes)");
+        }
+        return sb.toString();
+    }
+
+    private static Duration remaining(long deadline) {
+        return Duration.ofNanos(Math.max(deadline - System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(1)));
+    }
+
+    private static void requirePositive(Duration d, String name) {
+        Objects.requireNonNull(d, name);
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(name + " must be positive, was " + d);
+        }
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // nothing more to release
+            }
+        }
+    }
+}

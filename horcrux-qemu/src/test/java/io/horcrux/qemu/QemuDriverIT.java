@@ -1,0 +1,40 @@
+package io.horcrux.qemu;
+
+import io.horcrux.spi.VmDriver;
+import io.horcrux.spi.VmDriverContract;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+
+/** The driver contract against real {@code qemu-system-x86_64} processes: TCG forced, the default Q35 machine. */
+class QemuDriverIT extends VmDriverContract {
+    private static Path state;
+    private QemuDriver qemu;
+
+    @BeforeAll
+    static void createStateDirectory() throws IOException {
+        state = QemuItSupport.newStateDirectory("contract");
+    }
+
+    @AfterAll
+    static void noQemuLeft() {
+        QemuItSupport.assertNoQemuLeftUnder(state);
+    }
+
+    @Override
+    protected VmDriver newDriver() {
+        qemu = QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).build();
+        return qemu;
+    }
+
+    @Override
+    protected void killBehindTheBack(String vmId) {
+        try {
+            QemuItSupport.kill(qemu, vmId, true);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,268 @@
+package io.horcrux.qemu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.horcrux.DriverException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The QMP client against a fault-injecting server: every misbehaviour is a clear error and no thread hangs. */
+class QmpClientTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    private Path dir;
+    private FakeQmpServer server;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        dir = Files.createTempDirectory(Path.of("/tmp"), "qmp-test");
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (server != null) {
+            server.close();
+        }
+        Files.deleteIfExists(dir.resolve("qmp.sock"));
+        Files.deleteIfExists(dir);
+    }
+
+    private QmpClient connect(FakeQmpServer.Script script) throws Exception {
+        server = new FakeQmpServer(dir.resolve("qmp.sock"), script);
+        return QmpClient.connect(server.socket(), TIMEOUT);
+    }
+
+    @Test
+    void negotiatesCapabilitiesAndTagsEveryCommandWithAUniqueId() throws Exception {
+        try (QmpClient client = connect((c, conn) -> conn.reply(c, "{\"status\": \"running\", \"running\": true}"))) {
+            assertThat(client.greeting().path("version").path("qemu").path("major").asInt()).isEqualTo(7);
+            JsonNode reply = client.execute("query-status");
+            assertThat(reply.path("status").asText()).isEqualTo("running");
+            client.execute("query-status");
+            assertThat(server.received()).hasSize(3);
+            assertThat(server.received().get(0)).contains("\"execute\":\"qmp_capabilities\"");
+            List<String> ids = server.received().stream()
+                    .map(l -> l.replaceAll(".*\"id\":\"([^\"]+)\".*", "$1")).distinct().toList();
+            assertThat(ids).hasSize(3);
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void sendsArgumentsAsJson() throws Exception {
+        try (QmpClient client = connect((c, conn) -> conn.reply(c, "{}"))) {
+            client.execute("human-monitor-command", Map.of("command-line", "info status, \"x\""));
+            assertThat(server.received().get(1))
+                    .contains("\"arguments\":{\"command-line\":\"info status, \\\"x\\\"\"}");
+        }
+    }
+
+    @Test
+    void eventsInterleavedWithRepliesAreDeliveredInOrderAndNeverTakenForReplies() throws Exception {
+        List<String> events = new CopyOnWriteArrayList<>();
+        try (QmpClient client = connect((c, conn) -> {
+            conn.event("STOP");
+            conn.send("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"RESET\", \"data\": {\"guest\": false, \"reason\": \"host-qmp-system-reset\"}, \"id\": \"" + c.id() + "\"}\n");
+            conn.reply(c, "{\"answer\": \"" + c.execute() + "\"}");
+            conn.event("RESUME");
+        })) {
+            client.addEventListener(e -> events.add(e.name() + ":" + e.data().path("reason").asText("")));
+            assertThat(client.execute("first").path("answer").asText()).isEqualTo("first");
+            assertThat(client.execute("second").path("answer").asText()).isEqualTo("second");
+            client.execute("third");
+        }
+        assertThat(events).startsWith("STOP:", "RESET:host-qmp-system-reset", "RESUME:", "STOP:", "RESET:host-qmp-system-reset");
+    }
+
+    @Test
+    void aQmpErrorCarriesQemusClassAndDescription() throws Exception {
+        try (QmpClient client = connect((c, conn) -> conn.send("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command nope has not been found\"}, \"id\": \"" + c.id() + "\"}\n"))) {
+            assertThatThrownBy(() -> client.execute("nope"))
+                    .isInstanceOfSatisfying(QmpException.class, e -> {
+                        assertThat(e.errorClass()).isEqualTo("CommandNotFound");
+                        assertThat(e.description()).isEqualTo("The command nope has not been found");
+                        assertThat(e.command()).isEqualTo("nope");
+                    })
+                    .isInstanceOf(DriverException.class);
+            assertThat(client.isOpen()).isTrue();
+        }
+    }
+
+    @Test
+    void garbageFromTheServerFailsTheWaitingCommandAndClosesTheConnection() throws Exception {
+        try (QmpClient client = connect((c, conn) -> conn.send("this is not json }{\n"))) {
+            assertThatThrownBy(() -> client.execute("query-status"))
+                    .isInstanceOf(DriverException.class)
+                    .hasMessageContaining("protocol error: not JSON")
+                    .hasMessageContaining("query-status");
+            assertThat(client.isOpen()).isFalse();
+            assertThat(client.disconnected().toCompletableFuture().get(5, TimeUnit.SECONDS)).contains("not JSON");
+            assertThatThrownBy(() -> client.execute("query-status")).isInstanceOf(DriverException.class)
+                    .hasMessageContaining("connection closed");
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void invalidUtf8IsAProtocolError() throws Exception {
+        try (QmpClient client = connect((c, conn) -> {
+            conn.sendBytes(("{\"return\": \"").getBytes(StandardCharsets.UTF_8));
+            conn.sendBytes(new byte[] {(byte) 0xC3, (byte) 0x28});
+            conn.send("\", \"id\": \"" + c.id() + "\"}\n");
+        })) {
+            assertThatThrownBy(() -> client.execute("query-status")).isInstanceOf(DriverException.class)
+                    .hasMessageContaining("protocol error");
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void aServerThatNeverAnswersTimesOutAndTheConnectionStaysUsable() throws Exception {
+        List<FakeQmpServer.Command> seen = new CopyOnWriteArrayList<>();
+        try (QmpClient client = connect((c, conn) -> {
+            seen.add(c);
+            if (c.execute().equals("answered")) {
+                conn.reply(c, "{}");
+            }
+        })) {
+            assertThatThrownBy(() -> client.execute("silent", Map.of(), Duration.ofMillis(200)))
+                    .isInstanceOf(DriverException.class)
+                    .hasMessageContaining("no reply to 'silent' within 200 ms");
+            assertThat(client.execute("answered").isObject()).isTrue();
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void aServerThatNeverGreetsFailsTheConnect() throws Exception {
+        server = new FakeQmpServer(dir.resolve("qmp.sock"), "", (c, conn) -> { });
+        assertThatThrownBy(() -> QmpClient.connect(server.socket(), Duration.ofMillis(300)))
+                .isInstanceOf(DriverException.class)
+                .hasMessageContaining("no greeting");
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void aServerThatDropsTheConnectionMidReplyFailsTheCommandAtOnce() throws Exception {
+        try (QmpClient client = connect((c, conn) -> {
+            conn.send("{\"return\": {\"status\": \"runn");
+            conn.drop();
+        })) {
+            assertThatThrownBy(() -> client.execute("query-status", Map.of(), Duration.ofSeconds(30)))
+                    .isInstanceOf(DriverException.class)
+                    .hasMessageContaining("connection lost")
+                    .hasMessageContaining("in the middle of a message");
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void anOversizedLineIsRefused() throws Exception {
+        server = new FakeQmpServer(dir.resolve("qmp.sock"), (c, conn) -> {
+            byte[] big = new byte[64 * 1024];
+            java.util.Arrays.fill(big, (byte) 'a');
+            conn.send("{\"return\": \"");
+            conn.sendBytes(big);
+        });
+        try (QmpClient client = QmpClient.connect(server.socket(), TIMEOUT, "big", null, 16 * 1024)) {
+            assertThatThrownBy(() -> client.execute("query-status")).isInstanceOf(DriverException.class)
+                    .hasMessageContaining("longer than 16384 bytes");
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void aReplyWithAnUnknownIdIsDroppedNotDeliveredToAnotherCaller() throws Exception {
+        try (QmpClient client = connect((c, conn) -> {
+            conn.send("{\"return\": {\"wrong\": true}, \"id\": \"someone-else\"}\n");
+            conn.send("{\"return\": {\"wrong\": true}}\n");
+            conn.reply(c, "{\"right\": true}");
+        })) {
+            assertThat(client.execute("query-status").path("right").asBoolean()).isTrue();
+        }
+    }
+
+    @Test
+    void concurrentCallersGetTheirOwnRepliesEvenWhenAnsweredOutOfOrder() throws Exception {
+        List<FakeQmpServer.Command> held = new ArrayList<>();
+        try (QmpClient client = connect((c, conn) -> {
+            synchronized (held) {
+                held.add(c);
+                if (held.size() == 8) { // answer the batch in reverse order
+                    for (int i = held.size() - 1; i >= 0; i--) {
+                        conn.reply(held.get(i), "{\"echo\": \"" + held.get(i).execute() + "\"}");
+                    }
+                    held.clear();
+                }
+            }
+        })) {
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            try {
+                List<Future<String>> results = new ArrayList<>();
+                for (int i = 0; i < 64; i++) {
+                    String command = "cmd-" + i;
+                    results.add(pool.submit(() -> client.execute(command).path("echo").asText()));
+                }
+                for (int i = 0; i < results.size(); i++) {
+                    assertThat(results.get(i).get(30, TimeUnit.SECONDS)).isEqualTo("cmd-" + i);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void closeFailsWaitingCommandsAndIsIdempotent() throws Exception {
+        QmpClient client = connect((c, conn) -> { });
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<?> waiting = pool.submit(() -> client.execute("silent", Map.of(), Duration.ofSeconds(60)));
+            while (server.received().size() < 2) {
+                Thread.sleep(5);
+            }
+            client.close();
+            client.close();
+            assertThatThrownBy(() -> waiting.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(DriverException.class)
+                    .hasMessageContaining("closed by the client");
+        } finally {
+            pool.shutdownNow();
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void aMissingSocketIsAClearError() {
+        assertThatThrownBy(() -> QmpClient.connect(dir.resolve("absent.sock"), Duration.ofMillis(100)))
+                .isInstanceOf(DriverException.class)
+                .hasMessageContaining("did not accept a connection");
+    }
+
+    static void assertNoReaderThreadLeft() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<String> left;
+        do {
+            left = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.isAlive() && t.getName().startsWith("horcrux-qmp-")).map(Thread::getName).toList();
+            if (left.isEmpty()) {
+                return;
+            }
+            Thread.sleep(10);
+        } while (System.nanoTime() < deadline);
+        assertThat(left).as("QMP reader threads still alive").isEmpty();
+    }
+}
