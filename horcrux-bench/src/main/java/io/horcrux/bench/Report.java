@@ -109,11 +109,12 @@ public final class Report {
             md.append("\n![Seed targets against Horcrux](").append(chart).append(".svg)\n");
         }
         md.append("\n## The seed's optimisations, measured\n\n");
-        md.append("| ratio (lower is better) | measured | goal |\n|---|---:|---:|\n");
+        md.append("| ratio (lower is better) | measured | goal | met |\n|---|---:|---:|---|\n");
         for (Suite.Ratio r : Suite.RATIOS) {
             double value = Suite.ratio(results, r);
-            md.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", r.name(),
-                    Double.isNaN(value) ? "not measured" : String.format(Locale.ROOT, "%.3f", value), r.goal()));
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", r.name(),
+                    Double.isNaN(value) ? "not measured" : String.format(Locale.ROOT, "%.3f", value), r.goal(),
+                    Double.isNaN(value) ? "" : r.goalMet(results) ? "yes" : "**no**"));
         }
         md.append("\n## Every result\n\n| benchmark | median | error |\n|---|---:|---:|\n");
         results.all().forEach((key, score) -> md.append(String.format(Locale.ROOT, "| `%s` | %s | ± %s |%n", key,
