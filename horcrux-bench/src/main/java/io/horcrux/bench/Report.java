@@ -39,6 +39,19 @@ public final class Report {
             new SeedRow("Database Query", 5, "~2ms", "GetBenchmark.storePointRead size=1000 store=SQLITE"),
             new SeedRow("JSON Serialization (100 VMs)", 10, "~5ms", "JsonBenchmark.serialize size=100 store=SQLITE"));
 
+    /** An operation measured on both sides of the peer comparison. */
+    record PeerRow(String operation, String ours, String libvirt, String goal) {
+    }
+
+    static final List<PeerRow> PEER = List.of(
+            new PeerRow("list 1000 VMs with their state", "PeerBenchmark.horcruxList", "PeerBenchmark.libvirtList", ""),
+            new PeerRow("look one up with its info", "PeerBenchmark.horcruxLookup", "PeerBenchmark.libvirtLookup", ""),
+            new PeerRow("start to running", "PeerBenchmark.horcruxStart", "PeerBenchmark.libvirtStart", ">= 5x"),
+            new PeerRow("forced stop (libvirt: destroy)", "PeerBenchmark.horcruxForcedStop",
+                    "PeerBenchmark.libvirtDestroy", ">= 5x"),
+            new PeerRow("forced stop, orphans reaped promptly (libvirt under a subreaper)",
+                    "PeerBenchmark.horcruxForcedStop", "PeerBenchmark.libvirtDestroySubreaper", ""));
+
     private Report() {
     }
 
@@ -99,8 +112,7 @@ public final class Report {
             String chart = "seed-latency";
             CategoryChart c = new CategoryChartBuilder().width(900).height(480)
                     .title("Seed targets against Horcrux (ms, log scale)").xAxisTitle("").yAxisTitle("milliseconds").build();
-            c.getStyler().setYAxisLogarithmic(true);
-            c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+            logScale(c, ours, targets);
             c.getStyler().setXAxisLabelRotation(30);
             c.addSeries("seed target", labels, targets);
             c.addSeries("Horcrux", labels, ours);
@@ -116,10 +128,57 @@ public final class Report {
                     Double.isNaN(value) ? "not measured" : String.format(Locale.ROOT, "%.3f", value), r.goal(),
                     Double.isNaN(value) ? "" : r.goalMet(results) ? "yes" : "**no**"));
         }
+        renderPeer(md, results, chartDir);
         md.append("\n## Every result\n\n| benchmark | median | error |\n|---|---:|---:|\n");
         results.all().forEach((key, score) -> md.append(String.format(Locale.ROOT, "| `%s` | %s | ± %s |%n", key,
                 millis(score.medianNanos() / 1e6), millis(score.errorNanos() / 1e6))));
         return md.toString();
+    }
+
+    private static void renderPeer(StringBuilder md, Results results, Path chartDir) throws IOException {
+        md.append("\n## Side by side with libvirt-java\n\n");
+        md.append("The same operations through Horcrux and through libvirt-java 0.5.4 against libvirtd on the same "
+                + "machine, in one JMH run (`peer/run-libvirt-peer.sh`).\n\n");
+        md.append("| operation | Horcrux | libvirt-java | libvirt / Horcrux | goal |\n|---|---:|---:|---:|---:|\n");
+        List<String> labels = new ArrayList<>();
+        List<Double> ours = new ArrayList<>();
+        List<Double> theirs = new ArrayList<>();
+        for (PeerRow row : PEER) {
+            Optional<Results.Score> us = results.get(row.ours());
+            Optional<Results.Score> them = results.get(row.libvirt());
+            if (us.isEmpty() || them.isEmpty()) {
+                md.append(String.format(Locale.ROOT, "| %s | %s | %s | | %s |%n", row.operation(),
+                        us.map(x -> millis(x.medianNanos() / 1e6)).orElse("not measured"),
+                        them.map(x -> millis(x.medianNanos() / 1e6)).orElse("not measured"), row.goal()));
+                continue;
+            }
+            double usMs = us.get().medianNanos() / 1e6;
+            double themMs = them.get().medianNanos() / 1e6;
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1fx | %s |%n", row.operation(), millis(usMs),
+                    millis(themMs), themMs / usMs, row.goal()));
+            labels.add(row.operation());
+            ours.add(usMs);
+            theirs.add(themMs);
+        }
+        if (!labels.isEmpty()) {
+            CategoryChart c = new CategoryChartBuilder().width(900).height(480)
+                    .title("Horcrux against libvirt-java (ms, log scale)").xAxisTitle("").yAxisTitle("milliseconds").build();
+            logScale(c, ours, theirs);
+            c.getStyler().setXAxisLabelRotation(20);
+            c.addSeries("libvirt-java", labels, theirs);
+            c.addSeries("Horcrux", labels, ours);
+            VectorGraphicsEncoder.saveVectorGraphic(c, chartDir.resolve("peer").toString(),
+                    VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
+            md.append("\n![Horcrux against libvirt-java](peer.svg)\n");
+        }
+    }
+
+    /** A log axis from a decade below the smallest value: bars otherwise start at zero, which a log axis lacks. */
+    private static void logScale(CategoryChart c, List<Double> a, List<Double> b) {
+        double min = java.util.stream.Stream.concat(a.stream(), b.stream()).mapToDouble(Double::doubleValue).min().orElse(1);
+        c.getStyler().setYAxisLogarithmic(true);
+        c.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(min))));
+        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
     }
 
     private static String millis(double ms) {
