@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.openjdk.jmh.results.format.ResultFormatType;
@@ -185,9 +184,5 @@ public final class Suite {
             // fall through
         }
         return Runtime.getRuntime().maxMemory();
-    }
-
-    static List<String> keys(Results r) {
-        return new ArrayList<>(r.all().keySet());
     }
 }
