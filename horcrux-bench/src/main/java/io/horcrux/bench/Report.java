@@ -11,7 +11,7 @@ import java.util.Locale;
 import java.util.Optional;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
-import org.knowm.xchart.VectorGraphicsEncoder;
+import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.style.Styler;
 
 /**
@@ -56,6 +56,7 @@ public final class Report {
     }
 
     public static void main(String[] args) throws IOException {
+        System.setProperty("java.awt.headless", "true"); // charts are drawn off screen
         Path dir = Path.of(args.length > 0 ? args[0] : "horcrux-bench/baselines");
         Path report = Path.of(args.length > 1 ? args[1] : "horcrux-bench/REPORT.md");
         Results results = Results.empty();
@@ -110,15 +111,9 @@ public final class Report {
         }
         if (!labels.isEmpty()) {
             String chart = "seed-latency";
-            CategoryChart c = new CategoryChartBuilder().width(900).height(480)
-                    .title("Seed targets against Horcrux (ms, log scale)").xAxisTitle("").yAxisTitle("milliseconds").build();
-            logScale(c, ours, targets);
-            c.getStyler().setXAxisLabelRotation(30);
-            c.addSeries("seed target", labels, targets);
-            c.addSeries("Horcrux", labels, ours);
-            VectorGraphicsEncoder.saveVectorGraphic(c, chartDir.resolve(chart).toString(),
-                    VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
-            md.append("\n![Seed targets against Horcrux](").append(chart).append(".svg)\n");
+            saveBarChart(chartDir.resolve(chart), "Seed targets against Horcrux (ms, log scale)", labels,
+                    "seed target", targets, "Horcrux", ours);
+            md.append("\n![Seed targets against Horcrux](").append(chart).append(".png)\n");
         }
         md.append("\n## The seed's optimisations, measured\n\n");
         md.append("| ratio (lower is better) | measured | goal | met |\n|---|---:|---:|---|\n");
@@ -161,24 +156,28 @@ public final class Report {
             theirs.add(themMs);
         }
         if (!labels.isEmpty()) {
-            CategoryChart c = new CategoryChartBuilder().width(900).height(480)
-                    .title("Horcrux against libvirt-java (ms, log scale)").xAxisTitle("").yAxisTitle("milliseconds").build();
-            logScale(c, ours, theirs);
-            c.getStyler().setXAxisLabelRotation(20);
-            c.addSeries("libvirt-java", labels, theirs);
-            c.addSeries("Horcrux", labels, ours);
-            VectorGraphicsEncoder.saveVectorGraphic(c, chartDir.resolve("peer").toString(),
-                    VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
-            md.append("\n![Horcrux against libvirt-java](peer.svg)\n");
+            saveBarChart(chartDir.resolve("peer"), "Horcrux against libvirt-java (ms, log scale)", labels,
+                    "libvirt-java", theirs, "Horcrux", ours);
+            md.append("\n![Horcrux against libvirt-java](peer.png)\n");
         }
     }
 
-    /** A log axis from a decade below the smallest value: bars otherwise start at zero, which a log axis lacks. */
-    private static void logScale(CategoryChart c, List<Double> a, List<Double> b) {
-        double min = java.util.stream.Stream.concat(a.stream(), b.stream()).mapToDouble(Double::doubleValue).min().orElse(1);
+    /**
+     * Two series of bars per label on a log axis, written as {@code file.png}. The axis starts a
+     * decade below the smallest value: bars otherwise start at zero, which a log axis lacks.
+     */
+    private static void saveBarChart(Path file, String title, List<String> labels, String firstName,
+                                     List<Double> first, String secondName, List<Double> second) throws IOException {
+        CategoryChart c = new CategoryChartBuilder().width(900).height(480).title(title).yAxisTitle("milliseconds").build();
+        double min = java.util.stream.Stream.concat(first.stream(), second.stream())
+                .mapToDouble(Double::doubleValue).min().orElse(1);
         c.getStyler().setYAxisLogarithmic(true);
         c.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(min))));
         c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+        c.getStyler().setXAxisLabelRotation(20);
+        c.addSeries(firstName, labels, first);
+        c.addSeries(secondName, labels, second);
+        BitmapEncoder.saveBitmap(c, file.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
     private static String millis(double ms) {
