@@ -78,6 +78,7 @@ class ManagerCrashIT {
         int operations = 0;
         int killedInFlight = 0;
         int reattached = 0;
+        long orphanDirectories = 0;
         for (int kill = 0; kill < KILLS; kill++) {
             String[] inFlight = null; // op, ids
             Set<String> uncertain = new HashSet<>();
@@ -170,13 +171,15 @@ class ManagerCrashIT {
                 }
                 assertThat(inventory.keySet()).as("VMs of the QEMU processes, %s", context)
                         .containsAll(processes.values());
+                orphanDirectories = Math.max(orphanDirectories, orphanDirectories(inventory.keySet()));
                 // The model continues from what this manager sees.
                 expected.clear();
                 inventory.values().forEach(vm -> expected.put(vm.id(), vm.status()));
             }
         }
         log.info("{} kills survived ({} in the middle of a call), {} acknowledged operations, {} reattachments,"
-                + " nothing lost (seed {})", KILLS, killedInFlight, operations, reattached, seed);
+                + " nothing lost; at most {} VM directories without an inventory row (seed {})",
+                KILLS, killedInFlight, operations, reattached, orphanDirectories, seed);
         assertThat(operations).as("operations acknowledged").isPositive();
         assertThat(killedInFlight).as("kills in the middle of a call").isPositive();
 
@@ -233,6 +236,17 @@ class ManagerCrashIT {
         assertThat(inventory).as("VM of the call in flight, %s", context).containsKey(id);
         if (before != null) {
             assertThat(inventory.get(id).status()).as("%s, %s", id, context).isIn(before, after);
+        }
+    }
+
+    /**
+     * VM directories that no inventory row owns: what a create cut off between provisioning the
+     * disks and inserting the row leaves behind. Counted, not failed: nothing the user was told
+     * exists is lost, and the manager has no sweep for them yet.
+     */
+    private long orphanDirectories(Set<String> ids) throws IOException {
+        try (Stream<Path> dirs = Files.list(data.resolve("vms"))) {
+            return dirs.filter(Files::isDirectory).filter(d -> !ids.contains(d.getFileName().toString())).count();
         }
     }
 
