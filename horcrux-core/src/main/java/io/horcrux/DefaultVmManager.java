@@ -173,14 +173,17 @@ final class DefaultVmManager implements VmManager {
             checkLimits(List.of(spec), false);
             driver.check(spec);
             try (KeyedLocks.Held held = locks.lock(spec.id())) {
+                if (store.find(spec.id()).isPresent()) {
+                    throw new VmAlreadyExistsException(List.of(spec.id()));
+                }
                 Instant now = clock.instant();
                 Vm vm = new Vm(spec, VmStatus.STOPPED, 1, now, now, "created", null);
-                store.insert(vm);
+                provisionAfresh(List.of(spec));
                 try {
-                    driver.provision(spec);
+                    store.insert(vm);
                 } catch (RuntimeException e) {
-                    undoInserts(List.of(vm), e);
-                    throw driverFailure("provision", spec.id(), e);
+                    deprovisionAll(List.of(spec), e);
+                    throw e;
                 }
                 cachePut(vm);
                 log.debug("created VM {}", spec.id());
@@ -203,23 +206,16 @@ final class DefaultVmManager implements VmManager {
             List<Vm> vms = specs.stream().map(s -> new Vm(s, VmStatus.STOPPED, 1, now, now, "created", null)).toList();
             List<String> ids = specs.stream().map(VmSpec::id).distinct().sorted().toList();
             try (KeyedLocks.Held held = locks.lockAll(ids)) {
-                store.insertAll(vms);
-                List<VmSpec> provisioned = new ArrayList<>(specs.size());
+                List<String> taken = takenOrRepeated(specs);
+                if (!taken.isEmpty()) {
+                    throw new VmAlreadyExistsException(taken);
+                }
+                provisionAfresh(specs);
                 try {
-                    for (VmSpec spec : specs) {
-                        driver.provision(spec);
-                        provisioned.add(spec);
-                    }
+                    store.insertAll(vms);
                 } catch (RuntimeException e) {
-                    for (VmSpec spec : provisioned) {
-                        try {
-                            driver.deprovision(spec);
-                        } catch (RuntimeException cleanup) {
-                            e.addSuppressed(cleanup);
-                        }
-                    }
-                    undoInserts(vms, e);
-                    throw driverFailure("provision", specs.get(provisioned.size()).id(), e);
+                    deprovisionAll(specs, e);
+                    throw e;
                 }
                 vms.forEach(this::cachePut);
                 return vms;
@@ -227,10 +223,41 @@ final class DefaultVmManager implements VmManager {
         });
     }
 
-    private void undoInserts(List<Vm> vms, RuntimeException cause) {
-        for (Vm vm : vms) {
+    /** Ids of the batch that are stored already or repeated in it, in the batch's order. */
+    private List<String> takenOrRepeated(List<VmSpec> specs) {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        LinkedHashSet<String> offending = new LinkedHashSet<>();
+        for (VmSpec spec : specs) {
+            if (!seen.add(spec.id()) || store.find(spec.id()).isPresent()) {
+                offending.add(spec.id());
+            }
+        }
+        return new ArrayList<>(offending);
+    }
+
+    /**
+     * Provisions VMs that have no inventory row (the caller holds their locks and checked),
+     * all or none. Disks come before the row, so a crash can leave only files no row names;
+     * whatever an earlier, cut-off create left for these ids is removed first.
+     */
+    private void provisionAfresh(List<VmSpec> specs) {
+        List<VmSpec> done = new ArrayList<>(specs.size());
+        try {
+            for (VmSpec spec : specs) {
+                driver.deprovision(spec);
+                driver.provision(spec);
+                done.add(spec);
+            }
+        } catch (RuntimeException e) {
+            deprovisionAll(done, e);
+            throw driverFailure("provision", specs.get(done.size()).id(), e);
+        }
+    }
+
+    private void deprovisionAll(List<VmSpec> specs, RuntimeException cause) {
+        for (VmSpec spec : specs) {
             try {
-                store.delete(vm.id(), vm.version());
+                driver.deprovision(spec);
             } catch (RuntimeException cleanup) {
                 cause.addSuppressed(cleanup);
             }
@@ -257,14 +284,16 @@ final class DefaultVmManager implements VmManager {
     public void delete(String id) {
         lifecycle("delete", id, vm -> {
             requireStatus(vm, "delete", VmStatus.STOPPED, VmStatus.CRASHED);
+            // The row goes first: a crash in between leaves only files that no row names, which
+            // the next create of this id removes, never a VM whose disks are gone.
+            store.delete(id, vm.version());
+            if (cache != null) {
+                cache.invalidate(id);
+            }
             try {
                 driver.deprovision(vm.spec());
             } catch (RuntimeException e) {
                 throw driverFailure("deprovision", id, e);
-            }
-            store.delete(id, vm.version());
-            if (cache != null) {
-                cache.invalidate(id);
             }
             log.debug("deleted VM {}", id);
             return vm;
@@ -487,10 +516,12 @@ final class DefaultVmManager implements VmManager {
                 if (!seen.isActive()) {
                     seen = VmStatus.STOPPED; // how it ended happened unobserved; a crash is not claimed
                 }
-                if (seen != vm.status()) {
+                // A VM cut off in STARTING has no runtime facts stored yet: take the driver's.
+                VmRuntime runtime = seen.isActive() ? driver.runtime(vm.id()).orElse(vm.runtime()) : null;
+                if (seen != vm.status() || !Objects.equals(runtime, vm.runtime())) {
                     String reason = seen.isActive() ? "reattached" : "process gone while no manager watched it";
                     log.info("VM {}: {} -> {} ({})", vm.id(), vm.status(), seen, reason);
-                    record(vm, seen, reason, vm.runtime());
+                    record(vm, seen, reason, runtime);
                 } else {
                     log.info("VM {}: reattached, {}", vm.id(), seen);
                 }

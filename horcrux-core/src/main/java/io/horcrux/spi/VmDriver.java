@@ -77,6 +77,14 @@ public interface VmDriver extends AutoCloseable {
     VmStatus status(String vmId);
 
     /**
+     * The process facts of a VM this driver runs now, for example after {@link #attach}; empty
+     * when it runs none for that id. The default knows none.
+     */
+    default java.util.Optional<VmRuntime> runtime(String vmId) {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Reconnects to a VM that the inventory says is active, typically after the application
      * restarted. Returns what {@link #status} would then return.
      */

@@ -136,7 +136,7 @@ public final class SimulatedDriver implements VmDriver {
             }
             vm.status = VmStatus.RUNNING;
         }
-        return new VmRuntime(0, "simulated:" + spec.id());
+        return runtimeOf(spec.id());
     }
 
     @Override
@@ -190,6 +190,17 @@ public final class SimulatedDriver implements VmDriver {
         ensureOpen();
         SimulatedVm vm = vms.get(vmId);
         return vm == null ? VmStatus.STOPPED : vm.status;
+    }
+
+    @Override
+    public java.util.Optional<VmRuntime> runtime(String vmId) {
+        ensureOpen();
+        SimulatedVm vm = vms.get(vmId);
+        return vm != null && vm.status.isActive() ? java.util.Optional.of(runtimeOf(vmId)) : java.util.Optional.empty();
+    }
+
+    private static VmRuntime runtimeOf(String vmId) {
+        return new VmRuntime(0, "simulated:" + vmId);
     }
 
     @Override

@@ -513,6 +513,14 @@ public final class QemuDriver implements VmDriver {
         connected(vmId, "reset").qmp.execute("system_reset");
     }
 
+    /** The pid and QMP socket of a VM this driver runs (started or reattached). */
+    @Override
+    public Optional<VmRuntime> runtime(String vmId) {
+        ensureOpen();
+        QemuVm vm = running.get(vmId);
+        return vm == null ? Optional.empty() : Optional.of(new VmRuntime(vm.pid, vm.files.qmpSocket().toString()));
+    }
+
     /**
      * Asks QEMU ({@code query-status}) for a VM this driver runs; otherwise
      * {@link VmStatus#CRASHED} if its process died without a clean shutdown since its last
