@@ -188,8 +188,8 @@ public class PeerBenchmark {
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    @Warmup(iterations = 3, time = 1)
-    @Measurement(iterations = 5, time = 1)
+    @Warmup(iterations = 5, time = 1)
+    @Measurement(iterations = 10, time = 1)
     public List<Vm> horcruxList(HorcruxInventory inventory) {
         return inventory.manager.withStream(VmQuery.all(), Stream::toList);
     }
@@ -198,8 +198,8 @@ public class PeerBenchmark {
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    @Warmup(iterations = 3, time = 1)
-    @Measurement(iterations = 5, time = 1)
+    @Warmup(iterations = 5, time = 1)
+    @Measurement(iterations = 10, time = 1)
     public Vm horcruxLookup(HorcruxInventory inventory) {
         return inventory.manager.get(listName(ThreadLocalRandom.current().nextInt(LIST_SIZE)));
     }
@@ -348,8 +348,8 @@ public class PeerBenchmark {
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    @Warmup(iterations = 3, time = 1)
-    @Measurement(iterations = 5, time = 1)
+    @Warmup(iterations = 5, time = 1)
+    @Measurement(iterations = 10, time = 1)
     public List<DomainState> libvirtList(Libvirt libvirt, LibvirtInventory inventory) throws LibvirtException {
         Domain[] domains = libvirt.connect.listAllDomains(0);
         List<DomainState> states = new ArrayList<>(domains.length);
@@ -367,8 +367,8 @@ public class PeerBenchmark {
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    @Warmup(iterations = 3, time = 1)
-    @Measurement(iterations = 5, time = 1)
+    @Warmup(iterations = 5, time = 1)
+    @Measurement(iterations = 10, time = 1)
     public DomainInfo libvirtLookup(Libvirt libvirt, LibvirtInventory inventory) throws LibvirtException {
         Domain d = libvirt.connect.domainLookupByName(listName(ThreadLocalRandom.current().nextInt(LIST_SIZE)));
         try {
