@@ -66,6 +66,7 @@ final class DefaultVmManager implements VmManager {
     private final Executor batchExecutor;
     private final ExecutorService ownedBatchPool; // null when the caller gave the executor
     private final ExecutorService supervisor;
+    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
 
     DefaultVmManager(VmManager.Builder b) {
@@ -644,7 +645,7 @@ final class DefaultVmManager implements VmManager {
 
     @Override
     public void close() {
-        if (closed) {
+        if (!closing.compareAndSet(false, true)) {
             return;
         }
         if (stopVmsOnClose) {

@@ -29,8 +29,14 @@ final class EventDispatcher implements AutoCloseable {
     }
 
     void publish(VmEvent event) {
-        if (!listeners.isEmpty()) {
+        if (listeners.isEmpty()) {
+            return;
+        }
+        try {
             thread.execute(() -> deliver(event));
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            log.debug("VM {}: {} -> {} happened after the event thread stopped; not delivered", event.vmId(),
+                    event.previousStatus(), event.newStatus());
         }
     }
 

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -30,7 +29,6 @@ import org.openjdk.jmh.annotations.Warmup;
  * run, raw QEMU's own spawn-to-QMP-ready and {@code quit} as the floor. The VM is q35 with 64
  * MiB, one 64 MiB qcow2 disk and no guest OS, so a graceful stop always waits out its grace.
  */
-@State(Scope.Thread)
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 5)
@@ -40,160 +38,152 @@ public class LifecycleBenchmark {
     /** The grace of the graceful-stop benchmark: the guest ignores ACPI, so this is waited out. */
     static final Duration SHORT_GRACE = Duration.ofMillis(200);
 
-    private final AtomicInteger counter = new AtomicInteger();
-    private Path directory;
-    private VmManager manager;
-    private String id;
-    private RawQemu raw;
-    private Path rawDirectory;
+    /**
+     * The inventory and driver. Benchmark-scoped so that the states below and the benchmark
+     * methods share one instance (JMH gives each injection point its own thread-scoped copy).
+     */
+    @State(Scope.Benchmark)
+    public static class Inventory {
+        private int counter;
+        Path directory;
+        VmManager manager;
 
-    @Setup(Level.Trial)
-    public void setUp() {
-        directory = Fixtures.tempDirectory();
-        manager = VmManager.builder()
-                .store(SqliteStores.open(directory, false))
-                .driver(QemuDriver.builder().stateDirectory(directory.resolve("vms")).accelerator(Accelerator.AUTO).build())
-                .build();
+        @Setup(Level.Trial)
+        public void open() {
+            directory = Fixtures.tempDirectory();
+            manager = VmManager.builder()
+                    .store(SqliteStores.open(directory, false))
+                    .driver(QemuDriver.builder().stateDirectory(directory.resolve("vms"))
+                            .accelerator(Accelerator.AUTO).build())
+                    .build();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            manager.close();
+            Fixtures.deleteRecursively(directory);
+        }
+
+        String create() {
+            String id = "bench-" + ++counter;
+            manager.create(VmSpec.builder().id(id).memoryMiB(64).cpus(1).disk(DiskSpec.qcow2("root", 64L << 20)).build());
+            return id;
+        }
+
+        void removeIfPresent(String id) {
+            manager.find(id).ifPresent(vm -> {
+                if (vm.status().isActive()) {
+                    manager.stop(id, Duration.ZERO);
+                }
+                manager.delete(id);
+            });
+        }
     }
 
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        manager.close();
-        Fixtures.deleteRecursively(directory);
-    }
-
-    private VmSpec nextSpec() {
-        id = "bench-" + counter.incrementAndGet();
-        return VmSpec.builder().id(id).memoryMiB(64).cpus(1).disk(DiskSpec.qcow2("root", 64L << 20)).build();
-    }
-
-    /** State for one invocation: a VM created, and running when the benchmark needs it. */
+    /** A VM created (stopped) before the call, removed after it. */
     @State(Scope.Thread)
     public static class Created {
-        LifecycleBenchmark outer;
+        String id;
 
         @Setup(Level.Invocation)
-        public void create(LifecycleBenchmark b) {
-            outer = b;
-            b.manager.create(b.nextSpec());
+        public void create(Inventory inventory) {
+            id = inventory.create();
         }
 
         @TearDown(Level.Invocation)
-        public void remove() {
-            outer.removeIfPresent();
+        public void remove(Inventory inventory) {
+            inventory.removeIfPresent(id);
         }
     }
 
-    /** State for one invocation: a VM created and started. */
+    /** A VM created and started before the call, removed after it. */
     @State(Scope.Thread)
     public static class Running {
-        LifecycleBenchmark outer;
+        String id;
 
         @Setup(Level.Invocation)
-        public void createAndStart(LifecycleBenchmark b) {
-            outer = b;
-            b.manager.create(b.nextSpec());
-            b.manager.start(b.id);
+        public void createAndStart(Inventory inventory) {
+            id = inventory.create();
+            inventory.manager.start(id);
         }
 
         @TearDown(Level.Invocation)
-        public void remove() {
-            outer.removeIfPresent();
+        public void remove(Inventory inventory) {
+            inventory.removeIfPresent(id);
         }
     }
 
-    void removeIfPresent() {
-        manager.find(id).ifPresent(vm -> {
-            if (vm.status().isActive()) {
-                manager.stop(id, Duration.ZERO);
+    /** Whatever the measured call created, removed after it. */
+    @State(Scope.Thread)
+    public static class Made {
+        String vmId;
+        RawQemu qemu;
+        Path rawDirectory;
+
+        @TearDown(Level.Invocation)
+        public void remove(Inventory inventory) {
+            if (vmId != null) {
+                inventory.removeIfPresent(vmId);
+                vmId = null;
             }
-            manager.delete(id);
-        });
+            if (qemu != null) {
+                qemu.close();
+                Fixtures.deleteRecursively(rawDirectory);
+                qemu = null;
+            }
+        }
     }
 
-    /** State for one invocation: a bare QEMU already answering QMP. */
+    /** A bare QEMU already answering QMP before the call. */
     @State(Scope.Thread)
     public static class RawRunning {
         RawQemu qemu;
-        Path dir;
+        Path directory;
 
         @Setup(Level.Invocation)
         public void spawn() {
-            dir = Fixtures.tempDirectory();
-            qemu = RawQemu.spawn(dir, 1);
+            directory = Fixtures.tempDirectory();
+            qemu = RawQemu.spawn(directory, 1);
         }
 
         @TearDown(Level.Invocation)
         public void remove() {
             qemu.close();
-            Fixtures.deleteRecursively(dir);
+            Fixtures.deleteRecursively(directory);
         }
     }
 
     @Benchmark
-    public Vm create(Cleanup cleanup) {
-        Vm vm = manager.create(nextSpec());
-        cleanup.id = vm.id();
-        cleanup.manager = manager;
-        return vm;
-    }
-
-    /** Deletes what {@link #create} made, outside the measurement. */
-    @State(Scope.Thread)
-    public static class Cleanup {
-        VmManager manager;
-        String id;
-
-        @TearDown(Level.Invocation)
-        public void delete() {
-            if (manager != null && id != null) {
-                manager.delete(id);
-                id = null;
-            }
-        }
+    public String create(Inventory inventory, Made made) {
+        made.vmId = inventory.create();
+        return made.vmId;
     }
 
     @Benchmark
-    public Vm start(Created vm) {
-        return manager.start(id);
+    public Vm start(Inventory inventory, Created vm) {
+        return inventory.manager.start(vm.id);
     }
 
     @Benchmark
-    public Vm forcedStop(Running vm) {
-        return manager.stop(id, Duration.ZERO);
+    public Vm forcedStop(Inventory inventory, Running vm) {
+        return inventory.manager.stop(vm.id, Duration.ZERO);
     }
 
     @Benchmark
-    public Vm gracefulStopIgnored(Running vm) {
-        return manager.stop(id, SHORT_GRACE);
+    public Vm gracefulStopIgnored(Inventory inventory, Running vm) {
+        return inventory.manager.stop(vm.id, SHORT_GRACE);
     }
 
     @Benchmark
-    public void delete(Created vm) {
-        manager.delete(id);
+    public void delete(Inventory inventory, Created vm) {
+        inventory.manager.delete(vm.id);
     }
 
     @Benchmark
-    public RawQemu rawSpawnToQmpReady(RawCleanup cleanup) {
-        cleanup.dir = Fixtures.tempDirectory();
-        cleanup.qemu = RawQemu.spawn(cleanup.dir, 1);
-        return cleanup.qemu;
-    }
-
-    /** Kills what {@link #rawSpawnToQmpReady} spawned, outside the measurement. */
-    @State(Scope.Thread)
-    public static class RawCleanup {
-        RawQemu qemu;
-        Path dir;
-
-        @TearDown(Level.Invocation)
-        public void remove() {
-            if (qemu != null) {
-                qemu.close();
-                Fixtures.deleteRecursively(dir);
-                qemu = null;
-            }
-        }
+    public RawQemu rawSpawnToQmpReady(Made made) {
+        made.rawDirectory = Fixtures.tempDirectory();
+        made.qemu = RawQemu.spawn(made.rawDirectory, 1);
+        return made.qemu;
     }
 
     @Benchmark

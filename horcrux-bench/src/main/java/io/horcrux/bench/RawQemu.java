@@ -138,10 +138,15 @@ final class RawQemu implements AutoCloseable {
             }
         }
 
+        /** Reads until QEMU closes the connection (an end of stream or, as it exits, a reset). */
         void drainUntilClosed() throws IOException {
             in.clear();
-            while (channel.read(in) >= 0) {
-                in.clear();
+            try {
+                while (channel.read(in) >= 0) {
+                    in.clear();
+                }
+            } catch (java.net.SocketException closedByExit) {
+                // QEMU exited with our bytes unread: the connection is reset rather than ended.
             }
         }
 

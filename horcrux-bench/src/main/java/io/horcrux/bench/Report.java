@@ -11,7 +11,7 @@ import java.util.Locale;
 import java.util.Optional;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
-import org.knowm.xchart.VectorGraphicsEncoder;
+import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.style.Styler;
 
 /**
@@ -39,10 +39,24 @@ public final class Report {
             new SeedRow("Database Query", 5, "~2ms", "GetBenchmark.storePointRead size=1000 store=SQLITE"),
             new SeedRow("JSON Serialization (100 VMs)", 10, "~5ms", "JsonBenchmark.serialize size=100 store=SQLITE"));
 
+    /** An operation measured on both sides of the peer comparison. */
+    record PeerRow(String operation, String ours, String libvirt, String goal) {
+    }
+
+    static final List<PeerRow> PEER = List.of(
+            new PeerRow("list 1000 VMs with their state", "PeerBenchmark.horcruxList", "PeerBenchmark.libvirtList", ""),
+            new PeerRow("look one up with its info", "PeerBenchmark.horcruxLookup", "PeerBenchmark.libvirtLookup", ""),
+            new PeerRow("start to running", "PeerBenchmark.horcruxStart", "PeerBenchmark.libvirtStart", ">= 5x"),
+            new PeerRow("forced stop (libvirt: destroy)", "PeerBenchmark.horcruxForcedStop",
+                    "PeerBenchmark.libvirtDestroy", ">= 5x"),
+            new PeerRow("forced stop, orphans reaped promptly (libvirt under a subreaper)",
+                    "PeerBenchmark.horcruxForcedStop", "PeerBenchmark.libvirtDestroySubreaper", ""));
+
     private Report() {
     }
 
     public static void main(String[] args) throws IOException {
+        System.setProperty("java.awt.headless", "true"); // charts are drawn off screen
         Path dir = Path.of(args.length > 0 ? args[0] : "horcrux-bench/baselines");
         Path report = Path.of(args.length > 1 ? args[1] : "horcrux-bench/REPORT.md");
         Results results = Results.empty();
@@ -97,16 +111,9 @@ public final class Report {
         }
         if (!labels.isEmpty()) {
             String chart = "seed-latency";
-            CategoryChart c = new CategoryChartBuilder().width(900).height(480)
-                    .title("Seed targets against Horcrux (ms, log scale)").xAxisTitle("").yAxisTitle("milliseconds").build();
-            c.getStyler().setYAxisLogarithmic(true);
-            c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
-            c.getStyler().setXAxisLabelRotation(30);
-            c.addSeries("seed target", labels, targets);
-            c.addSeries("Horcrux", labels, ours);
-            VectorGraphicsEncoder.saveVectorGraphic(c, chartDir.resolve(chart).toString(),
-                    VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
-            md.append("\n![Seed targets against Horcrux](").append(chart).append(".svg)\n");
+            saveBarChart(chartDir.resolve(chart), "Seed targets against Horcrux (ms, log scale)", labels,
+                    "seed target", targets, "Horcrux", ours);
+            md.append("\n![Seed targets against Horcrux](").append(chart).append(".png)\n");
         }
         md.append("\n## The seed's optimisations, measured\n\n");
         md.append("| ratio (lower is better) | measured | goal | met |\n|---|---:|---:|---|\n");
@@ -116,10 +123,61 @@ public final class Report {
                     Double.isNaN(value) ? "not measured" : String.format(Locale.ROOT, "%.3f", value), r.goal(),
                     Double.isNaN(value) ? "" : r.goalMet(results) ? "yes" : "**no**"));
         }
+        renderPeer(md, results, chartDir);
         md.append("\n## Every result\n\n| benchmark | median | error |\n|---|---:|---:|\n");
         results.all().forEach((key, score) -> md.append(String.format(Locale.ROOT, "| `%s` | %s | ± %s |%n", key,
                 millis(score.medianNanos() / 1e6), millis(score.errorNanos() / 1e6))));
         return md.toString();
+    }
+
+    private static void renderPeer(StringBuilder md, Results results, Path chartDir) throws IOException {
+        md.append("\n## Side by side with libvirt-java\n\n");
+        md.append("The same operations through Horcrux and through libvirt-java 0.5.4 against libvirtd on the same "
+                + "machine, in one JMH run (`peer/run-libvirt-peer.sh`).\n\n");
+        md.append("| operation | Horcrux | libvirt-java | libvirt / Horcrux | goal |\n|---|---:|---:|---:|---:|\n");
+        List<String> labels = new ArrayList<>();
+        List<Double> ours = new ArrayList<>();
+        List<Double> theirs = new ArrayList<>();
+        for (PeerRow row : PEER) {
+            Optional<Results.Score> us = results.get(row.ours());
+            Optional<Results.Score> them = results.get(row.libvirt());
+            if (us.isEmpty() || them.isEmpty()) {
+                md.append(String.format(Locale.ROOT, "| %s | %s | %s | | %s |%n", row.operation(),
+                        us.map(x -> millis(x.medianNanos() / 1e6)).orElse("not measured"),
+                        them.map(x -> millis(x.medianNanos() / 1e6)).orElse("not measured"), row.goal()));
+                continue;
+            }
+            double usMs = us.get().medianNanos() / 1e6;
+            double themMs = them.get().medianNanos() / 1e6;
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1fx | %s |%n", row.operation(), millis(usMs),
+                    millis(themMs), themMs / usMs, row.goal()));
+            labels.add(row.operation());
+            ours.add(usMs);
+            theirs.add(themMs);
+        }
+        if (!labels.isEmpty()) {
+            saveBarChart(chartDir.resolve("peer"), "Horcrux against libvirt-java (ms, log scale)", labels,
+                    "libvirt-java", theirs, "Horcrux", ours);
+            md.append("\n![Horcrux against libvirt-java](peer.png)\n");
+        }
+    }
+
+    /**
+     * Two series of bars per label on a log axis, written as {@code file.png}. The axis starts a
+     * decade below the smallest value: bars otherwise start at zero, which a log axis lacks.
+     */
+    private static void saveBarChart(Path file, String title, List<String> labels, String firstName,
+                                     List<Double> first, String secondName, List<Double> second) throws IOException {
+        CategoryChart c = new CategoryChartBuilder().width(900).height(480).title(title).yAxisTitle("milliseconds").build();
+        double min = java.util.stream.Stream.concat(first.stream(), second.stream())
+                .mapToDouble(Double::doubleValue).min().orElse(1);
+        c.getStyler().setYAxisLogarithmic(true);
+        c.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(min))));
+        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+        c.getStyler().setXAxisLabelRotation(20);
+        c.addSeries(firstName, labels, first);
+        c.addSeries(secondName, labels, second);
+        BitmapEncoder.saveBitmap(c, file.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
     private static String millis(double ms) {
