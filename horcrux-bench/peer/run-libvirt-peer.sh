@@ -32,6 +32,7 @@ work=$(mktemp -d /tmp/horcrux-peer-run.XXXXXX)
 libvirtd_pid=
 virtlogd_pid=
 tini_pid=
+jmh_pid=
 
 log() { printf '%s run-libvirt-peer: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -86,6 +87,11 @@ cleanup() {
   local status=$?
   set +e
   log "cleaning up"
+  if [[ -n $jmh_pid ]]; then
+    # JMH's forked benchmark JVM first: it holds the connection and starts domains.
+    for pid in $(pgrep -P "$jmh_pid"); do stop_pid "$pid"; done
+    stop_pid "$jmh_pid"
+  fi
   if [[ -n $libvirtd_pid ]] && alive "$libvirtd_pid"; then
     # One virsh session for all of them: a virsh process per domain costs minutes.
     {
@@ -264,8 +270,12 @@ lock_args=()
 
 run_jmh() {
   local include=$1 result=$2
+  # In the background and waited for, so that a TERM to this script runs the cleanup at once.
   # shellcheck disable=SC2086
-  java "${lock_args[@]}" -jar "$jar" "$include" -foe true -rf json -rff "$result" -jvmArgsAppend "$jvm_args" ${PEER_JMH_ARGS:-}
+  java "${lock_args[@]}" -jar "$jar" "$include" -foe true -rf json -rff "$result" -jvmArgsAppend "$jvm_args" ${PEER_JMH_ARGS:-} &
+  jmh_pid=$!
+  wait "$jmh_pid"
+  jmh_pid=
 }
 
 log "run 1: both sides, libvirtd as it is (its QEMUs orphaned to PID 1)"
