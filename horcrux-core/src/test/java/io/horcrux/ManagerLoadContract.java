@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
+import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
 import io.horcrux.testkit.SimulatedDriver;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +36,9 @@ import org.junit.jupiter.api.Test;
  * built from the acknowledged results), the cache equal to the store, no thread left behind.
  *
  * <p>Runs for {@code horcrux.load.seconds} seconds (default 30) with {@code horcrux.load.threads}
- * threads (default 8).
+ * threads (default 8). By default over the {@link SimulatedDriver} and {@value #INITIAL_VMS} VMs;
+ * a subclass may run it over a real driver ({@link #newDriver()}) with fewer VMs
+ * ({@link #initialVms()}, {@link #maxVms()}).
  */
 public abstract class ManagerLoadContract {
     private static final int INITIAL_VMS = 200;
@@ -44,18 +48,64 @@ public abstract class ManagerLoadContract {
     /** A fresh, empty store; the manager closes it. */
     protected abstract VmStore newStore();
 
+    /** The driver to run the load over; the manager closes it. Default: a {@link SimulatedDriver}. */
+    protected VmDriver newDriver() {
+        return SimulatedDriver.create();
+    }
+
+    /** How many VMs exist before the threads start; default {@value #INITIAL_VMS}. */
+    protected int initialVms() {
+        return INITIAL_VMS;
+    }
+
+    /** Creates stop once this many VMs were ever created; default unbounded. */
+    protected int maxVms() {
+        return Integer.MAX_VALUE;
+    }
+
+    /** Deletes stop while fewer than about this many VMs are left; default 0. */
+    protected int minVms() {
+        return 0;
+    }
+
+    /** The fewest operations the threads must have completed for the run to count; default 1000. */
+    protected long minOperations() {
+        return 1000;
+    }
+
+    /** The shape of each VM; default 64 MiB, no disk, labelled {@code load=yes}. */
+    protected VmSpec spec(String id) {
+        return VmSpec.builder().id(id).memoryMiB(64).label("load", "yes").build();
+    }
+
+    /**
+     * Checks, after the load and before the manager closes, that the driver agrees with the
+     * final inventory. Default: the simulated driver runs exactly the active VMs.
+     */
+    protected void assertDriverAgrees(VmDriver driver, Collection<Vm> inventory) {
+        long active = inventory.stream().filter(vm -> vm.status().isActive()).count();
+        assertThat(((SimulatedDriver) driver).activeCount()).isEqualTo(active);
+    }
+
+    /** Reported by the load test once it passed: threads, seconds, operations, final VM count. */
+    protected void report(int threads, long seconds, long operations, int vms) {
+        System.out.printf("load: %d threads, %d s, %d operations, %d VMs at the end%n", threads, seconds,
+                operations, vms);
+    }
+
     /** The last acknowledged fact about one VM. */
     private record Ack(long version, Vm vm, boolean deleted) {
     }
 
     @Test
     void mixedOperationsFromManyThreadsLoseNothingAndNeverDeadlock() throws Exception {
-        SimulatedDriver driver = SimulatedDriver.create();
+        VmDriver driver = newDriver();
         VmManager manager = VmManager.builder().store(newStore()).driver(driver).batchParallelism(4).build();
         Map<String, Ack> acks = new ConcurrentHashMap<>();
         AtomicInteger nextId = new AtomicInteger();
+        AtomicInteger deleted = new AtomicInteger();
         AtomicLong operations = new AtomicLong();
-        List<Vm> initial = manager.createAll(IntStream.range(0, INITIAL_VMS)
+        List<Vm> initial = manager.createAll(IntStream.range(0, initialVms())
                 .mapToObj(i -> spec("vm-" + nextId.getAndIncrement())).toList());
         initial.forEach(vm -> acks.put(vm.id(), new Ack(vm.version(), vm, false)));
         Map<String, Throwable> unexpected = new ConcurrentHashMap<>();
@@ -79,8 +129,12 @@ public abstract class ManagerLoadContract {
                                 s.limit(100).forEach(vm -> { });
                             }
                         } else if (op < 42) {
-                            Vm vm = manager.create(spec("vm-" + nextId.getAndIncrement()));
-                            acknowledge(acks, vm);
+                            if (nextId.get() >= maxVms()) {
+                                manager.count(VmQuery.all());
+                            } else {
+                                Vm vm = manager.create(spec("vm-" + nextId.getAndIncrement()));
+                                acknowledge(acks, vm);
+                            }
                         } else if (op < 57) {
                             acknowledge(acks, manager.start(id));
                         } else if (op < 67) {
@@ -89,9 +143,12 @@ public abstract class ManagerLoadContract {
                             acknowledge(acks, manager.resume(id));
                         } else if (op < 95) {
                             acknowledge(acks, manager.stop(id, Duration.ZERO));
+                        } else if (nextId.get() - deleted.get() <= minVms()) {
+                            manager.count(VmQuery.all());
                         } else {
                             Vm before = manager.find(id).orElse(null);
                             manager.delete(id);
+                            deleted.incrementAndGet();
                             // Deletion is final: ids are never reused in this test.
                             acks.put(id, new Ack(Long.MAX_VALUE, before, true));
                         }
@@ -116,7 +173,7 @@ public abstract class ManagerLoadContract {
         }
 
         assertThat(unexpected).as("unexpected exceptions").isEmpty();
-        assertThat(operations.get()).isGreaterThan(1000);
+        assertThat(operations.get()).as("operations completed").isGreaterThanOrEqualTo(minOperations());
         Map<String, Vm> stored = new HashMap<>();
         try (Stream<Vm> all = manager.stream(VmQuery.all())) {
             all.forEach(vm -> stored.put(vm.id(), vm));
@@ -131,22 +188,16 @@ public abstract class ManagerLoadContract {
         }
         assertThat(stored.keySet()).allSatisfy(id -> assertThat(acks).containsKey(id));
         stored.values().forEach(vm -> assertThat(manager.get(vm.id())).isEqualTo(vm));
-        long active = stored.values().stream().filter(vm -> vm.status().isActive()).count();
-        assertThat(driver.activeCount()).isEqualTo(active);
+        assertDriverAgrees(driver, stored.values());
 
         manager.close();
         assertThat(waitForNoLibraryThreads()).as("threads left by the manager").isEmpty();
-        System.out.printf("load: %d threads, %d s, %d operations, %d VMs at the end%n", threads, seconds,
-                operations.get(), stored.size());
+        report(threads, seconds, operations.get(), stored.size());
     }
 
     private static void acknowledge(Map<String, Ack> acks, Vm vm) {
         acks.merge(vm.id(), new Ack(vm.version(), vm, false),
                 (old, now) -> old.deleted() || old.version() >= now.version() ? old : now);
-    }
-
-    private static VmSpec spec(String id) {
-        return VmSpec.builder().id(id).memoryMiB(64).label("load", "yes").build();
     }
 
     static List<String> waitForNoLibraryThreads() throws InterruptedException {

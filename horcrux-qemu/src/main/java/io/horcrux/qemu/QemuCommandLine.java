@@ -17,7 +17,8 @@ import java.util.UUID;
  * string. For a spec it produces, in this order: {@code -name guest=<id>}, {@code -uuid} (derived
  * from the id, stable across restarts), {@code -machine}, {@code -accel}, {@code -cpu}
  * ({@code host} under KVM, {@code max} under TCG), {@code -m}, {@code -smp},
- * {@code -nodefaults -no-user-config -display none}, {@code -sandbox} (when supported), the
+ * {@code -nodefaults -no-user-config -display none}, {@code -sandbox} (when supported),
+ * {@code -runas} (when {@link #runningAs(String) a user is set}), the
  * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
  * {@code -device}, each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
  * the spec's MAC, a serial console written to {@code serial.log}, the QMP monitor on a Unix
@@ -32,17 +33,21 @@ import java.util.UUID;
 public final class QemuCommandLine {
     /** The {@code -sandbox} value: seccomp on, obsolete and resource-control system calls denied. */
     static final String SANDBOX = "on,obsolete=deny,resourcecontrol=deny";
+    /** A portable POSIX user name: what {@code useradd} accepts by default, at most 32 bytes. */
+    private static final java.util.regex.Pattern USER_NAME = java.util.regex.Pattern.compile("[a-z_][a-z0-9_-]{0,31}");
 
     private final Path binary;
     private final Accelerator accelerator;
     private final MachineType machine;
     private final boolean sandbox;
+    private final String runAs; // null: QEMU keeps the JVM's user
 
-    private QemuCommandLine(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
+    private QemuCommandLine(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox, String runAs) {
         this.binary = Objects.requireNonNull(binary, "binary");
         this.accelerator = Objects.requireNonNull(accelerator, "accelerator");
         this.machine = Objects.requireNonNull(machine, "machine");
         this.sandbox = sandbox;
+        this.runAs = runAs;
         if (accelerator == Accelerator.AUTO) {
             throw new IllegalArgumentException("accelerator must be KVM or TCG; resolve AUTO first");
         }
@@ -57,7 +62,29 @@ public final class QemuCommandLine {
      *                                  binary path is not absolute, normalised and printable
      */
     public static QemuCommandLine of(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
-        return new QemuCommandLine(binary, accelerator, machine, sandbox);
+        return new QemuCommandLine(binary, accelerator, machine, sandbox, null);
+    }
+
+    /**
+     * This command line with {@code -runas <user>}: QEMU drops to that user's uid and gid once it
+     * has opened its disks, sockets and logs. The JVM must run as root for QEMU to switch user.
+     *
+     * @throws IllegalArgumentException if {@code user} is not a portable user name
+     *                                  ({@code [a-z_][a-z0-9_-]*}, at most 32 characters)
+     */
+    public QemuCommandLine runningAs(String user) {
+        return new QemuCommandLine(binary, accelerator, machine, sandbox, requireUserName(user));
+    }
+
+    /** Checks a user name for {@code -runas}: a portable POSIX name, which cannot be an option or hold a comma. */
+    static String requireUserName(String user) {
+        Objects.requireNonNull(user, "runAs");
+        if (!USER_NAME.matcher(user).matches()) {
+            throw new IllegalArgumentException("runAs must be a user name of lower-case letters, digits, '_' and '-',"
+                    + " not starting with a digit or '-', at most 32 characters; was '"
+                    + user.replaceAll("\\p{Cntrl}", "?") + "'");
+        }
+        return user;
     }
 
     /**
@@ -86,6 +113,9 @@ public final class QemuCommandLine {
         add(args, "-display", "none");
         if (sandbox) {
             add(args, "-sandbox", SANDBOX);
+        }
+        if (runAs != null) {
+            add(args, "-runas", runAs);
         }
         boot(args, spec.boot());
         String bus = machine.virtioBus();

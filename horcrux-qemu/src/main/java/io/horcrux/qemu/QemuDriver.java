@@ -77,6 +77,11 @@ import org.slf4j.LoggerFactory;
  * RESUME events from another monitor become PAUSED and RUNNING notices; GUEST_PANICKED a
  * CRASHED notice.
  *
+ * <h2>Least privilege</h2>
+ * VM directories are 0700 and QMP sockets and logs 0600; QEMU runs with {@code -sandbox on}
+ * (seccomp) when it supports it, and, with {@link Builder#runAs(String)}, as an unprivileged
+ * user once it has opened its files.
+ *
  * <h2>Threads</h2>
  * Thread-safe; the manager serialises the calls for one VM, calls for different VMs run in
  * parallel. The driver owns one daemon reader thread per running VM and a daemon pool for
@@ -95,6 +100,7 @@ public final class QemuDriver implements VmDriver {
     private final Duration defaultStopGrace;
     private final Duration qmpTimeout;
     private final QemuCommandLine commandLine;
+    private final String runAs;
     private final Map<String, QemuVm> running = new ConcurrentHashMap<>();
     private final Map<String, String> crashed = new ConcurrentHashMap<>();
     private final ExecutorService watcher;
@@ -110,7 +116,9 @@ public final class QemuDriver implements VmDriver {
         this.machine = b.machine;
         this.defaultStopGrace = b.defaultStopGrace;
         this.qmpTimeout = b.qmpTimeout;
-        this.commandLine = QemuCommandLine.of(qemuBinary, accelerator, machine, sandbox);
+        QemuCommandLine line = QemuCommandLine.of(qemuBinary, accelerator, machine, sandbox);
+        this.commandLine = b.runAs == null ? line : line.runningAs(b.runAs);
+        this.runAs = b.runAs;
         AtomicInteger n = new AtomicInteger();
         this.watcher = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "horcrux-qemu-watch-" + n.incrementAndGet());
@@ -812,7 +820,13 @@ public final class QemuDriver implements VmDriver {
 
     @Override
     public String toString() {
-        return "QemuDriver[" + stateDirectory + ", " + accelerator + ", " + machine + "]";
+        return "QemuDriver[" + stateDirectory + ", " + accelerator + ", " + machine
+                + (runAs == null ? "" : ", runAs " + runAs) + "]";
+    }
+
+    /** The user QEMU switches to ({@link Builder#runAs(String)}), empty when it keeps the JVM's user. */
+    public Optional<String> runAs() {
+        return Optional.ofNullable(runAs);
     }
 
     // ---------------------------------------------------------------- accelerator choice
@@ -862,6 +876,7 @@ public final class QemuDriver implements VmDriver {
         private Duration defaultStopGrace;
         private Duration qmpTimeout;
         private BooleanSupplier kvmProbe;
+        private String runAs;
 
         private Builder() {
         }
@@ -919,6 +934,19 @@ public final class QemuDriver implements VmDriver {
             return this;
         }
 
+        /**
+         * The user QEMU runs as once it has opened its files ({@code -runas}); default none: QEMU
+         * runs as the JVM's user. Needs a JVM running as root (QEMU must be able to switch user);
+         * the disks, sockets and logs stay owned by root, mode 0600/0700, opened before the switch.
+         *
+         * @throws IllegalArgumentException if the name is not a portable user name
+         *                                  ({@code [a-z_][a-z0-9_-]*}, at most 32 characters)
+         */
+        public Builder runAs(String user) {
+            this.runAs = once(this.runAs, QemuCommandLine.requireUserName(user), "runAs");
+            return this;
+        }
+
         /** Replaces the {@code /dev/kvm} check; for tests of the accelerator choice. */
         Builder kvmProbe(BooleanSupplier probe) {
             this.kvmProbe = once(this.kvmProbe, probe, "kvmProbe");
@@ -929,8 +957,9 @@ public final class QemuDriver implements VmDriver {
          * Builds the driver.
          *
          * @throws DriverException          if a binary is missing or not executable, KVM was
-         *                                  requested and is not usable, or the state directory
-         *                                  cannot be created or written
+         *                                  requested and is not usable, the state directory
+         *                                  cannot be created or written, or {@code runAs} names
+         *                                  a user this host does not have or the JVM is not root
          * @throws IllegalStateException    if the state directory was not set
          * @throws IllegalArgumentException if a path holds control characters
          */
@@ -951,6 +980,9 @@ public final class QemuDriver implements VmDriver {
             Path img = executable(qemuImgBinary, "qemu-img", "qemu-img", "qemu-utils");
             Accelerator resolved = resolveAccelerator(accelerator == null ? Accelerator.AUTO : accelerator,
                     kvmProbe == null ? () -> kvmUsable(Path.of("/dev/kvm")) : kvmProbe);
+            if (runAs != null) {
+                checkRunAs(runAs);
+            }
             boolean sandbox = probeSandbox(qemu);
             Path state = prepareStateDirectory(stateDirectory);
             return new QemuDriver(this, state, qemu, img, resolved, sandbox);
@@ -998,6 +1030,26 @@ public final class QemuDriver implements VmDriver {
                 }
             }
             return Optional.empty();
+        }
+
+        private static void checkRunAs(String user) {
+            try {
+                java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(user);
+            } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
+                throw new DriverException("runAs user '" + user + "' does not exist on this host");
+            } catch (IOException e) {
+                throw new DriverException("cannot look up runAs user '" + user + "': " + e, e);
+            }
+            Object uid;
+            try {
+                uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            } catch (IOException | UnsupportedOperationException e) {
+                throw new DriverException("cannot tell which user this JVM runs as, needed for runAs: " + e, e);
+            }
+            if (!Integer.valueOf(0).equals(uid)) {
+                throw new DriverException("runAs '" + user + "' needs the JVM to run as root (uid 0), so that QEMU"
+                        + " can switch to that user; this JVM runs as uid " + uid);
+            }
         }
 
         /** Runs {@code qemu -sandbox on -version}: QEMU rejects {@code -sandbox} when built without seccomp. */

@@ -136,4 +136,20 @@ class QemuCommandLineTest {
         assertThatThrownBy(() -> QemuCommandLine.of(QEMU, Accelerator.AUTO, MachineType.Q35, false))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("AUTO");
     }
+
+    @Test
+    void runAsAddsOneRunasOptionAndNothingByDefault() {
+        VmSpec spec = VmSpec.builder().id("tiny").memoryMiB(64).cpus(1).build();
+        List<String> plain = QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.MICROVM, true)
+                .arguments(spec, Path.of("/s/tiny"), Path.of("/s/tiny/qmp.sock"));
+        assertThat(plain).doesNotContain("-runas");
+        List<String> dropped = QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.MICROVM, true).runningAs("nobody")
+                .arguments(spec, Path.of("/s/tiny"), Path.of("/s/tiny/qmp.sock"));
+        assertThat(dropped).containsOnlyOnce("-runas");
+        assertThat(dropped.get(dropped.indexOf("-runas") + 1)).isEqualTo("nobody");
+        assertThat(dropped.size()).isEqualTo(plain.size() + 2);
+        assertThatThrownBy(() -> QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.MICROVM, true)
+                .runningAs("nobody,chroot=/"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
 }

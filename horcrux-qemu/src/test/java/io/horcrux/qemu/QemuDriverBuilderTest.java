@@ -109,4 +109,29 @@ class QemuDriverBuilderTest {
         assertThatThrownBy(() -> QemuDriver.builder().build()).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("stateDirectory is required");
     }
+
+    @Test
+    void runAsIsUnsetByDefaultAndTakesOnlyPortableUserNames() {
+        try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).accelerator(Accelerator.TCG).build()) {
+            assertThat(driver.runAs()).isEmpty();
+        }
+        for (String bad : new String[] {"", "-runas", "no body", "a,b", "../x", "root;id", "Nobody", "1user", "x\n",
+                "u".repeat(33), "nobody\0"}) {
+            assertThatThrownBy(() -> QemuDriver.builder().runAs(bad))
+                    .as("runAs '%s'", bad)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("runAs");
+        }
+        assertThatThrownBy(() -> QemuDriver.builder().runAs("nobody").runAs("nobody"))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("runAs was already set");
+    }
+
+    @Test
+    void aRunAsUserTheHostDoesNotHaveFailsAtBuild() {
+        assertThatThrownBy(() -> QemuDriver.builder().stateDirectory(dir.resolve("s")).accelerator(Accelerator.TCG)
+                .runAs("horcrux-no-such-user").build())
+                .isInstanceOf(DriverException.class)
+                .hasMessageContaining("'horcrux-no-such-user' does not exist");
+        assertThat(dir.resolve("s")).doesNotExist();
+    }
 }
