@@ -55,6 +55,7 @@ public class LifecycleBenchmark {
                     .store(SqliteStores.open(directory, false))
                     .driver(QemuDriver.builder().stateDirectory(directory.resolve("vms"))
                             .accelerator(Accelerator.AUTO).build())
+                    .stopVmsOnClose(true) // a trial cut short by a failure leaves no QEMU behind
                     .build();
         }
 

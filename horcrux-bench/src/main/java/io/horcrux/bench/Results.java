@@ -16,7 +16,12 @@ import java.util.TreeMap;
 final class Results {
     /** A measured score with its error and unit. */
     record Score(double value, double error, double median, String unit) {
-        /** The score in nanoseconds, whatever JMH's unit. */
+        /** Whether the unit is a time per operation (not, for example, bytes per operation). */
+        boolean isTime() {
+            return unit.equals("ns/op") || unit.equals("us/op") || unit.equals("ms/op") || unit.equals("s/op");
+        }
+
+        /** The score in nanoseconds, whatever JMH's time unit. */
         double nanos() {
             return value * nanosPer(unit);
         }
