@@ -1,6 +1,7 @@
-package io.horcrux.qemu;
+package io.horcrux;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.lang.management.ManagementFactory;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -19,7 +20,7 @@ import java.util.regex.Pattern;
  * whose command line mentions the module's directory, live threads named {@code horcrux-*},
  * HikariCP pool threads (an open pool has a {@code housekeeper}), and QMP socket directories
  * {@code /tmp/horcrux-<hash>} made since the JVM started. A last-ordered test class in each
- * test JVM calls {@link #assertClean(Path)}.
+ * test JVM calls {@link #assertClean(Path)}. Shared through the {@code horcrux-core} test-jar.
  */
 public final class ResourceHygiene {
     private static final Pattern SOCKET_DIRECTORY = Pattern.compile("horcrux-[0-9a-f]{12}");
@@ -30,7 +31,8 @@ public final class ResourceHygiene {
     private final Path temporaryDirectory;
     private final Instant since;
 
-    ResourceHygiene(Path moduleDirectory, Path temporaryDirectory, Instant since) {
+    /** A checker of QEMUs under {@code moduleDirectory} and socket directories in {@code temporaryDirectory} since {@code since}. */
+    public ResourceHygiene(Path moduleDirectory, Path temporaryDirectory, Instant since) {
         this.moduleDirectory = moduleDirectory.toAbsolutePath();
         this.temporaryDirectory = temporaryDirectory;
         this.since = since;
@@ -75,7 +77,7 @@ public final class ResourceHygiene {
     public List<String> violations() {
         List<String> found = new ArrayList<>();
         for (long pid : qemus()) {
-            found.add("QEMU process " + pid + ": " + String.join(" ", HostProcess.commandLine(pid)));
+            found.add("QEMU process " + pid + ": " + String.join(" ", commandLine(pid)));
         }
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             String name = t.getName();
@@ -102,8 +104,40 @@ public final class ResourceHygiene {
         return found;
     }
 
+    /** Live (not zombie) QEMU processes whose command line mentions the module's directory. */
     private List<Long> qemus() {
-        return QemuItSupport.qemuProcessesUnder(moduleDirectory);
+        List<Long> found = new ArrayList<>();
+        try (DirectoryStream<Path> proc = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path p : proc) {
+                long pid = Long.parseLong(p.getFileName().toString());
+                List<String> args = commandLine(pid);
+                if (!args.isEmpty() && args.get(0).contains("qemu-system") && !isZombie(pid)
+                        && args.stream().anyMatch(a -> a.contains(moduleDirectory.toString()))) {
+                    found.add(pid);
+                }
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return found;
+    }
+
+    private static List<String> commandLine(long pid) {
+        try {
+            String raw = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")), StandardCharsets.UTF_8);
+            return raw.isEmpty() ? List.of() : List.of(raw.split("\u0000"));
+        } catch (IOException gone) {
+            return List.of();
+        }
+    }
+
+    private static boolean isZombie(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2) == 'Z';
+        } catch (IOException | RuntimeException gone) {
+            return true;
+        }
     }
 
     private void killQemus() {

@@ -1,0 +1,17 @@
+package io.horcrux;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs last among this module's tests ({@code junit-platform.properties} orders classes by
+ * {@link Order}): the suite left no thread, pool or socket directory behind.
+ */
+@Order(Integer.MAX_VALUE)
+class ResourceHygieneTest {
+    @Test
+    void theSuiteLeftNothingBehind() {
+        ResourceHygiene.assertClean(Path.of(""));
+    }
+}
