@@ -2,6 +2,7 @@ package io.horcrux.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.horcrux.ChildJvm;
 import io.horcrux.VmManager;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
@@ -83,7 +84,7 @@ class ManagerCrashIT {
         for (int kill = 0; kill < KILLS; kill++) {
             String[] inFlight = null; // op, ids
             Set<String> uncertain = new HashSet<>();
-            try (ChildProcess child = ChildProcess.start(data, ManagerChild.class, data.toString(),
+            try (ChildJvm child = ChildJvm.start(data, ManagerChild.class, "96m", data.toString(),
                     Integer.toString(kill), Long.toString(random.nextLong()))) {
                 List<String> lines = new ArrayList<>();
                 boolean early = random.nextInt(6) == 0;

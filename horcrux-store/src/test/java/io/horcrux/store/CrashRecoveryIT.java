@@ -2,6 +2,7 @@ package io.horcrux.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.horcrux.ChildJvm;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import java.nio.file.Path;
@@ -46,7 +47,7 @@ class CrashRecoveryIT {
         for (int kill = 0; kill < KILLS; kill++) {
             String sync = kill % 2 == 0 ? "FULL" : "NORMAL";
             long lastAck = nextBatch - 1;
-            try (ChildJvm child = ChildJvm.start(dir, "128m", "write", db.toString(), sync, Long.toString(nextBatch))) {
+            try (ChildJvm child = ChildJvm.start(dir, StoreChild.class, "128m", "write", db.toString(), sync, Long.toString(nextBatch))) {
                 // Kill just after the child announces a batch: its transaction is open or about to be.
                 int begins = 1 + random.nextInt(6);
                 String line;

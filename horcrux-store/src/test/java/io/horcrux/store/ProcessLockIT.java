@@ -3,6 +3,7 @@ package io.horcrux.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.horcrux.ChildJvm;
 import io.horcrux.StoreException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -16,7 +17,7 @@ class ProcessLockIT {
     @Test
     void anotherProcessHoldingTheDatabaseIsNamedAndItsDeathReleasesIt() throws Exception {
         Path db = dir.resolve("locked.db");
-        try (ChildJvm holder = ChildJvm.start(dir, "128m", "hold", db.toString())) {
+        try (ChildJvm holder = ChildJvm.start(dir, StoreChild.class, "128m", "hold", db.toString())) {
             assertThat(holder.readLine()).as("holder stderr: %s", holder.stderr()).isEqualTo("READY");
 
             assertThatThrownBy(() -> SqliteVmStore.open(db))
@@ -37,7 +38,7 @@ class ProcessLockIT {
         Path db = dir.resolve("mine.db");
         try (SqliteVmStore store = SqliteVmStore.open(db)) {
             store.insert(SampleVms.vm("mine"));
-            try (ChildJvm other = ChildJvm.start(dir, "128m", "try-open", db.toString())) {
+            try (ChildJvm other = ChildJvm.start(dir, StoreChild.class, "128m", "try-open", db.toString())) {
                 String line = other.readLine();
                 assertThat(line).as("child stderr: %s", other.stderr())
                         .startsWith("REFUSED ")
@@ -45,7 +46,7 @@ class ProcessLockIT {
                 assertThat(other.waitFor()).isZero();
             }
         }
-        try (ChildJvm other = ChildJvm.start(dir, "128m", "try-open", db.toString())) {
+        try (ChildJvm other = ChildJvm.start(dir, StoreChild.class, "128m", "try-open", db.toString())) {
             assertThat(other.readLine()).isEqualTo("OPENED");
             assertThat(other.waitFor()).isZero();
         }

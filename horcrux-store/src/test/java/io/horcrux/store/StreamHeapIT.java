@@ -2,6 +2,7 @@ package io.horcrux.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.horcrux.ChildJvm;
 import io.horcrux.model.Vm;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +37,7 @@ class StreamHeapIT {
             }
         }
 
-        try (ChildJvm streaming = ChildJvm.start(dir, SMALL_HEAP, "stream", db.toString())) {
+        try (ChildJvm streaming = ChildJvm.start(dir, StoreChild.class, SMALL_HEAP, "stream", db.toString())) {
             String line = streaming.readLine();
             int exit = streaming.waitFor();
             assertThat(line).as("child stderr: %s", streaming.stderr()).isEqualTo("STREAMED " + VMS + " ACTIVE 0");
@@ -44,7 +45,7 @@ class StreamHeapIT {
             assertThat(streaming.stderr()).doesNotContain("leak");
         }
 
-        try (ChildJvm collecting = ChildJvm.start(dir, SMALL_HEAP, "collect", db.toString())) {
+        try (ChildJvm collecting = ChildJvm.start(dir, StoreChild.class, SMALL_HEAP, "collect", db.toString())) {
             String line = collecting.readLine();
             int exit = collecting.waitFor();
             assertThat(line).isNull();
