@@ -18,6 +18,8 @@ final class MicrometerMetrics implements OperationMetrics {
 
     private final MeterRegistry registry;
     private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
+    /** Held here because Micrometer holds a gauge's state weakly: the meters live as long as the manager. */
+    private Supplier<CacheStats> cacheStats;
 
     MicrometerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -35,6 +37,7 @@ final class MicrometerMetrics implements OperationMetrics {
 
     @Override
     public void bindCache(Supplier<CacheStats> stats) {
+        this.cacheStats = stats;
         Gauge.builder("horcrux.cache.size", stats, s -> s.get().size())
                 .description("VMs held in the manager's cache").register(registry);
         FunctionCounter.builder("horcrux.cache.requests", stats, s -> s.get().hitCount())
