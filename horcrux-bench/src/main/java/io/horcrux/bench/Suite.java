@@ -21,6 +21,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *       exit code 1 when a ratio measured in this run is grossly worse than in the baseline;</li>
  *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
  *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
+ *   <li>{@code compare RESULTS BASELINE}: the same check on two JMH result files, without running.</li>
  * </ul>
  * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
  * run on the same machine, so they survive a noisy or different machine.
@@ -36,11 +37,13 @@ public final class Suite {
             this(name, numerator, denominator, goal, goalMax, Double.NaN);
         }
 
+        /** Whether the goal is a difference in milliseconds rather than a ratio. */
+        boolean isDifference() {
+            return !Double.isNaN(goalMaxDifferenceMs);
+        }
+
         boolean goalMet(Results results) {
-            if (Double.isNaN(goalMaxDifferenceMs)) {
-                return ratio(results, this) <= goalMax;
-            }
-            return (nanos(results, numerator) - nanos(results, denominator)) / 1e6 <= goalMaxDifferenceMs;
+            return isDifference() ? difference(results, this) <= goalMaxDifferenceMs : ratio(results, this) <= goalMax;
         }
     }
 
@@ -81,8 +84,15 @@ public final class Suite {
                 runQuick(dir.resolve("quick.json"));
                 writeMachine(dir.resolve("quick-machine.json"));
             }
+            case "compare" -> {
+                if (args.length != 3) {
+                    System.err.println("usage: Suite compare results.json baseline.json");
+                    System.exit(2);
+                }
+                System.exit(check(Results.read(Path.of(args[1])), Results.read(Path.of(args[2]))) ? 0 : 1);
+            }
             default -> {
-                System.err.println("usage: Suite quick [baseline.json] | baseline [dir]");
+                System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json");
                 System.exit(2);
             }
         }
@@ -116,7 +126,11 @@ public final class Suite {
             if (Double.isNaN(current)) {
                 verdict = "FAIL: not measured";
                 ok = false;
-            } else if (current > limit(r, before)) {
+            } else if (r.isDifference() && difference(now, r) > differenceLimit(r, baseline)) {
+                verdict = String.format(Locale.ROOT, "FAIL: %.1f ms over the floor, above %.1f ms", difference(now, r),
+                        differenceLimit(r, baseline));
+                ok = false;
+            } else if (!r.isDifference() && current > limit(r, before)) {
                 verdict = String.format(Locale.ROOT, "FAIL: above %.4f", limit(r, before));
                 ok = false;
             } else {
@@ -136,6 +150,21 @@ public final class Suite {
     static double limit(Ratio r, double baseline) {
         double goal = Double.isNaN(r.goalMax()) ? 0 : r.goalMax();
         return Double.isNaN(baseline) ? Double.POSITIVE_INFINITY : Math.max(baseline * TOLERANCE, goal);
+    }
+
+    /**
+     * Where a difference goal fails: {@value #TOLERANCE} times the baseline's difference, but never
+     * below twice the goal. A small floor (raw QEMU's quit takes about 10 ms) makes the ratio of a
+     * difference goal too noisy to judge by.
+     */
+    static double differenceLimit(Ratio r, Results baseline) {
+        double before = difference(baseline, r);
+        return Math.max(Double.isNaN(before) ? 0 : before * TOLERANCE, 2 * r.goalMaxDifferenceMs());
+    }
+
+    /** Numerator minus denominator, in milliseconds. */
+    static double difference(Results results, Ratio r) {
+        return (nanos(results, r.numerator()) - nanos(results, r.denominator())) / 1e6;
     }
 
     static double ratio(Results results, Ratio r) {
