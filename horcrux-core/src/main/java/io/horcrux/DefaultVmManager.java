@@ -169,27 +169,7 @@ final class DefaultVmManager implements VmManager {
     public Vm create(VmSpec spec) {
         Objects.requireNonNull(spec, "spec");
         ensureOpen();
-        return timed("create", () -> {
-            checkLimits(List.of(spec), false);
-            driver.check(spec);
-            try (KeyedLocks.Held held = locks.lock(spec.id())) {
-                if (store.find(spec.id()).isPresent()) {
-                    throw new VmAlreadyExistsException(List.of(spec.id()));
-                }
-                Instant now = clock.instant();
-                Vm vm = new Vm(spec, VmStatus.STOPPED, 1, now, now, "created", null);
-                provisionAfresh(List.of(spec));
-                try {
-                    store.insert(vm);
-                } catch (RuntimeException e) {
-                    deprovisionAll(List.of(spec), e);
-                    throw e;
-                }
-                cachePut(vm);
-                log.debug("created VM {}", spec.id());
-                return vm;
-            }
-        });
+        return timed("create", () -> createNew(List.of(spec), false).get(0));
     }
 
     @Override
@@ -199,28 +179,36 @@ final class DefaultVmManager implements VmManager {
         if (specs.isEmpty()) {
             return List.of();
         }
-        return timed("createAll", () -> {
-            checkLimits(specs, true);
-            specs.forEach(driver::check);
-            Instant now = clock.instant();
-            List<Vm> vms = specs.stream().map(s -> new Vm(s, VmStatus.STOPPED, 1, now, now, "created", null)).toList();
-            List<String> ids = specs.stream().map(VmSpec::id).distinct().sorted().toList();
-            try (KeyedLocks.Held held = locks.lockAll(ids)) {
-                List<String> taken = takenOrRepeated(specs);
-                if (!taken.isEmpty()) {
-                    throw new VmAlreadyExistsException(taken);
-                }
-                provisionAfresh(specs);
-                try {
-                    store.insertAll(vms);
-                } catch (RuntimeException e) {
-                    deprovisionAll(specs, e);
-                    throw e;
-                }
-                vms.forEach(this::cachePut);
-                return vms;
+        return timed("createAll", () -> createNew(specs, true));
+    }
+
+    /**
+     * Checks, provisions and stores new VMs under their locks, all or none.
+     *
+     * @param indexed whether violations name the spec's index, as a batch reports them
+     */
+    private List<Vm> createNew(List<VmSpec> specs, boolean indexed) {
+        checkLimits(specs, indexed);
+        specs.forEach(driver::check);
+        Instant now = clock.instant();
+        List<Vm> vms = specs.stream().map(s -> new Vm(s, VmStatus.STOPPED, 1, now, now, "created", null)).toList();
+        List<String> ids = specs.stream().map(VmSpec::id).distinct().sorted().toList();
+        try (KeyedLocks.Held held = locks.lockAll(ids)) {
+            List<String> taken = takenOrRepeated(specs);
+            if (!taken.isEmpty()) {
+                throw new VmAlreadyExistsException(taken);
             }
-        });
+            provisionAfresh(specs);
+            try {
+                store.insertAll(vms);
+            } catch (RuntimeException e) {
+                deprovisionAll(specs, e);
+                throw e;
+            }
+            vms.forEach(this::cachePut);
+            log.debug("created {} VM(s): {}", vms.size(), ids.size() <= 10 ? ids : ids.subList(0, 10) + "...");
+            return vms;
+        }
     }
 
     /** Ids of the batch that are stored already or repeated in it, in the batch's order. */
