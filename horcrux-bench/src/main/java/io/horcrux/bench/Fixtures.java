@@ -57,8 +57,12 @@ final class Fixtures {
     }
 
     static Path tempDirectory() {
+        return tempDirectory("horcrux-bench-");
+    }
+
+    static Path tempDirectory(String prefix) {
         try {
-            return Files.createTempDirectory("horcrux-bench-");
+            return Files.createTempDirectory(prefix);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

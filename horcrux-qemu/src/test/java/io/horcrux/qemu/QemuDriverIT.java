@@ -23,9 +23,14 @@ class QemuDriverIT extends VmDriverContract {
         QemuItSupport.assertNoQemuLeftUnder(state);
     }
 
+    /** The accelerator the contract runs with; {@link QemuKvmIT} forces KVM. */
+    protected Accelerator accelerator() {
+        return Accelerator.TCG;
+    }
+
     @Override
     protected VmDriver newDriver() {
-        qemu = QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).build();
+        qemu = QemuDriver.builder().stateDirectory(state).accelerator(accelerator()).build();
         return qemu;
     }
 

@@ -1,4 +1,4 @@
-package io.horcrux.bench.peer;
+package io.horcrux.bench;
 
 import io.horcrux.VmManager;
 import io.horcrux.model.DiskSpec;
@@ -107,7 +107,7 @@ public class PeerBenchmark {
 
         @Setup(Level.Trial)
         public void setUp() {
-            directory = tempDirectory();
+            directory = Fixtures.tempDirectory("horcrux-peer-");
             manager = horcrux(directory);
             List<VmSpec> specs = new ArrayList<>(LIST_SIZE);
             for (int i = 0; i < LIST_SIZE; i++) {
@@ -119,7 +119,7 @@ public class PeerBenchmark {
         @TearDown(Level.Trial)
         public void tearDown() {
             manager.close();
-            deleteRecursively(directory);
+            Fixtures.deleteRecursively(directory);
         }
     }
 
@@ -131,14 +131,14 @@ public class PeerBenchmark {
 
         @Setup(Level.Trial)
         public void setUp() {
-            directory = tempDirectory();
+            directory = Fixtures.tempDirectory("horcrux-peer-");
             manager = horcrux(directory);
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
             manager.close();
-            deleteRecursively(directory);
+            Fixtures.deleteRecursively(directory);
         }
     }
 
@@ -455,22 +455,4 @@ public class PeerBenchmark {
         }
     }
 
-    static Path tempDirectory() {
-        try {
-            return Files.createTempDirectory("horcrux-peer-");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    static void deleteRecursively(Path directory) {
-        if (directory == null || !Files.exists(directory)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(directory)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 }
