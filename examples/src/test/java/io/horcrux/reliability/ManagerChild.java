@@ -46,8 +46,12 @@ public final class ManagerChild {
     }
 
     static QemuDriver driver(Path data) {
+        return driverBuilder(data).build();
+    }
+
+    static QemuDriver.Builder driverBuilder(Path data) {
         return QemuDriver.builder().stateDirectory(data.resolve("vms")).accelerator(Accelerator.TCG)
-                .machine(MachineType.MICROVM).qmpTimeout(Duration.ofSeconds(30)).build();
+                .machine(MachineType.MICROVM).qmpTimeout(Duration.ofSeconds(30));
     }
 
     static VmSpec spec(String id) {

@@ -22,7 +22,8 @@ import java.util.UUID;
  * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
  * {@code -device}, each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
  * the spec's MAC, a serial console written to {@code serial.log}, the QMP monitor on a Unix
- * socket, {@code -pidfile} and {@code -daemonize}.
+ * socket, the operator's QMP monitor on a second one when asked for, {@code -pidfile} and
+ * {@code -daemonize}.
  *
  * <p>Every path that reaches an option QEMU parses as a comma-separated list has its commas
  * doubled, so no value can add an option. Paths must be absolute, normalised and free of
@@ -89,16 +90,37 @@ public final class QemuCommandLine {
 
     /**
      * The arguments (the binary first) that start {@code spec} with its files in
-     * {@code vmDirectory} and its QMP monitor on {@code qmpSocket}.
+     * {@code vmDirectory} and its QMP monitor on {@code qmpSocket}; no other monitor.
      *
      * @throws IllegalArgumentException if a path is not absolute, normalised and free of
      *                                  control characters
      */
     public List<String> arguments(VmSpec spec, Path vmDirectory, Path qmpSocket) {
+        requireSafePath("qmpSocket", qmpSocket);
+        return build(spec, vmDirectory, qmpSocket, null);
+    }
+
+    /**
+     * As {@link #arguments(VmSpec, Path, Path)}, plus a second QMP monitor on
+     * {@code operatorSocket} for other clients: QEMU serves each monitor its own connection and
+     * sends events to both.
+     *
+     * @throws IllegalArgumentException if a path is not absolute, normalised and free of
+     *                                  control characters, or both sockets are the same path
+     */
+    public List<String> arguments(VmSpec spec, Path vmDirectory, Path qmpSocket, Path operatorSocket) {
+        requireSafePath("qmpSocket", qmpSocket);
+        requireSafePath("operatorSocket", operatorSocket);
+        if (operatorSocket.equals(qmpSocket)) {
+            throw new IllegalArgumentException("operatorSocket must differ from qmpSocket, both were '" + qmpSocket + "'");
+        }
+        return build(spec, vmDirectory, qmpSocket, operatorSocket);
+    }
+
+    private List<String> build(VmSpec spec, Path vmDirectory, Path qmpSocket, Path operatorSocket) {
         Objects.requireNonNull(spec, "spec");
         requireSafePath("vmDirectory", vmDirectory);
-        requireSafePath("qmpSocket", qmpSocket);
-        VmFiles files = new VmFiles(vmDirectory, qmpSocket);
+        VmFiles files = new VmFiles(vmDirectory, qmpSocket, operatorSocket);
         List<String> args = new ArrayList<>();
         args.add(binary.toString());
         add(args, "-name", "guest=" + spec.id() + ",debug-threads=on");
@@ -134,8 +156,10 @@ public final class QemuCommandLine {
         }
         add(args, "-chardev", "file,id=serial0,path=" + escape(files.serialLog().toString()));
         add(args, "-serial", "chardev:serial0");
-        add(args, "-chardev", "socket,id=qmp,path=" + escape(qmpSocket.toString()) + ",server=on,wait=off");
-        add(args, "-mon", "chardev=qmp,mode=control");
+        monitor(args, "qmp", qmpSocket);
+        if (operatorSocket != null) {
+            monitor(args, "operator", operatorSocket);
+        }
         add(args, "-pidfile", files.pidFile().toString());
         args.add("-daemonize");
         return List.copyOf(args);
@@ -195,6 +219,17 @@ public final class QemuCommandLine {
         if (!path.isAbsolute() || !path.normalize().equals(path)) {
             throw new IllegalArgumentException(what + " must be an absolute path without '.' or '..' parts, was '" + s + "'");
         }
+    }
+
+    /** A QMP monitor listening on a Unix socket; {@code wait=off}: QEMU does not wait for a client. */
+    private static void monitor(List<String> args, String id, Path socket) {
+        add(args, "-chardev", monitorChardev(id, socket));
+        add(args, "-mon", "chardev=" + id + ",mode=control");
+    }
+
+    /** The {@code -chardev} value of a monitor's socket; reattach looks for the driver's in a process's arguments. */
+    static String monitorChardev(String id, Path socket) {
+        return "socket,id=" + id + ",path=" + escape(socket.toString()) + ",server=on,wait=off";
     }
 
     private static void add(List<String> args, String option, String value) {

@@ -64,6 +64,15 @@ import org.slf4j.LoggerFactory;
  * {@code serial.log} and the QMP socket {@code qmp.sock} (mode 0600). A socket path longer than
  * the 106 bytes a Unix socket path may have from Java moves to {@code /tmp/horcrux-<hash>/<vmId>.qmp} (mode 0700).
  *
+ * <h2>The operator monitor</h2>
+ * QEMU serves one client per monitor, and the driver holds the VM's. With
+ * {@link Builder#operatorMonitor(boolean)}, each VM also gets a second QMP monitor,
+ * {@code operator.sock} (mode 0600; {@code /tmp/horcrux-<hash>/<vmId>.operator} when the path is
+ * too long), for an operator's tools ({@code qmp-shell}, {@code socat}, a monitoring agent, or
+ * {@link QmpClient#connect(Path, Duration)}) without disturbing the driver.
+ * {@link #operatorMonitor(String)} gives its path. What is done through it is supervised like
+ * anything else that happens to the VM (see below).
+ *
  * <h2>Stopping</h2>
  * {@link #stop(String, Duration)} sends {@code system_powerdown}, waits up to the grace period,
  * then sends {@code quit}, then SIGTERM, then SIGKILL, and returns once the process is gone
@@ -74,8 +83,8 @@ import org.slf4j.LoggerFactory;
  * A QEMU that exits or is killed behind the driver's back closes its QMP connection; the driver
  * notices at once and tells the {@link DriverObserver}: {@link VmStatus#STOPPED} when the guest
  * powered off or QEMU quit on a monitor command, {@link VmStatus#CRASHED} otherwise. STOP and
- * RESUME events from another monitor become PAUSED and RUNNING notices; GUEST_PANICKED a
- * CRASHED notice.
+ * RESUME events caused by another monitor (the operator's, or the guest) become PAUSED and
+ * RUNNING notices; GUEST_PANICKED a CRASHED notice.
  *
  * <h2>Least privilege</h2>
  * VM directories are 0700 and QMP sockets and logs 0600; QEMU runs with {@code -sandbox on}
@@ -101,6 +110,7 @@ public final class QemuDriver implements VmDriver {
     private final Duration qmpTimeout;
     private final QemuCommandLine commandLine;
     private final String runAs;
+    private final boolean operatorMonitor;
     private final Map<String, QemuVm> running = new ConcurrentHashMap<>();
     private final Map<String, String> crashed = new ConcurrentHashMap<>();
     private final ExecutorService watcher;
@@ -119,6 +129,7 @@ public final class QemuDriver implements VmDriver {
         QemuCommandLine line = QemuCommandLine.of(qemuBinary, accelerator, machine, sandbox);
         this.commandLine = b.runAs == null ? line : line.runningAs(b.runAs);
         this.runAs = b.runAs;
+        this.operatorMonitor = Boolean.TRUE.equals(b.operatorMonitor);
         AtomicInteger n = new AtomicInteger();
         this.watcher = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "horcrux-qemu-watch-" + n.incrementAndGet());
@@ -237,12 +248,12 @@ public final class QemuDriver implements VmDriver {
         }
         try {
             deleteTree(files.directory());
-            if (files.socketOutsideDirectory()) {
-                Files.deleteIfExists(files.qmpSocket());
+            for (Path socket : files.socketsOutsideDirectory()) {
+                Files.deleteIfExists(socket);
                 try {
-                    Files.deleteIfExists(files.qmpSocket().getParent());
+                    Files.deleteIfExists(socket.getParent());
                 } catch (java.nio.file.DirectoryNotEmptyException stillUsed) {
-                    // other VMs of this state directory keep their sockets there
+                    // other sockets of this state directory's VMs are still there
                 }
             }
         } catch (IOException e) {
@@ -282,7 +293,9 @@ public final class QemuDriver implements VmDriver {
         }
         files.prepareSocketDirectory();
         removeRuntimeFiles(files);
-        List<String> args = commandLine.arguments(spec, files.directory(), files.qmpSocket());
+        List<String> args = operatorMonitor
+                ? commandLine.arguments(spec, files.directory(), files.qmpSocket(), files.operatorSocket())
+                : commandLine.arguments(spec, files.directory(), files.qmpSocket());
         long started = System.nanoTime();
         QemuVm vm = null;
         try {
@@ -302,11 +315,16 @@ public final class QemuDriver implements VmDriver {
                 throw new DriverException("QEMU exited with status " + launcher.exitValue());
             }
             long pid = readPid(files.pidFile())
-                    .orElseThrow(() -> new DriverException("QEMU did not write its pidfile " + files.pidFile()));
+                    // QEMU writes it before -daemonize lets the launcher exit and removes it when it exits.
+                    .orElseThrow(() -> new DriverException("QEMU exited right after starting (its pidfile "
+                            + files.pidFile() + " is gone)"));
             HostProcess.Stat stat = HostProcess.stat(pid).filter(s -> !s.isZombie())
                     .orElseThrow(() -> new DriverException("QEMU (pid " + pid + ") exited right after starting"));
             vm = new QemuVm(id, files, pid, stat.startTicks());
             restrictSocket(files.qmpSocket());
+            if (operatorMonitor) {
+                restrictSocket(files.operatorSocket());
+            }
             if (Files.exists(files.serialLog(), LinkOption.NOFOLLOW_LINKS)) {
                 Files.setPosixFilePermissions(files.serialLog(), VmFiles.OWNER_ONLY_FILE); // QEMU honours the umask
             }
@@ -719,9 +737,19 @@ public final class QemuDriver implements VmDriver {
 
     // ---------------------------------------------------------------- files and processes
 
-    /** The live QMP connection of a running VM; tests use it to act as "another monitor". */
-    QmpClient qmpOf(String vmId) {
-        return connected(vmId, "reach the monitor of").qmp;
+    /**
+     * The socket of the VM's operator monitor ({@link Builder#operatorMonitor(boolean)}): present
+     * while this driver runs or has reattached the VM and the VM's QEMU was started with one.
+     * Connect with {@link QmpClient#connect(Path, Duration)} or any QMP client; one client at a
+     * time.
+     */
+    public Optional<Path> operatorMonitor(String vmId) {
+        ensureOpen();
+        QemuVm vm = running.get(vmId);
+        if (vm == null || !Files.exists(vm.files.operatorSocket(), LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.empty();
+        }
+        return Optional.of(vm.files.operatorSocket());
     }
 
     VmFiles files(String vmId) {
@@ -748,8 +776,7 @@ public final class QemuDriver implements VmDriver {
                 socket = true;
             }
         }
-        return named && socket && args.contains("socket,id=qmp,path=" + QemuCommandLine.escape(files.qmpSocket().toString())
-                + ",server=on,wait=off");
+        return named && socket && args.contains(QemuCommandLine.monitorChardev("qmp", files.qmpSocket()));
     }
 
     private static Optional<Long> readPid(Path pidFile) {
@@ -768,16 +795,18 @@ public final class QemuDriver implements VmDriver {
         try {
             Files.setPosixFilePermissions(socket, VmFiles.OWNER_ONLY_FILE);
         } catch (NoSuchFileException e) {
-            throw new DriverException("QEMU did not create its QMP socket " + socket);
+            // QEMU makes its sockets before -daemonize lets the launcher exit and removes them when it exits.
+            throw new DriverException("QEMU exited right after starting (its QMP socket " + socket + " is gone)");
         }
     }
 
     private static void removeRuntimeFiles(VmFiles files) {
-        try {
-            Files.deleteIfExists(files.qmpSocket());
-            Files.deleteIfExists(files.pidFile());
-        } catch (IOException e) {
-            log.warn("cannot remove {} or {}: {}", files.qmpSocket(), files.pidFile(), e.toString());
+        for (Path file : List.of(files.qmpSocket(), files.operatorSocket(), files.pidFile())) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                log.warn("cannot remove {}: {}", file, e.toString());
+            }
         }
     }
 
@@ -829,7 +858,7 @@ public final class QemuDriver implements VmDriver {
     @Override
     public String toString() {
         return "QemuDriver[" + stateDirectory + ", " + accelerator + ", " + machine
-                + (runAs == null ? "" : ", runAs " + runAs) + "]";
+                + (runAs == null ? "" : ", runAs " + runAs) + (operatorMonitor ? ", operator monitor" : "") + "]";
     }
 
     /** The user QEMU switches to ({@link Builder#runAs(String)}), empty when it keeps the JVM's user. */
@@ -885,6 +914,7 @@ public final class QemuDriver implements VmDriver {
         private Duration qmpTimeout;
         private BooleanSupplier kvmProbe;
         private String runAs;
+        private Boolean operatorMonitor;
 
         private Builder() {
         }
@@ -952,6 +982,15 @@ public final class QemuDriver implements VmDriver {
          */
         public Builder runAs(String user) {
             this.runAs = once(this.runAs, QemuCommandLine.requireUserName(user), "runAs");
+            return this;
+        }
+
+        /**
+         * Whether each VM gets a second QMP monitor for operators' tools, beside the driver's own;
+         * default false. See {@link QemuDriver#operatorMonitor(String)}.
+         */
+        public Builder operatorMonitor(boolean enabled) {
+            this.operatorMonitor = once(this.operatorMonitor, enabled, "operatorMonitor");
             return this;
         }
 

@@ -13,16 +13,24 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 
 /**
  * Where the files of one VM live: {@code <stateDirectory>/<vmId>/} holds the disks, the pidfile,
- * the serial log and, when the path fits in {@code sun_path}, the QMP socket. A socket path that
- * would be longer than {@value #MAX_SOCKET_PATH_BYTES} bytes moves to
- * {@code /tmp/horcrux-<hash of the state directory>/<vmId>.qmp}, a function of the state
- * directory and the id alone, so that a new driver finds it again.
+ * the serial log and, when their paths fit in {@code sun_path}, the driver's QMP socket
+ * {@code qmp.sock} and the operator's {@code operator.sock}. A socket path that would be longer
+ * than {@value #MAX_SOCKET_PATH_BYTES} bytes moves to
+ * {@code /tmp/horcrux-<hash of the state directory>/<vmId>.qmp} (or {@code <vmId>.operator}), a
+ * function of the state directory and the id alone, so that a new driver finds it again. Each
+ * socket's place is decided on its own, so the driver's socket stays where it is whether or not
+ * the operator monitor is enabled.
+ *
+ * @param operatorSocket the operator monitor's socket; null only in the files a
+ *                       {@link QemuCommandLine} derives, which need the directory alone
  */
-record VmFiles(Path directory, Path qmpSocket) {
+record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
     /**
      * {@code sun_path} holds 108 bytes on Linux, so 107 plus the terminating NUL; the JDK's
      * Unix-domain {@code SocketChannel} accepts one byte less.
@@ -34,15 +42,20 @@ record VmFiles(Path directory, Path qmpSocket) {
 
     static VmFiles of(Path stateDirectory, String vmId) {
         Path directory = stateDirectory.resolve(vmId);
-        Path socket = directory.resolve("qmp.sock");
+        return new VmFiles(directory, socket(stateDirectory, directory, vmId, "qmp.sock", ".qmp"),
+                socket(stateDirectory, directory, vmId, "operator.sock", ".operator"));
+    }
+
+    private static Path socket(Path stateDirectory, Path directory, String vmId, String name, String shortSuffix) {
+        Path socket = directory.resolve(name);
         if (length(socket) > MAX_SOCKET_PATH_BYTES) {
-            socket = shortSocketDirectory(stateDirectory).resolve(vmId + ".qmp");
+            socket = shortSocketDirectory(stateDirectory).resolve(vmId + shortSuffix);
             if (length(socket) > MAX_SOCKET_PATH_BYTES) {
                 throw new DriverException("VM '" + vmId + "': no QMP socket path fits in the " + MAX_SOCKET_PATH_BYTES
                         + " bytes a Unix socket path may have: " + socket);
             }
         }
-        return new VmFiles(directory, socket);
+        return socket;
     }
 
     static Path shortSocketDirectory(Path stateDirectory) {
@@ -55,20 +68,23 @@ record VmFiles(Path directory, Path qmpSocket) {
         }
     }
 
-    /** Whether the socket lives outside the VM's directory. */
-    boolean socketOutsideDirectory() {
-        return !qmpSocket.getParent().equals(directory);
+    /** The sockets that live outside the VM's directory, in the short socket directory. */
+    List<Path> socketsOutsideDirectory() {
+        return Stream.of(qmpSocket, operatorSocket)
+                .filter(socket -> socket != null && !socket.getParent().equals(directory))
+                .toList();
     }
 
     /**
-     * Creates the short socket directory (0700) when the socket lives there, refusing one that is
+     * Creates the short socket directory (0700) when a socket lives there, refusing one that is
      * a symbolic link or belongs to another user, since {@code /tmp} is shared.
      */
     void prepareSocketDirectory() {
-        if (!socketOutsideDirectory()) {
+        List<Path> outside = socketsOutsideDirectory();
+        if (outside.isEmpty()) {
             return;
         }
-        Path dir = qmpSocket.getParent();
+        Path dir = outside.get(0).getParent();
         try {
             if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
                 try {

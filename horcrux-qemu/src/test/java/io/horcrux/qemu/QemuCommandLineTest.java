@@ -87,6 +87,28 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void theOperatorMonitorIsASecondQmpMonitorAfterTheDriversOwn() {
+        VmSpec spec = VmSpec.builder().id("ops").build();
+        Path dir = Path.of("/s/o,p/ops");
+        List<String> args = QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.MICROVM, false)
+                .arguments(spec, dir, dir.resolve("qmp.sock"), dir.resolve("operator.sock"));
+        assertThat(args.subList(args.indexOf("-serial") + 2, args.size())).containsExactly(
+                "-chardev", "socket,id=qmp,path=/s/o,,p/ops/qmp.sock,server=on,wait=off",
+                "-mon", "chardev=qmp,mode=control",
+                "-chardev", "socket,id=operator,path=/s/o,,p/ops/operator.sock,server=on,wait=off",
+                "-mon", "chardev=operator,mode=control",
+                "-pidfile", "/s/o,p/ops/qemu.pid",
+                "-daemonize");
+        QemuCommandLine line = QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.Q35, false);
+        assertThatThrownBy(() -> line.arguments(spec, dir, dir.resolve("qmp.sock"), dir.resolve("qmp.sock")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("operatorSocket must differ");
+        assertThatThrownBy(() -> line.arguments(spec, dir, dir.resolve("qmp.sock"), Path.of("/s/x\n-daemonize")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("operatorSocket");
+        assertThatThrownBy(() -> line.arguments(spec, dir, dir.resolve("qmp.sock"), Path.of("op.sock")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("operatorSocket");
+    }
+
+    @Test
     void microvmDisksAndNicsUseVirtioMmioDevices() {
         VmSpec spec = VmSpec.builder().id("m").memoryMiB(64).disk(DiskSpec.qcow2("root", 1L << 20))
                 .nic(NicSpec.user("n").withMac("52:54:00:00:00:01")).build();

@@ -22,7 +22,8 @@ class QemuDriverBuilderTest {
             assertThat(driver.defaultStopGrace()).isEqualTo(Duration.ofSeconds(30));
             assertThat(driver.name()).isEqualTo("qemu");
             assertThat(driver.stateDirectory()).isEqualTo(dir.resolve("state"));
-            assertThat(driver.toString()).contains("Q35").contains("TCG");
+            assertThat(driver.toString()).contains("Q35").contains("TCG").doesNotContain("operator");
+            assertThat(driver.operatorMonitor("any")).as("no VM runs, so no operator monitor").isEmpty();
         }
     }
 
@@ -104,6 +105,9 @@ class QemuDriverBuilderTest {
         assertThatThrownBy(() -> b.accelerator(Accelerator.KVM)).isInstanceOf(IllegalStateException.class);
         b.qmpTimeout(Duration.ofSeconds(1));
         assertThatThrownBy(() -> b.qmpTimeout(Duration.ofSeconds(2))).isInstanceOf(IllegalStateException.class);
+        b.operatorMonitor(false);
+        assertThatThrownBy(() -> b.operatorMonitor(true)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("operatorMonitor was already set to false");
         assertThatThrownBy(() -> b.defaultStopGrace(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> QemuDriver.builder().qmpTimeout(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> QemuDriver.builder().build()).isInstanceOf(IllegalStateException.class)

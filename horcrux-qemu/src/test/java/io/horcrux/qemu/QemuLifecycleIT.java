@@ -66,8 +66,9 @@ class QemuLifecycleIT {
         driver = open(state);
     }
 
+    /** A driver whose VMs have an operator monitor, the "other client" of the supervision tests. */
     private QemuDriver open(Path stateDirectory) {
-        QemuDriver d = QemuItSupport.driver(stateDirectory);
+        QemuDriver d = QemuItSupport.driverBuilder(stateDirectory).operatorMonitor(true).build();
         d.setObserver((id, status, reason) -> notices.add(new Notice(id, status, reason)));
         drivers.add(d);
         return d;
@@ -256,31 +257,81 @@ class QemuLifecycleIT {
     }
 
     @Test
-    void pauseAndResumeByAnotherMonitorAreNoticed() throws Exception {
+    void pauseAndResumeOverTheOperatorMonitorAreNoticed() throws Exception {
         VmSpec spec = QemuItSupport.spec("elsewhere");
         driver.provision(spec);
         driver.start(spec);
-        driver.qmpOf("elsewhere").execute("stop");
-        assertThat(awaitNotice("elsewhere", VmStatus.PAUSED).reason()).contains("STOP");
-        assertThat(driver.status("elsewhere")).isEqualTo(VmStatus.PAUSED);
-        driver.qmpOf("elsewhere").execute("cont");
-        assertThat(awaitNotice("elsewhere", VmStatus.RUNNING).reason()).contains("RESUME");
-        assertThat(driver.status("elsewhere")).isEqualTo(VmStatus.RUNNING);
+        try (QmpClient operator = QmpClient.connect(driver.operatorMonitor("elsewhere").orElseThrow(), NOTICE)) {
+            operator.execute("stop");
+            assertThat(awaitNotice("elsewhere", VmStatus.PAUSED).reason()).contains("STOP");
+            assertThat(driver.status("elsewhere")).isEqualTo(VmStatus.PAUSED);
+            operator.execute("cont");
+            assertThat(awaitNotice("elsewhere", VmStatus.RUNNING).reason()).contains("RESUME");
+            assertThat(driver.status("elsewhere")).isEqualTo(VmStatus.RUNNING);
+            assertThat(operator.execute("query-status").path("status").asText()).isEqualTo("running");
+        }
         driver.stop("elsewhere", Duration.ZERO);
     }
 
     @Test
-    void aQuitThatTheDriverDidNotSendIsNoticedAsAStop() throws Exception {
+    void aQuitOverTheOperatorMonitorIsNoticedAsAStop() throws Exception {
         VmSpec spec = QemuItSupport.spec("quitter");
         driver.provision(spec);
         long pid = driver.start(spec).pid();
-        driver.qmpOf("quitter").execute("quit");
+        Path operatorSocket = driver.operatorMonitor("quitter").orElseThrow();
+        assertThat(mode(operatorSocket)).isEqualTo("rw-------");
+        QemuFaults.quitOverOperatorMonitor(driver, "quitter");
         Notice notice = awaitNotice("quitter", VmStatus.STOPPED);
         assertThat(notice.reason()).contains("quit");
         assertThat(driver.status("quitter")).isEqualTo(VmStatus.STOPPED);
         assertThat(QemuItSupport.isGone(pid)).isTrue();
         assertThat(driver.files("quitter").qmpSocket()).doesNotExist();
+        assertThat(operatorSocket).doesNotExist();
         assertThat(driver.files("quitter").pidFile()).doesNotExist();
+        assertThat(driver.operatorMonitor("quitter")).isEmpty();
+    }
+
+    @Test
+    void aQuitOverTheOperatorMonitorDuringStartEndsInAFailedStartOrAStop() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            for (int round = 0; round < 3; round++) {
+                String id = "early-quit-" + round;
+                VmSpec spec = QemuItSupport.spec(id);
+                driver.provision(spec);
+                Future<VmRuntime> start = pool.submit(() -> driver.start(spec));
+                assertThat(QemuFaults.quitAsSoonAsItListens(driver, id, start::isDone))
+                        .as("the operator monitor of %s accepted a quit", id).isTrue();
+                try {
+                    long pid = start.get(NOTICE.toSeconds(), TimeUnit.SECONDS).pid();
+                    // The start completed, so the driver's monitor was ready for QEMU's SHUTDOWN event.
+                    assertThat(awaitNotice(id, VmStatus.STOPPED).reason()).contains("quit");
+                    assertThat(QemuItSupport.isGone(pid)).isTrue();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertThat(e.getCause()).isInstanceOf(DriverException.class).hasMessageContaining("VM '" + id + "'");
+                }
+                assertThat(driver.status(id)).isEqualTo(VmStatus.STOPPED);
+                assertThat(QemuItSupport.qemuProcessesUnder(state.resolve(id))).isEmpty();
+                assertThat(driver.files(id).operatorSocket()).doesNotExist();
+                driver.start(spec);
+                driver.stop(id, Duration.ZERO);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void withoutTheSettingThereIsNoOperatorMonitor() throws Exception {
+        QemuDriver plain = QemuItSupport.driver(state.resolve("plain"));
+        drivers.add(plain);
+        VmSpec spec = QemuItSupport.spec("solo");
+        plain.provision(spec);
+        VmRuntime runtime = plain.start(spec);
+        assertThat(plain.operatorMonitor("solo")).isEmpty();
+        assertThat(plain.files("solo").operatorSocket()).doesNotExist();
+        assertThat(HostProcess.commandLine(runtime.pid())).noneMatch(arg -> arg.contains("operator"));
+        plain.stop("solo", Duration.ZERO);
     }
 
     @Test
