@@ -1,12 +1,15 @@
 package io.horcrux.qemu;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * What {@code /proc} says about a host process. A daemonized QEMU is not our child, and the
@@ -74,6 +77,28 @@ final class HostProcess {
             args.add(new String(bytes, start, bytes.length - start, StandardCharsets.UTF_8));
         }
         return args;
+    }
+
+    /**
+     * The live (not zombie) processes whose arguments match: for finding a process whose pid is
+     * not known, such as a QEMU that removed its pidfile as it exited.
+     *
+     * @throws UncheckedIOException if {@code /proc} cannot be listed
+     */
+    static List<Long> find(Predicate<List<String>> arguments) {
+        List<Long> found = new ArrayList<>();
+        try (DirectoryStream<Path> proc = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path entry : proc) {
+                long pid = Long.parseLong(entry.getFileName().toString());
+                List<String> args = commandLine(pid);
+                if (!args.isEmpty() && arguments.test(args) && stat(pid).filter(s -> !s.isZombie()).isPresent()) {
+                    found.add(pid);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list /proc", e);
+        }
+        return found;
     }
 
     /** Sends SIGTERM ({@code force = false}) or SIGKILL to the process, if it is still the same one. */

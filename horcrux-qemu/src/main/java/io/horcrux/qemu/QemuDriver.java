@@ -361,13 +361,17 @@ public final class QemuDriver implements VmDriver {
                 vm.qmp.close();
             }
         }
-        // The process may be running even if we never read its pid.
-        Optional<Long> pid = vm != null ? Optional.of(vm.pid) : readPid(files.pidFile());
-        pid.ifPresent(p -> HostProcess.stat(p).ifPresent(stat -> {
-            if (isOurs(p, files)) {
-                forceGone(new QemuVm(id, files, p, stat.startTicks()));
+        // The process may be running even if we never read its pid, or may be on its way out
+        // having removed its pidfile (a quit from another client); either way it is gone before
+        // this returns, so a new start of the VM never meets it.
+        try {
+            List<Long> pids = vm != null ? List.of(vm.pid) : HostProcess.find(args -> isOurs(args, files));
+            for (long p : pids) {
+                HostProcess.stat(p).ifPresent(stat -> forceGone(new QemuVm(id, files, p, stat.startTicks())));
             }
-        }));
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
+        }
         String output = "";
         try {
             if (Files.exists(files.startLog())) {
@@ -386,7 +390,7 @@ public final class QemuDriver implements VmDriver {
 
     private void connect(QemuVm vm) {
         QmpClient client = QmpClient.connect(vm.files.qmpSocket(), qmpTimeout, vm.id, event -> onEvent(vm, event),
-                QmpClient.MAX_LINE_BYTES);
+                QmpClient.MAX_LINE_BYTES, vm::isGone);
         vm.qmp = client;
         client.disconnected().thenAccept(reason -> onDisconnect(vm, reason));
     }
@@ -763,8 +767,11 @@ public final class QemuDriver implements VmDriver {
     }
 
     /** Whether the process's command line is QEMU started for this VM under this state directory. */
-    private boolean isOurs(long pid, VmFiles files) {
-        List<String> args = HostProcess.commandLine(pid);
+    private static boolean isOurs(long pid, VmFiles files) {
+        return isOurs(HostProcess.commandLine(pid), files);
+    }
+
+    private static boolean isOurs(List<String> args, VmFiles files) {
         String id = files.directory().getFileName().toString();
         boolean named = false;
         boolean socket = false;

@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -105,16 +106,20 @@ public final class QmpClient implements AutoCloseable {
      *                         timeout, or the negotiation fails
      */
     public static QmpClient connect(Path socket, Duration timeout) {
-        return connect(socket, timeout, socket.getFileName().toString(), null, MAX_LINE_BYTES);
+        return connect(socket, timeout, socket.getFileName().toString(), null, MAX_LINE_BYTES, () -> false);
     }
 
-    /** As {@link #connect(Path, Duration)}, with a label for thread names and messages and a first listener. */
+    /**
+     * As {@link #connect(Path, Duration)}, with a label for thread names and messages, a first
+     * listener, and a check that ends the wait for the socket early once the process that
+     * should serve it is gone.
+     */
     static QmpClient connect(Path socket, Duration timeout, String label, Consumer<QmpEvent> listener,
-                             int maxLineBytes) {
+                             int maxLineBytes, BooleanSupplier serverGone) {
         Objects.requireNonNull(socket, "socket");
         requirePositive(timeout, "timeout");
         long deadline = System.nanoTime() + timeout.toNanos();
-        SocketChannel channel = openWithRetry(socket, deadline, label);
+        SocketChannel channel = openWithRetry(socket, deadline, label, serverGone);
         QmpClient client = new QmpClient(channel, label, timeout, maxLineBytes, listener);
         client.reader.start();
         try {
@@ -127,7 +132,7 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
-    private static SocketChannel openWithRetry(Path socket, long deadline, String label) {
+    private static SocketChannel openWithRetry(Path socket, long deadline, String label, BooleanSupplier serverGone) {
         UnixDomainSocketAddress address = UnixDomainSocketAddress.of(socket);
         IOException last = null;
         do {
@@ -142,6 +147,10 @@ public final class QmpClient implements AutoCloseable {
             } catch (IOException e) {
                 closeQuietly(channel);
                 throw new DriverException("QMP " + label + ": cannot connect to " + socket + ": " + e, e);
+            }
+            if (serverGone.getAsBoolean()) {
+                throw new DriverException("QMP " + label + ": QEMU exited before its socket " + socket
+                        + " accepted a connection: " + last, last);
             }
             try {
                 Thread.sleep(5);

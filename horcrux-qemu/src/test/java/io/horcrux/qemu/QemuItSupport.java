@@ -7,11 +7,9 @@ import io.horcrux.model.NicSpec;
 import io.horcrux.model.VmSpec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -56,24 +54,8 @@ final class QemuItSupport {
 
     /** Pids of live (not zombie) QEMU processes whose command line mentions {@code under}. */
     static List<Long> qemuProcessesUnder(Path under) {
-        List<Long> found = new ArrayList<>();
-        try (DirectoryStream<Path> proc = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-            for (Path p : proc) {
-                long pid = Long.parseLong(p.getFileName().toString());
-                List<String> args = HostProcess.commandLine(pid);
-                if (args.isEmpty() || !args.get(0).contains("qemu-system")) {
-                    continue;
-                }
-                boolean mentions = args.stream().anyMatch(a -> a.contains(under.toString()));
-                boolean alive = HostProcess.stat(pid).filter(s -> !s.isZombie()).isPresent();
-                if (mentions && alive) {
-                    found.add(pid);
-                }
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        return found;
+        return HostProcess.find(args -> args.get(0).contains("qemu-system")
+                && args.stream().anyMatch(a -> a.contains(under.toString())));
     }
 
     /** Fails if any QEMU started for {@code under} still runs; kills them so the next run starts clean. */

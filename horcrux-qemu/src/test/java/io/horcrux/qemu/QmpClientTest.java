@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -178,7 +179,7 @@ class QmpClientTest {
             conn.send("{\"return\": \"");
             conn.sendBytes(big);
         });
-        try (QmpClient client = QmpClient.connect(server.socket(), TIMEOUT, "big", null, 16 * 1024)) {
+        try (QmpClient client = QmpClient.connect(server.socket(), TIMEOUT, "big", null, 16 * 1024, () -> false)) {
             assertThatThrownBy(() -> client.execute("query-status")).isInstanceOf(DriverException.class)
                     .hasMessageContaining("longer than 16384 bytes");
         }
@@ -250,6 +251,18 @@ class QmpClientTest {
         assertThatThrownBy(() -> QmpClient.connect(dir.resolve("absent.sock"), Duration.ofMillis(100)))
                 .isInstanceOf(DriverException.class)
                 .hasMessageContaining("did not accept a connection");
+    }
+
+    @Test
+    void theWaitForASocketEndsAsSoonAsItsServerIsKnownGone() {
+        // A long timeout that the test would hit if the check were ignored; no timing is asserted.
+        AtomicInteger checks = new AtomicInteger();
+        assertThatThrownBy(() -> QmpClient.connect(dir.resolve("absent.sock"), Duration.ofMinutes(10), "gone", null,
+                QmpClient.MAX_LINE_BYTES, () -> checks.incrementAndGet() > 3))
+                .isInstanceOf(DriverException.class)
+                .hasMessageContaining("QEMU exited before its socket")
+                .hasMessageContaining("absent.sock");
+        assertThat(checks).hasValue(4);
     }
 
     static void assertNoReaderThreadLeft() throws InterruptedException {
