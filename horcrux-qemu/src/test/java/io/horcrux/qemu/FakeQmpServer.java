@@ -25,14 +25,20 @@ import java.util.regex.Pattern;
  */
 final class FakeQmpServer implements AutoCloseable {
     static final String GREETING = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\n";
-    private static final Pattern ID = Pattern.compile("\"id\"\\s*:\\s*\"([^\"]+)\"");
+    /** The {@code id} member's value as JSON text: a string or a number. */
+    private static final Pattern ID = Pattern.compile("\"id\"\\s*:\\s*(\"[^\"]*\"|-?[0-9]+)");
     private static final Pattern EXECUTE = Pattern.compile("\"execute\"\\s*:\\s*\"([^\"]+)\"");
 
     /** Decides the reply to one command: (command line, connection) -> writes whatever it likes. */
     interface Script extends BiConsumer<Command, Connection> {
     }
 
+    /** One command line; {@code id} is its {@code id} as JSON text, empty when it had none. */
     record Command(String line, String execute, String id) {
+        /** What a reply to it carries: {@code , "id": <id>}, or nothing, as QEMU does. */
+        String idMember() {
+            return id.isEmpty() ? "" : ", \"id\": " + id;
+        }
     }
 
     static final class Connection {
@@ -63,7 +69,7 @@ final class FakeQmpServer implements AutoCloseable {
         }
 
         void reply(Command c, String returnJson) {
-            send("{\"return\": " + returnJson + ", \"id\": \"" + c.id() + "\"}\n");
+            send("{\"return\": " + returnJson + c.idMember() + "}\n");
         }
 
         void event(String name) {

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -48,19 +49,46 @@ class QmpClientTest {
     }
 
     @Test
-    void negotiatesCapabilitiesAndTagsEveryCommandWithAUniqueId() throws Exception {
+    void negotiatesCapabilitiesAndSendsACommandAloneWithoutAnId() throws Exception {
         try (QmpClient client = connect((c, conn) -> conn.reply(c, "{\"status\": \"running\", \"running\": true}"))) {
             assertThat(client.greeting().path("version").path("qemu").path("major").asInt()).isEqualTo(7);
             JsonNode reply = client.execute("query-status");
             assertThat(reply.path("status").asText()).isEqualTo("running");
             client.execute("query-status");
-            assertThat(server.received()).hasSize(3);
-            assertThat(server.received().get(0)).contains("\"execute\":\"qmp_capabilities\"");
-            List<String> ids = server.received().stream()
-                    .map(l -> l.replaceAll(".*\"id\":\"([^\"]+)\".*", "$1")).distinct().toList();
-            assertThat(ids).hasSize(3);
+            // The bytes of a bare socket loop: QEMU reads its monitor a byte at a time, so each one counts.
+            assertThat(server.received()).containsExactly("{\"execute\":\"qmp_capabilities\"}",
+                    "{\"execute\":\"query-status\"}", "{\"execute\":\"query-status\"}");
         }
         assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void commandsSentWhileOthersAreOutstandingCarryUniqueNumericIds() throws Exception {
+        List<FakeQmpServer.Command> held = new ArrayList<>();
+        try (QmpClient client = connect((c, conn) -> {
+            // Nothing is answered until all three have arrived, so the last two are sent while the first is owed.
+            held.add(c);
+            if (held.size() == 3) {
+                held.forEach(h -> conn.reply(h, "{\"echo\": \"" + h.execute() + "\"}"));
+            }
+        })) {
+            ExecutorService pool = Executors.newFixedThreadPool(3);
+            try {
+                Future<JsonNode> first = pool.submit(() -> client.execute("first"));
+                await(() -> server.received().size() == 2);
+                Future<JsonNode> second = pool.submit(() -> client.execute("second"));
+                Future<JsonNode> third = pool.submit(() -> client.execute("third"));
+                assertThat(first.get(10, TimeUnit.SECONDS).path("echo").asText()).isEqualTo("first");
+                assertThat(second.get(10, TimeUnit.SECONDS).path("echo").asText()).isEqualTo("second");
+                assertThat(third.get(10, TimeUnit.SECONDS).path("echo").asText()).isEqualTo("third");
+            } finally {
+                pool.shutdownNow();
+            }
+            List<String> lines = server.received();
+            assertThat(lines.get(1)).isEqualTo("{\"execute\":\"first\"}");
+            assertThat(lines.subList(2, 4)).allMatch(l -> l.matches("\\{\"execute\":\"(second|third)\",\"id\":[0-9]+}"))
+                    .extracting(l -> l.replaceAll(".*\"id\":([0-9]+).*", "$1")).doesNotHaveDuplicates();
+        }
     }
 
     @Test
@@ -77,7 +105,7 @@ class QmpClientTest {
         List<String> events = new CopyOnWriteArrayList<>();
         try (QmpClient client = connect((c, conn) -> {
             conn.event("STOP");
-            conn.send("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"RESET\", \"data\": {\"guest\": false, \"reason\": \"host-qmp-system-reset\"}, \"id\": \"" + c.id() + "\"}\n");
+            conn.send("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"RESET\", \"data\": {\"guest\": false, \"reason\": \"host-qmp-system-reset\"}, \"id\": 1}\n");
             conn.reply(c, "{\"answer\": \"" + c.execute() + "\"}");
             conn.event("RESUME");
         })) {
@@ -91,7 +119,7 @@ class QmpClientTest {
 
     @Test
     void aQmpErrorCarriesQemusClassAndDescription() throws Exception {
-        try (QmpClient client = connect((c, conn) -> conn.send("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command nope has not been found\"}, \"id\": \"" + c.id() + "\"}\n"))) {
+        try (QmpClient client = connect((c, conn) -> conn.send("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command nope has not been found\"}" + c.idMember() + "}\n"))) {
             assertThatThrownBy(() -> client.execute("nope"))
                     .isInstanceOfSatisfying(QmpException.class, e -> {
                         assertThat(e.errorClass()).isEqualTo("CommandNotFound");
@@ -123,7 +151,7 @@ class QmpClientTest {
         try (QmpClient client = connect((c, conn) -> {
             conn.sendBytes(("{\"return\": \"").getBytes(StandardCharsets.UTF_8));
             conn.sendBytes(new byte[] {(byte) 0xC3, (byte) 0x28});
-            conn.send("\", \"id\": \"" + c.id() + "\"}\n");
+            conn.send("\"" + c.idMember() + "}\n");
         })) {
             assertThatThrownBy(() -> client.execute("query-status")).isInstanceOf(DriverException.class)
                     .hasMessageContaining("protocol error");
@@ -187,13 +215,47 @@ class QmpClientTest {
     }
 
     @Test
-    void aReplyWithAnUnknownIdIsDroppedNotDeliveredToAnotherCaller() throws Exception {
+    void aReplyWithAnIdThisClientDidNotSendIsDroppedNotDeliveredToAnotherCaller() throws Exception {
         try (QmpClient client = connect((c, conn) -> {
             conn.send("{\"return\": {\"wrong\": true}, \"id\": \"someone-else\"}\n");
-            conn.send("{\"return\": {\"wrong\": true}}\n");
+            conn.send("{\"return\": {\"wrong\": true}, \"id\": 987654}\n");
+            conn.send("{\"return\": {\"wrong\": true}, \"id\": null}\n");
             conn.reply(c, "{\"right\": true}");
         })) {
             assertThat(client.execute("query-status").path("right").asBoolean()).isTrue();
+        }
+    }
+
+    @Test
+    void aReplyWithoutAnIdWhenNoneIsExpectedIsDropped() throws Exception {
+        try (QmpClient client = connect((c, conn) -> {
+            conn.reply(c, "{\"n\": \"" + c.execute() + "\"}");
+            if (c.execute().equals("first")) {
+                conn.send("{\"return\": {\"n\": \"unsolicited\"}}\n");
+                conn.event("MARK");
+            }
+        })) {
+            CountDownLatch marked = new CountDownLatch(1);
+            client.addEventListener(e -> marked.countDown());
+            assertThat(client.execute("first").path("n").asText()).isEqualTo("first");
+            // Lines are handled in order: once MARK is in, the unsolicited reply has been handled too.
+            assertThat(marked.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(client.execute("second").path("n").asText()).isEqualTo("second");
+        }
+    }
+
+    @Test
+    void aLateReplyToACommandThatTimedOutNeverAnswersALaterCommand() throws Exception {
+        try (QmpClient client = connect((c, conn) -> {
+            if (c.execute().equals("next")) {
+                conn.send("{\"return\": {\"n\": \"slow\"}}\n"); // QEMU answers in order: slow first
+                conn.reply(c, "{\"n\": \"next\"}");
+            }
+        })) {
+            assertThatThrownBy(() -> client.execute("slow", Map.of(), Duration.ofMillis(100)))
+                    .isInstanceOf(DriverException.class).hasMessageContaining("no reply to 'slow'");
+            assertThat(client.execute("next").path("n").asText()).isEqualTo("next");
+            assertThat(server.received().get(2)).as("sent while slow's reply is owed").contains("\"id\":");
         }
     }
 
@@ -263,6 +325,14 @@ class QmpClientTest {
                 .hasMessageContaining("QEMU exited before its socket")
                 .hasMessageContaining("absent.sock");
         assertThat(checks).hasValue(4);
+    }
+
+    private static void await(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() - deadline).as("waited 10 s").isNegative();
+            Thread.sleep(5);
+        }
     }
 
     static void assertNoReaderThreadLeft() throws InterruptedException {
