@@ -33,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -91,6 +92,7 @@ final class DefaultVmManager implements VmManager {
         driver.setObserver(this::onDriverNotice);
         try {
             reattach();
+            removeOrphans();
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -513,6 +515,34 @@ final class DefaultVmManager implements VmManager {
                 } else {
                     log.info("VM {}: reattached, {}", vm.id(), seen);
                 }
+            }
+        }
+    }
+
+    /**
+     * Removes what the driver provisioned for VMs the store does not know: a create cut off by a
+     * crash after its disks were made and before its row, or a delete cut off after its row was
+     * removed and before its disks were. A failure is logged and the manager opens anyway.
+     */
+    private void removeOrphans() {
+        Set<String> provisioned;
+        try {
+            provisioned = driver.provisionedIds();
+        } catch (RuntimeException e) {
+            log.warn("could not list what the {} driver has provisioned; orphans are left alone", driver.name(), e);
+            return;
+        }
+        for (String id : provisioned) {
+            if (store.find(id).isPresent()) {
+                continue;
+            }
+            try {
+                driver.removeOrphan(id);
+                log.info("VM {}: removed what the driver had provisioned for it; the inventory does not know it"
+                        + " (a create or delete cut off by a crash)", id);
+            } catch (RuntimeException e) {
+                log.warn("VM {}: the inventory does not know it, and what the driver provisioned for it could not be removed",
+                        id, e);
             }
         }
     }

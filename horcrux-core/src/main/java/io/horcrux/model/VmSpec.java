@@ -118,6 +118,27 @@ public record VmSpec(
         return b;
     }
 
+    /**
+     * Whether {@code id} is a valid VM id: {@code [a-z0-9][a-z0-9-]{0,62}}. Drivers check names
+     * they read back (directory names, say) with it before they reach a file name or command line.
+     */
+    public static boolean isValidId(String id) {
+        return id != null && SpecRules.ID.matcher(id).matches();
+    }
+
+    /**
+     * Returns {@code id} if it {@link #isValidId is a valid VM id}.
+     *
+     * @throws IllegalArgumentException naming the rule and the id (control characters shown as {@code ?})
+     */
+    public static String requireValidId(String id) {
+        if (!isValidId(id)) {
+            throw new IllegalArgumentException("id " + SpecRules.ID_RULE + "; was "
+                    + (id == null ? "null" : "'" + id.replaceAll("\\p{Cntrl}", "?") + "'"));
+        }
+        return id;
+    }
+
     private static void checkId(String id, List<Violation> violations) {
         if (id == null || id.isBlank()) {
             violations.add(new Violation("id", "must not be blank"));

@@ -5,6 +5,7 @@ import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
 import java.time.Duration;
+import java.util.Set;
 
 /**
  * Runs VMs on a hypervisor: the QEMU driver in {@code horcrux-qemu}, or the simulated driver
@@ -50,6 +51,26 @@ public interface VmDriver extends AutoCloseable {
 
     /** Removes everything {@link #provision} made. The VM is not active. Idempotent. */
     void deprovision(VmSpec spec);
+
+    /**
+     * The ids of the VMs this driver has provisioned and not deprovisioned. The manager asks
+     * once, when it opens, to find what a create or delete cut off by a crash left behind (disks
+     * are made before the inventory row and removed after it): each id here that the store does
+     * not know goes to {@link #removeOrphan}. The default knows none.
+     */
+    default Set<String> provisionedIds() {
+        return Set.of();
+    }
+
+    /**
+     * Removes what {@link #provision} made for a VM the inventory does not know, when no spec is
+     * left to pass to {@link #deprovision}. Idempotent. The default does nothing.
+     *
+     * @throws IllegalArgumentException if {@code vmId} is not a valid VM id
+     * @throws io.horcrux.DriverException if a process of that VM runs
+     */
+    default void removeOrphan(String vmId) {
+    }
 
     /** Starts the VM and returns once it runs. */
     VmRuntime start(VmSpec spec);

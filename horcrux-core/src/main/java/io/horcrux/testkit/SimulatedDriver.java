@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -121,6 +122,21 @@ public final class SimulatedDriver implements VmDriver {
         vms.computeIfPresent(spec.id(), (id, vm) -> {
             if (vm.status.isActive()) {
                 throw new DriverException("VM '" + id + "' is running; stop it before deprovisioning");
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public Set<String> provisionedIds() {
+        return Set.copyOf(vms.keySet());
+    }
+
+    @Override
+    public void removeOrphan(String vmId) {
+        vms.computeIfPresent(VmSpec.requireValidId(vmId), (id, vm) -> {
+            if (vm.status.isActive()) {
+                throw new DriverException("VM '" + id + "' is running; it is not an orphan");
             }
             return null;
         });

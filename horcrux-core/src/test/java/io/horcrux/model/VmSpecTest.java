@@ -49,6 +49,18 @@ class VmSpecTest {
     }
 
     @Test
+    void idsReadBackFromElsewhereAreCheckedByTheSameRule() {
+        assertThat(VmSpec.isValidId("web-1")).isTrue();
+        assertThat(VmSpec.requireValidId("a".repeat(63))).isEqualTo("a".repeat(63));
+        for (String bad : new String[] {null, "", "-a", "A", "a".repeat(64), "..", "a/b", "a\nb", ".lock"}) {
+            assertThat(VmSpec.isValidId(bad)).as("isValidId(%s)", bad).isFalse();
+            assertThatThrownBy(() -> VmSpec.requireValidId(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("id must match [a-z0-9][a-z0-9-]{0,62}")
+                    .hasMessageNotContaining("\n");
+        }
+    }
+
+    @Test
     void nameDefaultsToTheIdAndADisklessVmIsValid() {
         VmSpec spec = VmSpec.builder().id("a").build();
         assertThat(spec.name()).isEqualTo("a");

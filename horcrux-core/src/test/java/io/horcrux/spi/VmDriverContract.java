@@ -112,6 +112,43 @@ public abstract class VmDriverContract {
     }
 
     @Test
+    void provisionedIdsFollowProvisionAndDeprovision() {
+        VmSpec kept = provisioned("contract-kept");
+        VmSpec gone = spec("contract-gone");
+        driver.provision(gone);
+        assertThat(driver.provisionedIds()).contains(kept.id(), gone.id());
+        driver.deprovision(gone);
+        assertThat(driver.provisionedIds()).contains(kept.id()).doesNotContain(gone.id());
+    }
+
+    @Test
+    void removeOrphanRemovesWhatProvisionMadeAndIsIdempotent() {
+        VmSpec orphan = spec("contract-orphan");
+        driver.provision(orphan);
+        driver.removeOrphan(orphan.id());
+        assertThat(driver.provisionedIds()).doesNotContain(orphan.id());
+        driver.removeOrphan(orphan.id());
+        driver.removeOrphan("contract-never-provisioned");
+        driver.provision(orphan); // nothing of the first one is in the way
+        driver.deprovision(orphan);
+    }
+
+    @Test
+    void removeOrphanRefusesARunningVmAndIdsThatAreNotIds() {
+        VmSpec spec = provisioned("contract-running");
+        driver.start(spec);
+        assertThatThrownBy(() -> driver.removeOrphan(spec.id())).isInstanceOf(DriverException.class)
+                .hasMessageContaining("contract-running");
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+        for (String bad : new String[] {"", "..", "../contract-running", "a/b", "UPPER", "x\n", "-lead"}) {
+            assertThatThrownBy(() -> driver.removeOrphan(bad)).as("removeOrphan(%s)", bad)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("id must match");
+        }
+        assertThatThrownBy(() -> driver.removeOrphan(null)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(driver.provisionedIds()).contains(spec.id());
+    }
+
+    @Test
     void startRunsTheVmAndForcedStopEndsIt() {
         VmSpec spec = provisioned("contract-b");
         VmRuntime runtime = driver.start(spec);

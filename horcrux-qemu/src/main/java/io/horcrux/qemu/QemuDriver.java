@@ -3,6 +3,7 @@ package io.horcrux.qemu;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.horcrux.DriverException;
 import io.horcrux.InvalidVmSpecException;
+import io.horcrux.internal.OwnerLock;
 import io.horcrux.model.Architecture;
 import io.horcrux.model.DiskFormat;
 import io.horcrux.model.DiskSpec;
@@ -34,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -41,6 +43,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,6 +95,13 @@ import org.slf4j.LoggerFactory;
  * (seccomp) when it supports it, and, with {@link Builder#runAs(String)}, as an unprivileged
  * user once it has opened its files.
  *
+ * <h2>One driver per state directory</h2>
+ * A driver claims its state directory with an OS lock on {@code <stateDirectory>/.lock} until
+ * {@link #close()}: a second driver on the same directory, in this process or another, fails
+ * at {@code build()} naming the holder. The OS drops the lock when the process dies. So the
+ * VM directories are this driver's alone, and {@link #provisionedIds()} may report the ones
+ * the inventory does not know for removal.
+ *
  * <h2>Threads</h2>
  * Thread-safe; the manager serialises the calls for one VM, calls for different VMs run in
  * parallel. The driver owns one daemon reader thread per running VM and a daemon pool for
@@ -100,6 +111,8 @@ public final class QemuDriver implements VmDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
     private static final Duration SIGNAL_WAIT = Duration.ofSeconds(5);
     private static final Duration EXIT_AFTER_EOF = Duration.ofSeconds(2);
+    /** In the state directory; not a VM id, so never taken for a VM's directory. */
+    static final String STATE_LOCK_FILE = ".lock";
 
     private final Path stateDirectory;
     private final Path qemuBinary;
@@ -111,15 +124,17 @@ public final class QemuDriver implements VmDriver {
     private final QemuCommandLine commandLine;
     private final String runAs;
     private final boolean operatorMonitor;
+    private final OwnerLock stateLock;
     private final Map<String, QemuVm> running = new ConcurrentHashMap<>();
     private final Map<String, String> crashed = new ConcurrentHashMap<>();
     private final ExecutorService watcher;
     private volatile DriverObserver observer = (id, status, reason) -> { };
     private volatile boolean closed;
 
-    private QemuDriver(Builder b, Path stateDirectory, Path qemuBinary, Path qemuImgBinary, Accelerator accelerator,
-                       boolean sandbox) {
+    private QemuDriver(Builder b, Path stateDirectory, OwnerLock stateLock, Path qemuBinary, Path qemuImgBinary,
+                       Accelerator accelerator, boolean sandbox) {
         this.stateDirectory = stateDirectory;
+        this.stateLock = stateLock;
         this.qemuBinary = qemuBinary;
         this.qemuImg = QemuImg.at(qemuImgBinary);
         this.accelerator = accelerator;
@@ -241,10 +256,37 @@ public final class QemuDriver implements VmDriver {
     @Override
     public void deprovision(VmSpec spec) {
         ensureOpen();
-        String id = spec.id();
+        removeFiles(spec.id(), "stop it before deprovisioning");
+    }
+
+    /**
+     * VM directories under the state directory: one per VM provisioned and not deprovisioned.
+     * Entries whose names are not VM ids are not the driver's and are left out.
+     */
+    @Override
+    public Set<String> provisionedIds() {
+        ensureOpen();
+        try (Stream<Path> entries = Files.list(stateDirectory)) {
+            return entries.filter(entry -> Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS))
+                    .map(entry -> entry.getFileName().toString())
+                    .filter(VmSpec::isValidId)
+                    .collect(Collectors.toUnmodifiableSet());
+        } catch (IOException e) {
+            throw new DriverException("cannot list state directory " + stateDirectory + ": " + e, e);
+        }
+    }
+
+    /** Removes the VM's directory and disks, as {@link #deprovision} does, for a VM with no spec left. */
+    @Override
+    public void removeOrphan(String vmId) {
+        ensureOpen();
+        removeFiles(VmSpec.requireValidId(vmId), "it is not an orphan");
+    }
+
+    private void removeFiles(String id, String ifRunning) {
         VmFiles files = files(id);
         if (running.containsKey(id) || liveProcess(files).isPresent()) {
-            throw new DriverException("VM '" + id + "' is running; stop it before deprovisioning");
+            throw new DriverException("VM '" + id + "' is running; " + ifRunning);
         }
         try {
             deleteTree(files.directory());
@@ -845,7 +887,10 @@ public final class QemuDriver implements VmDriver {
         }
     }
 
-    /** Closes every QMP connection and the supervision threads; the VMs keep running. Idempotent. */
+    /**
+     * Closes every QMP connection and the supervision threads and releases the state directory
+     * for another driver; the VMs keep running. Idempotent.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -860,6 +905,7 @@ public final class QemuDriver implements VmDriver {
         }
         running.clear();
         watcher.shutdownNow();
+        stateLock.close();
     }
 
     @Override
@@ -1012,7 +1058,8 @@ public final class QemuDriver implements VmDriver {
          *
          * @throws DriverException          if a binary is missing or not executable, KVM was
          *                                  requested and is not usable, the state directory
-         *                                  cannot be created or written, or {@code runAs} names
+         *                                  cannot be created or written or another driver holds
+         *                                  it (in this or another process), or {@code runAs} names
          *                                  a user this host does not have or the JVM is not root
          * @throws IllegalStateException    if the state directory was not set
          * @throws IllegalArgumentException if a path holds control characters
@@ -1039,7 +1086,9 @@ public final class QemuDriver implements VmDriver {
             }
             boolean sandbox = probeSandbox(qemu);
             Path state = prepareStateDirectory(stateDirectory);
-            return new QemuDriver(this, state, qemu, img, resolved, sandbox);
+            // One driver per state directory: two would each take the other's VMs for orphans.
+            OwnerLock lock = OwnerLock.acquire(state, state.resolve(STATE_LOCK_FILE), "QemuDriver", DriverException::new);
+            return new QemuDriver(this, state, lock, qemu, img, resolved, sandbox);
         }
 
         private static <T> T once(T current, T value, String name) {

@@ -115,6 +115,33 @@ class QemuDriverBuilderTest {
     }
 
     @Test
+    void aStateDirectoryHasOneDriverAtATime() {
+        Path state = dir.resolve("shared");
+        try (QemuDriver first = QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).build()) {
+            assertThatThrownBy(() -> QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).build())
+                    .isInstanceOf(DriverException.class)
+                    .hasMessageContaining(state.toString())
+                    .hasMessageContaining("in use in this process by another QemuDriver")
+                    .hasMessageContaining("pid " + ProcessHandle.current().pid());
+            assertThat(first.stateDirectory()).isEqualTo(state);
+        }
+        QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).build().close();
+    }
+
+    @Test
+    void provisionedIdsAreTheVmDirectoriesAndNothingElse() throws Exception {
+        Path state = dir.resolve("listed");
+        try (QemuDriver driver = QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).build()) {
+            driver.provision(io.horcrux.model.VmSpec.builder().id("vm-1").build());
+            Files.createDirectory(state.resolve("Not-An-Id"));
+            Files.createFile(state.resolve("file-1"));
+            Files.createSymbolicLink(state.resolve("link-1"), dir);
+            assertThat(driver.provisionedIds()).containsExactly("vm-1");
+            assertThat(state.resolve(QemuDriver.STATE_LOCK_FILE)).exists();
+        }
+    }
+
+    @Test
     void runAsIsUnsetByDefaultAndTakesOnlyPortableUserNames() {
         try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).accelerator(Accelerator.TCG).build()) {
             assertThat(driver.runAs()).isEmpty();

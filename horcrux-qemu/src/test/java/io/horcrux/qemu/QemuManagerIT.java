@@ -11,8 +11,10 @@ import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmStatus;
 import io.horcrux.testkit.InMemoryVmStore;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
@@ -36,6 +38,30 @@ class QemuManagerIT {
 
     private static VmManager manager(InMemoryVmStore store, QemuDriver driver) {
         return VmManager.builder().store(store).driver(driver).build();
+    }
+
+    @Test
+    void openingRemovesWhatACrashLeftOfVmsTheInventoryDoesNotKnow() throws Exception {
+        Path state = root.resolve("orphans");
+        // A create cut off after its disks were made (or a delete after its row was removed): no row.
+        try (QemuDriver before = QemuItSupport.driver(state)) {
+            before.provision(QemuItSupport.spec("orphan"));
+            before.provision(QemuItSupport.spec("known"));
+        }
+        Files.createDirectory(state.resolve("Not-An-Id")); // not a VM directory: left alone
+        InMemoryVmStore store = InMemoryVmStore.create();
+        store.insert(new Vm(QemuItSupport.spec("known"), VmStatus.STOPPED, 1, Instant.EPOCH, Instant.EPOCH, "", null));
+        QemuDriver driver = QemuItSupport.driver(state);
+        try (VmManager vms = manager(store, driver)) {
+            assertThat(state.resolve("orphan")).doesNotExist();
+            assertThat(driver.provisionedIds()).containsExactly("known");
+            assertThat(state.resolve("known/root.qcow2")).exists();
+            assertThat(state.resolve("Not-An-Id")).isDirectory();
+            assertThat(vms.start("known").status()).isEqualTo(VmStatus.RUNNING);
+            vms.stop("known", Duration.ZERO);
+            vms.delete("known");
+        }
+        assertThat(state.resolve("known")).doesNotExist();
     }
 
     @Test

@@ -6,6 +6,7 @@ import io.horcrux.StoreException;
 import io.horcrux.VmAlreadyExistsException;
 import io.horcrux.VmConflictException;
 import io.horcrux.VmNotFoundException;
+import io.horcrux.internal.OwnerLock;
 import io.horcrux.internal.VmJson;
 import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
@@ -118,7 +119,7 @@ public final class SqliteVmStore implements VmStore {
 
     private final String where;
     private final int fetchSize;
-    private final DatabaseLock fileLock; // null in memory
+    private final OwnerLock fileLock; // null in memory
     private final String memoryName; // null for a file
     private final Connection writer;
     private final ReentrantLock writeLock = new ReentrantLock();
@@ -139,7 +140,7 @@ public final class SqliteVmStore implements VmStore {
     private final PreparedStatement deleteVm;
     private final PreparedStatement versionOf;
 
-    private SqliteVmStore(Builder b, String where, String url, DatabaseLock fileLock) {
+    private SqliteVmStore(Builder b, String where, String url, OwnerLock fileLock) {
         this.where = where;
         this.fetchSize = b.fetchSize;
         this.fileLock = fileLock;
@@ -594,7 +595,8 @@ public final class SqliteVmStore implements VmStore {
             requireWritable(file, where, "the file");
             requireSqliteHeader(file);
         }
-        DatabaseLock lock = DatabaseLock.acquire(file);
+        OwnerLock lock = OwnerLock.acquire(file, file.resolveSibling(file.getFileName() + ".lock"), "SqliteVmStore",
+                StoreException::new);
         try {
             if (exists) {
                 probe(file);
