@@ -1088,7 +1088,12 @@ public final class QemuDriver implements VmDriver {
             Path state = prepareStateDirectory(stateDirectory);
             // One driver per state directory: two would each take the other's VMs for orphans.
             OwnerLock lock = OwnerLock.acquire(state, state.resolve(STATE_LOCK_FILE), "QemuDriver", DriverException::new);
-            return new QemuDriver(this, state, lock, qemu, img, resolved, sandbox);
+            try {
+                return new QemuDriver(this, state, lock, qemu, img, resolved, sandbox);
+            } catch (RuntimeException e) {
+                lock.close();
+                throw e;
+            }
         }
 
         private static <T> T once(T current, T value, String name) {
