@@ -207,33 +207,14 @@ virsh -c "$uri" version >&2
 
 # ---------------------------------------------------------------- the domains the list and lookup read
 
-# The same XML as PeerBenchmark.domainXml: keep them in step.
+# The domain template PeerBenchmark fills too, so both define VMs of one shape.
+domain_template=$bench/src/peer/resources/io/horcrux/bench/peer-domain.xml
 accel=qemu; cpu_mode=maximum
 if [[ -r /dev/kvm && -w /dev/kvm ]]; then accel=kvm; cpu_mode=host-passthrough; fi
 domain_xml() {
   local name=$1 disk=$2 serial=$3
-  cat <<EOF
-<domain type='$accel'>
-  <name>$name</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os>
-  <features><acpi/></features>
-  <cpu mode='$cpu_mode'/>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$disk'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <serial type='file'><source path='$serial'/><target port='0'/></serial>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
+  sed -e "s|@type@|$accel|" -e "s|@name@|$name|" -e "s|@memoryMiB@|64|" -e "s|@cpuMode@|$cpu_mode|" \
+      -e "s|@disk@|$disk|" -e "s|@serial@|$serial|" "$domain_template"
 }
 
 log "defining $list_size domains with their disks in $peer_dir"

@@ -411,31 +411,29 @@ public class PeerBenchmark {
      * The libvirt domain of the same shape as {@link #spec}: what QemuDriver puts on QEMU's
      * command line (q35, {@code -cpu max}, ACPI, a virtio-blk qcow2 disk, serial to a file,
      * {@code -nodefaults}), without the devices libvirt would add by default (USB controller,
-     * memory balloon). libvirt still adds two PCIe root ports of its own.
+     * memory balloon). libvirt still adds two PCIe root ports of its own. The template,
+     * {@code peer-domain.xml}, is the one {@code run-libvirt-peer.sh} fills for the listed domains.
      */
     static String domainXml(String name, Path disk, Path serial) {
-        return """
-                <domain type='%s'>
-                  <name>%s</name>
-                  <memory unit='MiB'>%d</memory>
-                  <vcpu>1</vcpu>
-                  <os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os>
-                  <features><acpi/></features>
-                  <cpu mode='%s'/>
-                  <on_poweroff>destroy</on_poweroff>
-                  <devices>
-                    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                    </disk>
-                    <serial type='file'><source path='%s'/><target port='0'/></serial>
-                    <controller type='usb' model='none'/>
-                    <memballoon model='none'/>
-                  </devices>
-                </domain>
-                """.formatted(KVM ? "kvm" : "qemu", name, MEMORY_MIB, KVM ? "host-passthrough" : "maximum", disk, serial);
+        return DOMAIN_TEMPLATE.replace("@type@", KVM ? "kvm" : "qemu")
+                .replace("@name@", name)
+                .replace("@memoryMiB@", Integer.toString(MEMORY_MIB))
+                .replace("@cpuMode@", KVM ? "host-passthrough" : "maximum")
+                .replace("@disk@", disk.toString())
+                .replace("@serial@", serial.toString());
+    }
+
+    private static final String DOMAIN_TEMPLATE = readTemplate("peer-domain.xml");
+
+    private static String readTemplate(String resource) {
+        try (var in = PeerBenchmark.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException(resource + " is missing from the classpath; build with -Plibvirt-peer");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     static void createDisk(Path disk) {
