@@ -18,6 +18,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -108,6 +109,24 @@ public abstract class VmManagerContract {
         Vm first = manager.create(spec("web-1"));
         assertThatThrownBy(() -> manager.create(spec("web-1"))).isInstanceOf(VmAlreadyExistsException.class);
         assertThat(manager.get("web-1")).isEqualTo(first);
+    }
+
+    @Test
+    void openingRemovesWhatTheDriverProvisionedForVmsTheStoreDoesNotKnow() {
+        manager.close();
+        // What a crash between provisioning and the row (or between the row's delete and
+        // deprovisioning) leaves: the driver holds disks for a VM the store does not know.
+        SimulatedDriver leftover = SimulatedDriver.create();
+        leftover.provision(spec("orphan"));
+        leftover.provision(spec("known"));
+        VmStore store = newStore();
+        store.insert(new Vm(spec("known"), VmStatus.STOPPED, 1, Instant.EPOCH, Instant.EPOCH, "", null));
+        manager = VmManager.builder().store(store).driver(leftover).build();
+
+        assertThat(leftover.provisionedIds()).containsExactly("known");
+        assertThat(manager.get("known").status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(manager.find("orphan")).isEmpty();
+        assertThat(manager.create(spec("orphan")).status()).isEqualTo(VmStatus.STOPPED);
     }
 
     @Test
