@@ -790,6 +790,7 @@ public final class QemuDriver implements VmDriver {
      * time.
      */
     public Optional<Path> operatorMonitor(String vmId) {
+        Objects.requireNonNull(vmId, "vmId");
         ensureOpen();
         QemuVm vm = running.get(vmId);
         if (vm == null || !Files.exists(vm.files.operatorSocket(), LinkOption.NOFOLLOW_LINKS)) {

@@ -24,6 +24,9 @@ class QemuDriverBuilderTest {
             assertThat(driver.stateDirectory()).isEqualTo(dir.resolve("state"));
             assertThat(driver.toString()).contains("Q35").contains("TCG").doesNotContain("operator");
             assertThat(driver.operatorMonitor("any")).as("no VM runs, so no operator monitor").isEmpty();
+            assertThat(driver.operatorMonitor("../../etc")).isEmpty();
+            assertThatThrownBy(() -> driver.operatorMonitor(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("vmId");
         }
     }
 
