@@ -36,11 +36,10 @@ import org.slf4j.LoggerFactory;
  * QEMU dying, through the whole stack: a {@link VmManager} on the SQLite store and real QEMU,
  * whose QEMU dies by SIGKILL, SIGTERM or a {@code quit} sent by another client over the
  * operator monitor, while idle, while paused, and in the middle of the manager's own start and
- * stop. Each time the stored status is
- * corrected (CRASHED for a signal, STOPPED for a quit), subscribers get one event for it, the
- * cache agrees with the store, the call in flight completes or fails with a
- * {@link HorcruxException} naming the VM, and the VM starts again. Every test has a watchdog
- * ({@link Timeout}): a hang fails it.
+ * stop. Each time the stored status is corrected (CRASHED for a signal, STOPPED for a quit),
+ * subscribers get one event for it, the cache agrees with the store, the call in flight
+ * completes or fails with a {@link HorcruxException} naming the VM, and the VM starts again.
+ * Every test has a watchdog ({@link Timeout}): a hang fails it.
  */
 @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class QemuDeathIT {
