@@ -119,12 +119,7 @@ public final class SimulatedDriver implements VmDriver {
     @Override
     public void deprovision(VmSpec spec) {
         act(Operation.DEPROVISION, spec.id());
-        vms.computeIfPresent(spec.id(), (id, vm) -> {
-            if (vm.status.isActive()) {
-                throw new DriverException("VM '" + id + "' is running; stop it before deprovisioning");
-            }
-            return null;
-        });
+        remove(spec.id(), "stop it before deprovisioning");
     }
 
     @Override
@@ -134,9 +129,13 @@ public final class SimulatedDriver implements VmDriver {
 
     @Override
     public void removeOrphan(String vmId) {
-        vms.computeIfPresent(VmSpec.requireValidId(vmId), (id, vm) -> {
+        remove(VmSpec.requireValidId(vmId), "it is not an orphan");
+    }
+
+    private void remove(String vmId, String ifRunning) {
+        vms.computeIfPresent(vmId, (id, vm) -> {
             if (vm.status.isActive()) {
-                throw new DriverException("VM '" + id + "' is running; it is not an orphan");
+                throw new DriverException("VM '" + id + "' is running; " + ifRunning);
             }
             return null;
         });
