@@ -75,7 +75,8 @@ class QmpClientTest {
             ExecutorService pool = Executors.newFixedThreadPool(3);
             try {
                 Future<JsonNode> first = pool.submit(() -> client.execute("first"));
-                await(() -> server.received().size() == 2);
+                QemuItSupport.await("the first command at the server", Duration.ofSeconds(10),
+                        () -> server.received().size() == 2);
                 Future<JsonNode> second = pool.submit(() -> client.execute("second"));
                 Future<JsonNode> third = pool.submit(() -> client.execute("third"));
                 assertThat(first.get(10, TimeUnit.SECONDS).path("echo").asText()).isEqualTo("first");
@@ -325,14 +326,6 @@ class QmpClientTest {
                 .hasMessageContaining("QEMU exited before its socket")
                 .hasMessageContaining("absent.sock");
         assertThat(checks).hasValue(4);
-    }
-
-    private static void await(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime() - deadline).as("waited 10 s").isNegative();
-            Thread.sleep(5);
-        }
     }
 
     static void assertNoReaderThreadLeft() throws InterruptedException {
