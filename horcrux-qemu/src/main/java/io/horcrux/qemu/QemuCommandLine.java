@@ -16,7 +16,8 @@ import java.util.UUID;
  * Builds the argument list that starts one VM under {@code qemu-system-x86_64}: never a shell
  * string. For a spec it produces, in this order: {@code -name guest=<id>}, {@code -uuid} (derived
  * from the id, stable across restarts), {@code -machine}, {@code -accel}, {@code -cpu}
- * ({@code host} under KVM, {@code max} under TCG), {@code -m}, {@code -smp},
+ * (the {@link #withCpuModel(String) model given}; by default {@code host} under KVM and
+ * {@code max} under TCG), {@code -m}, {@code -smp},
  * {@code -nodefaults -no-user-config -display none}, {@code -sandbox} (when supported),
  * {@code -runas} (when {@link #runningAs(String) a user is set}), the
  * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
@@ -39,11 +40,13 @@ public final class QemuCommandLine {
 
     private final Path binary;
     private final Accelerator accelerator;
+    private final String cpuModel;
     private final MachineType machine;
     private final boolean sandbox;
     private final String runAs; // null: QEMU keeps the JVM's user
 
-    private QemuCommandLine(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox, String runAs) {
+    private QemuCommandLine(Path binary, Accelerator accelerator, String cpuModel, MachineType machine, boolean sandbox,
+                            String runAs) {
         this.binary = Objects.requireNonNull(binary, "binary");
         this.accelerator = Objects.requireNonNull(accelerator, "accelerator");
         this.machine = Objects.requireNonNull(machine, "machine");
@@ -52,6 +55,7 @@ public final class QemuCommandLine {
         if (accelerator == Accelerator.AUTO) {
             throw new IllegalArgumentException("accelerator must be KVM or TCG; resolve AUTO first");
         }
+        this.cpuModel = HostProbe.requireModelName(cpuModel);
         requireSafePath("binary", binary);
     }
 
@@ -63,7 +67,19 @@ public final class QemuCommandLine {
      *                                  binary path is not absolute, normalised and printable
      */
     public static QemuCommandLine of(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
-        return new QemuCommandLine(binary, accelerator, machine, sandbox, null);
+        return new QemuCommandLine(binary, accelerator, accelerator == Accelerator.KVM ? "host" : HostProbe.TCG_DEFAULT_MODEL,
+                machine, sandbox, null);
+    }
+
+    /**
+     * This command line with {@code -cpu <model>}, the model the driver's probe chose or the user
+     * set; without it, {@code host} under KVM and {@code max} under TCG.
+     *
+     * @throws IllegalArgumentException if {@code model} is not a CPU model name
+     *                                  ({@code [A-Za-z0-9][A-Za-z0-9._-]*}, at most 64 characters)
+     */
+    public QemuCommandLine withCpuModel(String model) {
+        return new QemuCommandLine(binary, accelerator, model, machine, sandbox, runAs);
     }
 
     /**
@@ -74,7 +90,7 @@ public final class QemuCommandLine {
      *                                  ({@code [a-z_][a-z0-9_-]*}, at most 32 characters)
      */
     public QemuCommandLine runningAs(String user) {
-        return new QemuCommandLine(binary, accelerator, machine, sandbox, requireUserName(user));
+        return new QemuCommandLine(binary, accelerator, cpuModel, machine, sandbox, requireUserName(user));
     }
 
     /** Checks a user name for {@code -runas}: a portable POSIX name, which cannot be an option or hold a comma. */
@@ -127,7 +143,7 @@ public final class QemuCommandLine {
         add(args, "-uuid", uuid(spec.id()).toString());
         add(args, "-machine", machine.qemuName());
         add(args, "-accel", accelerator.qemuName());
-        add(args, "-cpu", accelerator == Accelerator.KVM ? "host" : "max");
+        add(args, "-cpu", cpuModel);
         add(args, "-m", spec.memoryMiB() + "M");
         add(args, "-smp", Integer.toString(spec.cpus()));
         args.add("-nodefaults");

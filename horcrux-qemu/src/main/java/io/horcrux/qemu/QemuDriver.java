@@ -113,11 +113,18 @@ public final class QemuDriver implements VmDriver {
     private static final Duration EXIT_AFTER_EOF = Duration.ofSeconds(2);
     /** In the state directory; not a VM id, so never taken for a VM's directory. */
     static final String STATE_LOCK_FILE = ".lock";
+    /** The run state QEMU enters when the accelerator cannot run the guest's code (a KVM internal error). */
+    static final String INTERNAL_ERROR = "internal-error";
+    /** In the state directory, not a VM id: the accelerator probe's payload and kept answer. */
+    static final String PROBE_DIRECTORY = ".probe";
+    /** How long one probe candidate may take; a working one takes well under a second. */
+    private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);
 
     private final Path stateDirectory;
     private final Path qemuBinary;
     private final QemuImg qemuImg;
     private final Accelerator accelerator;
+    private final String cpuModel;
     private final MachineType machine;
     private final Duration defaultStopGrace;
     private final Duration qmpTimeout;
@@ -132,16 +139,17 @@ public final class QemuDriver implements VmDriver {
     private volatile boolean closed;
 
     private QemuDriver(Builder b, Path stateDirectory, OwnerLock stateLock, Path qemuBinary, Path qemuImgBinary,
-                       Accelerator accelerator, boolean sandbox) {
+                       HostProbe.Choice choice, boolean sandbox) {
         this.stateDirectory = stateDirectory;
         this.stateLock = stateLock;
         this.qemuBinary = qemuBinary;
         this.qemuImg = QemuImg.at(qemuImgBinary);
-        this.accelerator = accelerator;
+        this.accelerator = choice.accelerator();
+        this.cpuModel = choice.cpuModel();
         this.machine = b.machine;
         this.defaultStopGrace = b.defaultStopGrace;
         this.qmpTimeout = b.qmpTimeout;
-        QemuCommandLine line = QemuCommandLine.of(qemuBinary, accelerator, machine, sandbox);
+        QemuCommandLine line = QemuCommandLine.of(qemuBinary, accelerator, machine, sandbox).withCpuModel(cpuModel);
         this.commandLine = b.runAs == null ? line : line.runningAs(b.runAs);
         this.runAs = b.runAs;
         this.operatorMonitor = Boolean.TRUE.equals(b.operatorMonitor);
@@ -163,9 +171,21 @@ public final class QemuDriver implements VmDriver {
         return "qemu";
     }
 
-    /** The accelerator VMs run with: {@link Accelerator#KVM} or {@link Accelerator#TCG}, never AUTO. */
+    /**
+     * The accelerator VMs run with: {@link Accelerator#KVM} or {@link Accelerator#TCG}, never
+     * AUTO; chosen at {@code build()} by running guest code under it (see {@link Builder#build()}).
+     */
     public Accelerator accelerator() {
         return accelerator;
+    }
+
+    /**
+     * The CPU model VMs run with ({@code -cpu}): the one {@link Builder#cpuModel(String) set}, or
+     * the first of the probe's candidates that ran guest code on this host, for example
+     * {@code host} on a KVM host, {@code max} under TCG.
+     */
+    public String cpuModel() {
+        return cpuModel;
     }
 
     /** The absolute, normalised state directory. */
@@ -362,7 +382,7 @@ public final class QemuDriver implements VmDriver {
                             + files.pidFile() + " is gone)"));
             HostProcess.Stat stat = HostProcess.stat(pid).filter(s -> !s.isZombie())
                     .orElseThrow(() -> new DriverException("QEMU (pid " + pid + ") exited right after starting"));
-            vm = new QemuVm(id, files, pid, stat.startTicks());
+            vm = new QemuVm(id, files, pid, stat.startTicks(), watcher);
             restrictSocket(files.qmpSocket());
             if (operatorMonitor) {
                 restrictSocket(files.operatorSocket());
@@ -371,13 +391,17 @@ public final class QemuDriver implements VmDriver {
                 Files.setPosixFilePermissions(files.serialLog(), VmFiles.OWNER_ONLY_FILE); // QEMU honours the umask
             }
             connect(vm);
-            vm.status = statusOf(vm.qmp.execute("query-status"));
+            JsonNode runState = vm.qmp.execute("query-status");
+            if (INTERNAL_ERROR.equals(runState.path("status").asText())) {
+                throw new DriverException(hypervisorFailure());
+            }
+            vm.status = statusOf(runState);
             synchronized (vm) {
                 running.put(id, vm);
             }
             crashed.remove(id);
             Files.deleteIfExists(files.startLog());
-            log.info("VM {}: QEMU started (pid {}, {}, {}) in {} ms", id, pid, accelerator, machine,
+            log.info("VM {}: QEMU started (pid {}, {} -cpu {}, {}) in {} ms", id, pid, accelerator, cpuModel, machine,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
             if (!vm.qmp.isOpen()) {
                 // It died after answering but before it was registered: supervision takes it from here.
@@ -409,7 +433,7 @@ public final class QemuDriver implements VmDriver {
         try {
             List<Long> pids = vm != null ? List.of(vm.pid) : HostProcess.find(args -> isOurs(args, files));
             for (long p : pids) {
-                HostProcess.stat(p).ifPresent(stat -> forceGone(new QemuVm(id, files, p, stat.startTicks())));
+                HostProcess.stat(p).ifPresent(stat -> forceGone(new QemuVm(id, files, p, stat.startTicks(), watcher)));
             }
         } catch (RuntimeException e) {
             cause.addSuppressed(e);
@@ -426,8 +450,9 @@ public final class QemuDriver implements VmDriver {
         }
         removeRuntimeFiles(files);
         String message = cause instanceof DriverException ? cause.getMessage() : cause.toString();
-        return new DriverException("VM '" + id + "': start failed: " + message
-                + (output.isEmpty() ? "" : "; QEMU said: " + output), cause);
+        String said = QemuOutput.firstErrors(output, 3);
+        return new DriverException("VM '" + id + "': start failed (" + accelerator + ", CPU model " + cpuModel + "): "
+                + message + (said.isEmpty() ? "" : "; QEMU said: " + said), cause);
     }
 
     private void connect(QemuVm vm) {
@@ -457,7 +482,7 @@ public final class QemuDriver implements VmDriver {
         QemuVm vm = running.get(vmId);
         if (vm == null) {
             VmFiles files = files(vmId);
-            liveProcess(files).flatMap(pid -> HostProcess.stat(pid).map(s -> new QemuVm(vmId, files, pid, s.startTicks())))
+            liveProcess(files).flatMap(pid -> HostProcess.stat(pid).map(s -> new QemuVm(vmId, files, pid, s.startTicks(), watcher)))
                     .ifPresent(this::forceGone);
             removeRuntimeFiles(files);
             crashed.remove(vmId);
@@ -636,7 +661,7 @@ public final class QemuDriver implements VmDriver {
             removeRuntimeFiles(files);
             return VmStatus.STOPPED;
         }
-        QemuVm attached = new QemuVm(id, files, pid.get(), stat.get().startTicks());
+        QemuVm attached = new QemuVm(id, files, pid.get(), stat.get().startTicks(), watcher);
         try {
             connect(attached);
             attached.status = statusOf(attached.qmp.execute("query-status"));
@@ -687,14 +712,71 @@ public final class QemuDriver implements VmDriver {
     private void onEvent(QemuVm vm, QmpEvent event) {
         switch (event.name()) {
             case "SHUTDOWN" -> vm.shutdownReason = event.data().path("reason").asText("unknown");
-            case "STOP" -> changed(vm, VmStatus.RUNNING, VmStatus.PAUSED, "paused (STOP event)");
-            case "RESUME" -> changed(vm, VmStatus.PAUSED, VmStatus.RUNNING, "resumed (RESUME event)");
+            // A STOP is a pause, or the hypervisor giving up on the guest: only the run state tells,
+            // and asking for it cannot wait on the monitor's reader thread, which this is.
+            case "STOP" -> inOrder(vm, () -> onStop(vm));
+            case "RESUME" -> inOrder(vm, () -> changed(vm, VmStatus.PAUSED, VmStatus.RUNNING, "resumed (RESUME event)"));
             case "GUEST_PANICKED" -> {
                 vm.status = VmStatus.CRASHED;
                 notice(vm.id, VmStatus.CRASHED, "guest panicked");
             }
             default -> log.debug("VM {}: event {} {}", vm.id, event.name(), event.data());
         }
+    }
+
+    private void inOrder(QemuVm vm, Runnable task) {
+        try {
+            vm.events.execute(task);
+        } catch (RejectedExecutionException e) {
+            log.debug("VM {}: event while the driver closes", vm.id);
+        }
+    }
+
+    private void onStop(QemuVm vm) {
+        if (vm.status != VmStatus.RUNNING) {
+            return; // paused already, or CRASHED by a GUEST_PANICKED that came first
+        }
+        String runState;
+        try {
+            runState = vm.qmp.execute("query-status").path("status").asText("");
+        } catch (DriverException e) {
+            log.debug("VM {}: query-status after STOP failed: {}", vm.id, e.getMessage());
+            return; // the monitor is gone: supervision of the exit takes it from here
+        }
+        if (INTERNAL_ERROR.equals(runState)) {
+            endAsCrashed(vm, hypervisorFailure());
+        } else if (!"guest-panicked".equals(runState)) {
+            changed(vm, VmStatus.RUNNING, VmStatus.PAUSED, "paused (STOP event)");
+        }
+    }
+
+    /** The reason of a guest that the hypervisor stopped because it could not run its code. */
+    private String hypervisorFailure() {
+        return "the hypervisor could not run the guest's code and stopped it (QEMU run state internal-error, "
+                + accelerator + " with CPU model " + cpuModel + "); QEMU was ended. Try another CPU model"
+                + " (QemuDriver.Builder.cpuModel, or leave it unset to let the probe choose) or Accelerator.TCG";
+    }
+
+    /** Ends a VM that cannot go on (its QEMU would sit paused forever) and reports it CRASHED. */
+    private void endAsCrashed(QemuVm vm, String reason) {
+        synchronized (vm) {
+            if (vm.stopRequested || vm.ended || vm.detached) {
+                return;
+            }
+            vm.stopRequested = true;
+            vm.status = VmStatus.CRASHED;
+        }
+        log.warn("VM {}: {}", vm.id, reason);
+        try {
+            if (!(ask(vm, "quit") && waitGone(vm, qmpTimeout, true))) {
+                forceGone(vm);
+            }
+        } catch (DriverException e) {
+            log.error("VM {}: {}", vm.id, e.getMessage());
+        }
+        crashed.put(vm.id, reason);
+        finish(vm);
+        notice(vm.id, VmStatus.CRASHED, reason);
     }
 
     private void changed(QemuVm vm, VmStatus from, VmStatus to, String reason) {
@@ -911,7 +993,7 @@ public final class QemuDriver implements VmDriver {
 
     @Override
     public String toString() {
-        return "QemuDriver[" + stateDirectory + ", " + accelerator + ", " + machine
+        return "QemuDriver[" + stateDirectory + ", " + accelerator + " -cpu " + cpuModel + ", " + machine
                 + (runAs == null ? "" : ", runAs " + runAs) + (operatorMonitor ? ", operator monitor" : "") + "]";
     }
 
@@ -931,26 +1013,60 @@ public final class QemuDriver implements VmDriver {
         }
     }
 
-    /** Resolves the requested accelerator with the probe's answer on whether KVM is usable. */
-    static Accelerator resolveAccelerator(Accelerator requested, BooleanSupplier kvmUsable) {
-        return switch (requested) {
-            case TCG -> Accelerator.TCG;
-            case KVM -> {
-                if (!kvmUsable.getAsBoolean()) {
-                    throw new DriverException("accelerator KVM was requested but /dev/kvm cannot be opened for reading"
-                            + " and writing (no hardware virtualisation, kvm module not loaded, or no permission:"
-                            + " add the user to group 'kvm'); use Accelerator.AUTO or TCG");
-                }
-                yield Accelerator.KVM;
+    /**
+     * Asks the probe (or its cache) what VMs run with, and logs the answer: INFO for the choice
+     * and what was refused on the way, WARN for a fall-back to TCG although {@code /dev/kvm}
+     * opens, or an explicit model whose guest code fails.
+     */
+    static HostProbe.Choice chooseAccelerator(Builder b, Path qemu, Path state) {
+        Accelerator requested = b.accelerator == null ? Accelerator.AUTO : b.accelerator;
+        boolean kvmOpens = b.kvmProbe == null ? kvmUsable(Path.of("/dev/kvm")) : b.kvmProbe.getAsBoolean();
+        HostProbe.Choice choice;
+        boolean cached = false;
+        if (b.probeRunner != null) {
+            choice = new HostProbe(b.probeRunner, kvmOpens).choose(requested, b.cpuModel);
+        } else {
+            Path work = probeDirectory(state);
+            ProbeCache cache = ProbeCache.of(qemu, b.machine, requested, b.cpuModel, kvmOpens, work.resolve("choice.json"));
+            Optional<HostProbe.Choice> known = cache.get();
+            cached = known.isPresent();
+            if (known.isPresent()) {
+                choice = known.get();
+            } else {
+                long started = System.nanoTime();
+                QemuProbeRunner runner = new QemuProbeRunner(qemu, b.machine, work, PROBE_TIMEOUT);
+                choice = new HostProbe(runner, kvmOpens).choose(requested, b.cpuModel);
+                log.debug("accelerator probe took {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+                cache.put(choice);
             }
-            case AUTO -> {
-                if (kvmUsable.getAsBoolean()) {
-                    yield Accelerator.KVM;
-                }
-                log.info("/dev/kvm is not usable; QEMU will run guests with TCG (software emulation, much slower)");
-                yield Accelerator.TCG;
+        }
+        String from = cached ? " [probed earlier on this host]" : "";
+        if (!kvmOpens && choice.accelerator() == Accelerator.TCG) {
+            log.info("/dev/kvm is not usable; QEMU will run guests with TCG (software emulation, much slower): {}{}",
+                    choice.summary(), from);
+        } else if (choice.warning() && choice.accelerator() == Accelerator.TCG) {
+            log.warn("/dev/kvm opens but KVM runs no guest code on this host; QEMU will run guests with TCG"
+                    + " (software emulation, much slower): {}{}", choice.summary(), from);
+        } else if (choice.warning()) {
+            log.warn("CPU model {} starts under KVM but cannot run guest code here; its guests will crash: {}{}",
+                    choice.cpuModel(), choice.summary(), from);
+        } else {
+            log.info("QEMU driver: {}{}", choice.summary(), from);
+        }
+        return choice;
+    }
+
+    /** Where the probe keeps its payload and answer: a directory of the state directory that is no VM's. */
+    private static Path probeDirectory(Path state) {
+        Path dir = state.resolve(PROBE_DIRECTORY);
+        try {
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(VmFiles.OWNER_ONLY_DIR));
             }
-        };
+            return dir;
+        } catch (IOException e) {
+            throw new DriverException("cannot create the accelerator probe's directory " + dir + ": " + e, e);
+        }
     }
 
     /**
@@ -967,6 +1083,8 @@ public final class QemuDriver implements VmDriver {
         private Duration defaultStopGrace;
         private Duration qmpTimeout;
         private BooleanSupplier kvmProbe;
+        private HostProbe.Runner probeRunner;
+        private String cpuModel;
         private String runAs;
         private Boolean operatorMonitor;
 
@@ -1048,17 +1166,61 @@ public final class QemuDriver implements VmDriver {
             return this;
         }
 
+        /**
+         * The CPU model VMs run with ({@code -cpu}), for example {@code EPYC-Rome} or
+         * {@code qemu64}; default: chosen by the probe (see {@link #build()}). {@code build()}
+         * then only checks it: a model QEMU does not know, or one the host refuses, fails there;
+         * one that starts under KVM but cannot run guest code is kept with a warning.
+         *
+         * @throws IllegalArgumentException if {@code model} is not a CPU model name: a letter
+         *                                  or digit, then up to 63 letters, digits, {@code .},
+         *                                  {@code _} or {@code -} (no commas, spaces or feature flags)
+         */
+        public Builder cpuModel(String model) {
+            this.cpuModel = once(this.cpuModel, HostProbe.requireModelName(model), "cpuModel");
+            return this;
+        }
+
         /** Replaces the {@code /dev/kvm} check; for tests of the accelerator choice. */
         Builder kvmProbe(BooleanSupplier probe) {
             this.kvmProbe = once(this.kvmProbe, probe, "kvmProbe");
             return this;
         }
 
+        /** Replaces the QEMU runs of the probe (and its cache); for tests of the accelerator choice. */
+        Builder probeRunner(HostProbe.Runner runner) {
+            this.probeRunner = once(this.probeRunner, runner, "probeRunner");
+            return this;
+        }
+
         /**
-         * Builds the driver.
+         * Builds the driver, after finding out what runs guests on this host.
+         *
+         * <p><b>The accelerator probe.</b> For each candidate (accelerator, CPU model) it starts a
+         * short-lived QEMU with the configured machine type that boots a tiny guest payload built
+         * from the driver's own code: it enters 64-bit mode, runs {@code cmpxchg16b},
+         * {@code xsave} and {@code xrstor} as a Linux kernel does first, and reports success through
+         * QEMU's {@code isa-debug-exit} device. Under KVM the candidates are {@code host}, then
+         * {@code max}, then the best named 64-bit model QEMU reports usable under KVM
+         * ({@code query-cpu-definitions} without {@code unavailable-features}), then
+         * {@code qemu64}; the first that runs the payload to its end wins. With
+         * {@link Accelerator#AUTO}, when none does (or {@code /dev/kvm} does not open), VMs run
+         * under TCG with {@code max}, also checked. One INFO line names the choice and QEMU's
+         * words for what was refused; a fall-back to TCG on a host whose {@code /dev/kvm} opens is
+         * a WARN. {@code /proc/cpuinfo} is never consulted: a nested KVM may open and start QEMU
+         * yet fail on the first guest instruction it cannot emulate.
+         *
+         * <p><b>Cost.</b> About 0.1 s on a working KVM host, or under TCG; on a host whose KVM
+         * starts QEMU but cannot run guests, a few seconds (the candidates that start, each up to
+         * its firmware and the first failing instruction). The answer is kept for this JVM and in
+         * {@code <stateDirectory>/.probe/}, keyed by the QEMU binary, the settings and the host's
+         * boot, so later drivers pay nothing until QEMU is upgraded or the host reboots.
          *
          * @throws DriverException          if a binary is missing or not executable, KVM was
-         *                                  requested and is not usable, the state directory
+         *                                  requested and is not usable or runs no guest code, the
+         *                                  {@link #cpuModel(String) CPU model} is unknown to QEMU
+         *                                  or refused by the host (the message names QEMU's words
+         *                                  and the models that work here), the state directory
          *                                  cannot be created or written or another driver holds
          *                                  it (in this or another process), or {@code runAs} names
          *                                  a user this host does not have or the JVM is not root
@@ -1080,8 +1242,6 @@ public final class QemuDriver implements VmDriver {
             }
             Path qemu = executable(qemuBinary, "qemu-system-x86_64", "QEMU", "qemu-system-x86");
             Path img = executable(qemuImgBinary, "qemu-img", "qemu-img", "qemu-utils");
-            Accelerator resolved = resolveAccelerator(accelerator == null ? Accelerator.AUTO : accelerator,
-                    kvmProbe == null ? () -> kvmUsable(Path.of("/dev/kvm")) : kvmProbe);
             if (runAs != null) {
                 checkRunAs(runAs);
             }
@@ -1090,7 +1250,8 @@ public final class QemuDriver implements VmDriver {
             // One driver per state directory: two would each take the other's VMs for orphans.
             OwnerLock lock = OwnerLock.acquire(state, state.resolve(STATE_LOCK_FILE), "QemuDriver", DriverException::new);
             try {
-                return new QemuDriver(this, state, lock, qemu, img, resolved, sandbox);
+                HostProbe.Choice choice = chooseAccelerator(this, qemu, state);
+                return new QemuDriver(this, state, lock, qemu, img, choice, sandbox);
             } catch (RuntimeException e) {
                 lock.close();
                 throw e;

@@ -19,12 +19,15 @@ final class QemuVm {
     boolean ended;
     /** The driver was closed: the process runs on, unwatched. */
     volatile boolean detached;
+    /** Handles the VM's monitor events in order, off the monitor's reader thread. */
+    final SerialExecutor events;
 
-    QemuVm(String id, VmFiles files, long pid, long startTicks) {
+    QemuVm(String id, VmFiles files, long pid, long startTicks, java.util.concurrent.Executor pool) {
         this.id = id;
         this.files = files;
         this.pid = pid;
         this.startTicks = startTicks;
+        this.events = new SerialExecutor(pool);
     }
 
     boolean isGone() {

@@ -9,53 +9,79 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Both paths of the KVM/TCG choice, driven by an injected probe. */
+/** The builder's use of the probe: what it chooses, what it logs, what it refuses; scripted runs. */
 class AcceleratorChoiceTest {
 
     @Test
-    void autoPicksKvmWhenItIsUsable() {
-        assertThat(QemuDriver.resolveAccelerator(Accelerator.AUTO, () -> true)).isEqualTo(Accelerator.KVM);
+    void theBuilderTakesTheProbesChoiceAndLogsItAtInfo(@TempDir Path dir) {
+        HostProbeTest.ScriptedRunner runner = new HostProbeTest.ScriptedRunner()
+                .answer(Accelerator.KVM, "host", HostProbe.Outcome.REFUSED, "failed to set MSR 0x10a to 0x69");
+        String log = captureStderr(() -> {
+            try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).kvmProbe(() -> true)
+                    .probeRunner(runner).build()) {
+                assertThat(driver.accelerator()).isEqualTo(Accelerator.KVM);
+                assertThat(driver.cpuModel()).isEqualTo("max");
+                assertThat(driver.toString()).contains("KVM -cpu max");
+            }
+        });
+        assertThat(log).contains("INFO").contains("accelerator KVM, CPU model max")
+                .contains("KVM refused -cpu host: failed to set MSR 0x10a");
     }
 
     @Test
-    void autoFallsBackToTcgAndSaysSo() {
-        String log = captureStderr(() ->
-                assertThat(QemuDriver.resolveAccelerator(Accelerator.AUTO, () -> false)).isEqualTo(Accelerator.TCG));
+    void aFallBackToTcgWhereDevKvmOpensIsAWarningWithTheReason(@TempDir Path dir) {
+        HostProbeTest.ScriptedRunner runner = new HostProbeTest.ScriptedRunner();
+        for (String model : new String[] {"host", "max", "qemu64"}) {
+            runner.answer(Accelerator.KVM, model, HostProbe.Outcome.GUEST_FAILED, "KVM internal error. Suberror: 1");
+        }
+        String log = captureStderr(() -> {
+            try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).kvmProbe(() -> true)
+                    .probeRunner(runner).build()) {
+                assertThat(driver.accelerator()).isEqualTo(Accelerator.TCG);
+                assertThat(driver.cpuModel()).isEqualTo("max");
+            }
+        });
+        assertThat(log).contains("WARN").contains("KVM runs no guest code on this host").contains("TCG")
+                .contains("KVM internal error");
+    }
+
+    @Test
+    void withoutDevKvmTcgIsChosenAtInfo(@TempDir Path dir) {
+        String log = captureStderr(() -> {
+            try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).kvmProbe(() -> false)
+                    .probeRunner(new HostProbeTest.ScriptedRunner()).build()) {
+                assertThat(driver.accelerator()).isEqualTo(Accelerator.TCG);
+            }
+        });
         assertThat(log).contains("INFO").contains("/dev/kvm is not usable").contains("TCG");
     }
 
     @Test
-    void forcedKvmThatIsNotUsableIsAClearError() {
-        assertThatThrownBy(() -> QemuDriver.resolveAccelerator(Accelerator.KVM, () -> false))
-                .isInstanceOf(DriverException.class)
-                .hasMessageContaining("/dev/kvm")
-                .hasMessageContaining("Accelerator.AUTO or TCG");
-        assertThat(QemuDriver.resolveAccelerator(Accelerator.KVM, () -> true)).isEqualTo(Accelerator.KVM);
-    }
-
-    @Test
-    void forcedTcgNeverAsksTheProbe() {
-        AtomicInteger asked = new AtomicInteger();
-        assertThat(QemuDriver.resolveAccelerator(Accelerator.TCG, () -> asked.incrementAndGet() > 0)).isEqualTo(Accelerator.TCG);
-        assertThat(asked).hasValue(0);
-    }
-
-    @Test
-    void theBuilderUsesTheProbe(@TempDir Path dir) {
-        try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).kvmProbe(() -> false).build()) {
-            assertThat(driver.accelerator()).isEqualTo(Accelerator.TCG);
-        }
-        try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).kvmProbe(() -> true).build()) {
-            assertThat(driver.accelerator()).isEqualTo(Accelerator.KVM);
+    void aFailedChoiceLeavesTheStateDirectoryFreeForTheNextDriver(@TempDir Path dir) {
+        HostProbeTest.ScriptedRunner refusing = new HostProbeTest.ScriptedRunner()
+                .answer(Accelerator.TCG, "nosuch", HostProbe.Outcome.UNKNOWN_MODEL, "unable to find CPU model 'nosuch'");
+        assertThatThrownBy(() -> QemuDriver.builder().stateDirectory(dir.resolve("s")).accelerator(Accelerator.TCG)
+                .cpuModel("nosuch").probeRunner(refusing).build())
+                .isInstanceOf(DriverException.class).hasMessageContaining("CPU model 'nosuch'");
+        try (QemuDriver driver = QemuDriver.builder().stateDirectory(dir.resolve("s")).accelerator(Accelerator.TCG)
+                .probeRunner(new HostProbeTest.ScriptedRunner()).build()) {
+            assertThat(driver.cpuModel()).isEqualTo("max");
         }
     }
 
     @Test
-    void theRealProbeOpensTheDeviceReadWrite(@TempDir Path dir) throws Exception {
+    void aHostileCpuModelIsRefusedByTheBuilderNamingTheRule() {
+        assertThatThrownBy(() -> QemuDriver.builder().cpuModel("host,+vmx"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cpuModel must be a QEMU CPU model name");
+        assertThatThrownBy(() -> QemuDriver.builder().cpuModel("max").cpuModel("host"))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("cpuModel was already set");
+    }
+
+    @Test
+    void theDeviceCheckOpensTheDeviceReadWrite(@TempDir Path dir) throws Exception {
         assertThat(QemuDriver.kvmUsable(dir.resolve("no-such-device"))).isFalse();
         Path writable = Files.createFile(dir.resolve("rw"));
         assertThat(QemuDriver.kvmUsable(writable)).isTrue();

@@ -28,9 +28,21 @@ class QemuDriverIT extends VmDriverContract {
         return Accelerator.TCG;
     }
 
+    /** The CPU model the contract runs with; empty: the probe's choice. */
+    protected java.util.Optional<String> cpuModel() {
+        return java.util.Optional.empty();
+    }
+
+    /** The state directory of this class's drivers. */
+    protected static Path state() {
+        return state;
+    }
+
     @Override
     protected VmDriver newDriver() {
-        qemu = QemuDriver.builder().stateDirectory(state).accelerator(accelerator()).build();
+        QemuDriver.Builder builder = QemuDriver.builder().stateDirectory(state).accelerator(accelerator());
+        cpuModel().ifPresent(builder::cpuModel);
+        qemu = builder.build();
         return qemu;
     }
 

@@ -36,6 +36,17 @@ final class QemuItSupport {
         }
     }
 
+    /** The {@code qemu-system-x86_64} on {@code PATH}, as the driver finds it. */
+    static Path qemuBinary() {
+        for (String dir : System.getenv("PATH").split(java.io.File.pathSeparator)) {
+            Path candidate = Path.of(dir, "qemu-system-x86_64");
+            if (Files.isExecutable(candidate)) {
+                return candidate.toAbsolutePath().normalize();
+            }
+        }
+        throw new AssertionError("qemu-system-x86_64 is not on PATH; run scripts/setup-debian");
+    }
+
     static QemuDriver.Builder driverBuilder(Path state) {
         return QemuDriver.builder().stateDirectory(state).accelerator(Accelerator.TCG).machine(MachineType.MICROVM)
                 .qmpTimeout(Duration.ofSeconds(30));

@@ -453,6 +453,7 @@ class QemuLifecycleIT {
         assertThatThrownBy(() -> driver.start(spec))
                 .isInstanceOf(DriverException.class)
                 .hasMessageContaining("broken")
+                .hasMessageContaining("(" + driver.accelerator() + ", CPU model " + driver.cpuModel() + ")")
                 .hasMessageContaining("QEMU said")
                 .hasMessageContaining("qcow2");
         assertThat(QemuItSupport.qemuProcessesUnder(state)).isEmpty();
