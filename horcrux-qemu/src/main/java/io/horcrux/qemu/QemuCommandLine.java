@@ -93,6 +93,25 @@ public final class QemuCommandLine {
         return new QemuCommandLine(binary, accelerator, cpuModel, machine, sandbox, requireUserName(user));
     }
 
+    /** The accelerator: KVM or TCG. */
+    Accelerator accelerator() {
+        return accelerator;
+    }
+
+    /** The {@code -cpu} model. */
+    String cpuModel() {
+        return cpuModel;
+    }
+
+    MachineType machine() {
+        return machine;
+    }
+
+    /** The user QEMU switches to, or null. */
+    String runAs() {
+        return runAs;
+    }
+
     /** Checks a user name for {@code -runas}: a portable POSIX name, which cannot be an option or hold a comma. */
     static String requireUserName(String user) {
         Objects.requireNonNull(user, "runAs");

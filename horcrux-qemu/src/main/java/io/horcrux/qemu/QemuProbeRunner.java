@@ -1,5 +1,6 @@
 package io.horcrux.qemu;
 
+import io.horcrux.internal.HostProcess;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.horcrux.DriverException;

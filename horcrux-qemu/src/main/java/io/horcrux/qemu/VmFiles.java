@@ -1,21 +1,17 @@
 package io.horcrux.qemu;
 
 import io.horcrux.DriverException;
+import io.horcrux.internal.SocketPaths;
 import io.horcrux.model.DiskSpec;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.slf4j.LoggerFactory;
 
 /**
  * Where the files of one VM live: {@code <stateDirectory>/<vmId>/} holds the disks, the pidfile,
@@ -31,14 +27,10 @@ import java.util.stream.Stream;
  *                       {@link QemuCommandLine} derives, which need the directory alone
  */
 record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
-    /**
-     * {@code sun_path} holds 108 bytes on Linux, so 107 plus the terminating NUL; the JDK's
-     * Unix-domain {@code SocketChannel} accepts one byte less.
-     */
-    static final int MAX_SOCKET_PATH_BYTES = 106;
+    /** At most this many bytes in a socket path: see {@link SocketPaths}. */
+    static final int MAX_SOCKET_PATH_BYTES = SocketPaths.MAX_SOCKET_PATH_BYTES;
     static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> OWNER_ONLY_FILE = PosixFilePermissions.fromString("rw-------");
-    private static final Path SHORT_SOCKET_ROOT = Path.of("/tmp");
 
     static VmFiles of(Path stateDirectory, String vmId) {
         Path directory = stateDirectory.resolve(vmId);
@@ -47,25 +39,13 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
     }
 
     private static Path socket(Path stateDirectory, Path directory, String vmId, String name, String shortSuffix) {
-        Path socket = directory.resolve(name);
-        if (length(socket) > MAX_SOCKET_PATH_BYTES) {
-            socket = shortSocketDirectory(stateDirectory).resolve(vmId + shortSuffix);
-            if (length(socket) > MAX_SOCKET_PATH_BYTES) {
-                throw new DriverException("VM '" + vmId + "': no QMP socket path fits in the " + MAX_SOCKET_PATH_BYTES
-                        + " bytes a Unix socket path may have: " + socket);
-            }
-        }
-        return socket;
+        return SocketPaths.fit(directory.resolve(name), stateDirectory, vmId + shortSuffix).orElseThrow(() ->
+                new DriverException("VM '" + vmId + "': no QMP socket path fits in the " + MAX_SOCKET_PATH_BYTES
+                        + " bytes a Unix socket path may have: " + shortSocketDirectory(stateDirectory).resolve(vmId + shortSuffix)));
     }
 
     static Path shortSocketDirectory(Path stateDirectory) {
-        try {
-            byte[] digest = MessageDigest.getInstance("SHA-256")
-                    .digest(stateDirectory.toString().getBytes(StandardCharsets.UTF_8));
-            return SHORT_SOCKET_ROOT.resolve("horcrux-" + HexFormat.of().formatHex(digest, 0, 6));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
+        return SocketPaths.shortDirectory(stateDirectory);
     }
 
     /** The sockets that live outside the VM's directory, in the short socket directory. */
@@ -86,24 +66,9 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
         }
         Path dir = outside.get(0).getParent();
         try {
-            if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-                try {
-                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
-                } catch (java.nio.file.FileAlreadyExistsException raced) {
-                    // another driver made it at the same moment; checked below
-                }
-            }
-            PosixFileAttributes attributes = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (!attributes.isDirectory()) {
-                throw new DriverException("QMP socket directory " + dir + " exists and is not a directory");
-            }
-            if (!attributes.owner().equals(Files.getOwner(directory.getParent()))) {
-                throw new DriverException("QMP socket directory " + dir + " belongs to " + attributes.owner()
-                        + ", not to the owner of the state directory; refusing to use it");
-            }
-            Files.setPosixFilePermissions(dir, OWNER_ONLY_DIR);
+            SocketPaths.prepareShortDirectory(dir, directory.getParent());
         } catch (IOException e) {
-            throw new DriverException("cannot prepare QMP socket directory " + dir + ": " + e, e);
+            throw new DriverException("cannot prepare QMP socket directory " + dir + ": " + e.getMessage(), e);
         }
     }
 
@@ -123,7 +88,18 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
         return directory.resolve(disk.name() + "." + disk.format().qemuName());
     }
 
-    private static int length(Path path) {
-        return path.toString().getBytes(StandardCharsets.UTF_8).length;
+
+    /** Removes what only a running QEMU has: its sockets and pidfile. */
+    void removeRuntimeFiles() {
+        for (Path file : java.util.Arrays.asList(qmpSocket, operatorSocket, pidFile())) {
+            if (file == null) {
+                continue;
+            }
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                LoggerFactory.getLogger(VmFiles.class).warn("cannot remove {}: {}", file, e.toString());
+            }
+        }
     }
 }

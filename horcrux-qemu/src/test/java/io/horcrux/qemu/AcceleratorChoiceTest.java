@@ -25,6 +25,8 @@ class AcceleratorChoiceTest {
                 assertThat(driver.accelerator()).isEqualTo(Accelerator.KVM);
                 assertThat(driver.cpuModel()).isEqualTo("max");
                 assertThat(driver.toString()).contains("KVM -cpu max");
+                assertThat(driver.acceleratorChoice()).isEqualTo("accelerator KVM, CPU model max (KVM refused -cpu host:"
+                        + " failed to set MSR 0x10a to 0x69)");
             }
         });
         assertThat(log).contains("INFO").contains("accelerator KVM, CPU model max")
@@ -82,10 +84,10 @@ class AcceleratorChoiceTest {
 
     @Test
     void theDeviceCheckOpensTheDeviceReadWrite(@TempDir Path dir) throws Exception {
-        assertThat(QemuDriver.kvmUsable(dir.resolve("no-such-device"))).isFalse();
+        assertThat(AcceleratorChoice.kvmUsable(dir.resolve("no-such-device"))).isFalse();
         Path writable = Files.createFile(dir.resolve("rw"));
-        assertThat(QemuDriver.kvmUsable(writable)).isTrue();
-        assertThat(QemuDriver.kvmUsable(dir)).isFalse();
+        assertThat(AcceleratorChoice.kvmUsable(writable)).isTrue();
+        assertThat(AcceleratorChoice.kvmUsable(dir)).isFalse();
     }
 
     private static String captureStderr(Runnable action) {

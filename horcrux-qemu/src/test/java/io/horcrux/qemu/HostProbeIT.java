@@ -54,7 +54,7 @@ class HostProbeIT {
 
     @Test
     void theAutomaticChoiceIsBackedByItsOwnEvidence() throws IOException {
-        boolean kvmOpens = QemuDriver.kvmUsable(Path.of("/dev/kvm"));
+        boolean kvmOpens = AcceleratorChoice.kvmUsable(Path.of("/dev/kvm"));
         long started = System.nanoTime();
         HostProbe.Choice choice = new HostProbe(runner(MachineType.Q35), kvmOpens).choose(Accelerator.AUTO, null);
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
@@ -93,7 +93,7 @@ class HostProbeIT {
 
     @Test
     void everyModelTheHostRefusesFailsAtBuildWhenAskedForByName() throws IOException {
-        boolean kvmOpens = QemuDriver.kvmUsable(Path.of("/dev/kvm"));
+        boolean kvmOpens = AcceleratorChoice.kvmUsable(Path.of("/dev/kvm"));
         HostProbe.Choice auto = new HostProbe(runner(MachineType.Q35), kvmOpens).choose(Accelerator.AUTO, null);
         for (HostProbe.Attempt refused : auto.attempts()) {
             if (refused.outcome() != HostProbe.Outcome.REFUSED) {

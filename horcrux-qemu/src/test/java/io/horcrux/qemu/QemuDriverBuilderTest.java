@@ -140,7 +140,7 @@ class QemuDriverBuilderTest {
             Files.createFile(state.resolve("file-1"));
             Files.createSymbolicLink(state.resolve("link-1"), dir);
             assertThat(driver.provisionedIds()).containsExactly("vm-1");
-            assertThat(state.resolve(QemuDriver.STATE_LOCK_FILE)).exists();
+            assertThat(state.resolve(StateDirectory.LOCK_FILE)).exists();
         }
     }
 

@@ -1,5 +1,6 @@
 package io.horcrux.qemu;
 
+import io.horcrux.internal.HostProcess;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.horcrux.model.DiskSpec;

@@ -28,7 +28,7 @@ class QemuKvmIT extends QemuDriverIT {
 
     @BeforeAll
     static void findTheKvmModelThatStarts() throws IOException {
-        assumeTrue(QemuDriver.kvmUsable(Path.of("/dev/kvm")), "/dev/kvm is not usable on this machine");
+        assumeTrue(AcceleratorChoice.kvmUsable(Path.of("/dev/kvm")), "/dev/kvm is not usable on this machine");
         Path work = Files.createDirectories(QemuItSupport.ROOT.resolve("kvm-probe"));
         QemuProbeRunner runner = new QemuProbeRunner(QemuItSupport.qemuBinary(), MachineType.Q35, work,
                 Duration.ofSeconds(30));

@@ -1,5 +1,6 @@
 package io.horcrux.qemu;
 
+import io.horcrux.internal.HostProcess;
 import static io.horcrux.qemu.QemuItSupport.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

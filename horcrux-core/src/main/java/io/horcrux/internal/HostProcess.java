@@ -1,4 +1,4 @@
-package io.horcrux.qemu;
+package io.horcrux.internal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -6,28 +6,33 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
- * What {@code /proc} says about a host process. A daemonized QEMU is not our child, and the
- * PID 1 of a container may reap it late, so "gone" means: absent, a zombie, or a different
- * process under the same pid (its start time differs).
+ * What {@code /proc} says about a host process, and how to end one: for drivers whose VMs are
+ * host processes that are not the JVM's children (a daemonized QEMU, for one). The PID 1 of a
+ * container may reap such a process late, so "gone" means: absent, a zombie, or a different
+ * process under the same pid (its start time differs). A process is named by its pid and its
+ * start time together, so a pid the kernel reuses is never signalled by mistake.
  */
-final class HostProcess {
+public final class HostProcess {
     private HostProcess() {
     }
 
     /** Fields of {@code /proc/<pid>/stat}: the state letter and the start time in clock ticks. */
-    record Stat(char state, long startTicks) {
-        boolean isZombie() {
+    public record Stat(char state, long startTicks) {
+        /** Whether the process has exited and waits to be reaped. */
+        public boolean isZombie() {
             return state == 'Z' || state == 'X' || state == 'x';
         }
     }
 
-    static Optional<Stat> stat(long pid) {
+    /** The process's state and start time; empty when it is gone or unreadable. */
+    public static Optional<Stat> stat(long pid) {
         String text;
         try {
             text = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.ISO_8859_1);
@@ -52,13 +57,13 @@ final class HostProcess {
     }
 
     /** Whether the process started at {@code startTicks} no longer runs. */
-    static boolean isGone(long pid, long startTicks) {
+    public static boolean isGone(long pid, long startTicks) {
         Optional<Stat> stat = stat(pid);
         return stat.isEmpty() || stat.get().isZombie() || stat.get().startTicks() != startTicks;
     }
 
     /** The arguments of a process, empty when it is gone or unreadable. */
-    static List<String> commandLine(long pid) {
+    public static List<String> commandLine(long pid) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
@@ -85,7 +90,7 @@ final class HostProcess {
      *
      * @throws UncheckedIOException if {@code /proc} cannot be listed
      */
-    static List<Long> find(Predicate<List<String>> arguments) {
+    public static List<Long> find(Predicate<List<String>> arguments) {
         List<Long> found = new ArrayList<>();
         try (DirectoryStream<Path> proc = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
             for (Path entry : proc) {
@@ -102,7 +107,7 @@ final class HostProcess {
     }
 
     /** Sends SIGTERM ({@code force = false}) or SIGKILL to the process, if it is still the same one. */
-    static void signal(long pid, long startTicks, boolean force) {
+    public static void signal(long pid, long startTicks, boolean force) {
         if (isGone(pid, startTicks)) {
             return;
         }
@@ -113,5 +118,39 @@ final class HostProcess {
                 handle.destroy();
             }
         });
+    }
+
+    /**
+     * Ends the process with SIGTERM, waiting up to {@code wait} for it to go, then with SIGKILL,
+     * waiting as long again; returns how it ended: {@code "already gone"}, {@code "SIGTERM"} or
+     * {@code "SIGKILL"}.
+     *
+     * @return how the process ended, or empty if it survived SIGKILL
+     */
+    public static Optional<String> endWithSignals(long pid, long startTicks, Duration wait) throws InterruptedException {
+        if (isGone(pid, startTicks)) {
+            return Optional.of("already gone");
+        }
+        signal(pid, startTicks, false);
+        if (awaitGone(pid, startTicks, wait)) {
+            return Optional.of("SIGTERM");
+        }
+        signal(pid, startTicks, true);
+        if (awaitGone(pid, startTicks, wait)) {
+            return Optional.of("SIGKILL");
+        }
+        return Optional.empty();
+    }
+
+    /** Waits up to {@code timeout} for the process to be gone; whether it is. */
+    public static boolean awaitGone(long pid, long startTicks, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!isGone(pid, startTicks)) {
+            if (System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
     }
 }
