@@ -40,8 +40,9 @@ public final class Quickstart {
             System.exit(1);
             return;
         }
-        System.out.printf("inventory %s, VMs under %s, accelerator %s%n", data.resolve("horcrux.db"),
-                driver.stateDirectory(), driver.accelerator());
+        System.out.printf("inventory %s, VMs under %s%n", data.resolve("horcrux.db"), driver.stateDirectory());
+        System.out.printf("accelerator %s, CPU model %s; why: %s%n", driver.accelerator(), driver.cpuModel(),
+                driver.acceleratorChoice());
 
         try (VmManager vms = VmManager.builder()
                 .store(SqliteVmStore.open(data.resolve("horcrux.db")))

@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * QEMU without Horcrux: the floor the benchmarks compare against. Spawns
  * {@code qemu-system-x86_64} the way a hand-written program would (daemonized, QMP on Unix
- * sockets), and talks QMP over a bare blocking socket with no JSON library.
+ * sockets), with the accelerator and CPU model the driver chose on this machine
+ * ({@link Hypervisor#probed()}), and talks QMP over a bare blocking socket with no JSON library.
  */
 final class RawQemu implements AutoCloseable {
     private final Path directory;
@@ -38,9 +39,9 @@ final class RawQemu implements AutoCloseable {
     static RawQemu spawn(Path directory, int monitors, boolean frozen) {
         try {
             Files.createDirectories(directory);
-            boolean kvm = Files.isReadable(Path.of("/dev/kvm")) && Files.isWritable(Path.of("/dev/kvm"));
+            Hypervisor hypervisor = Hypervisor.probed(); // as the driver runs its VMs
             List<String> command = new ArrayList<>(List.of("qemu-system-x86_64",
-                    "-machine", "q35", "-accel", kvm ? "kvm" : "tcg", "-m", "64", "-smp", "1",
+                    "-machine", "q35", "-accel", hypervisor.qemuAccel(), "-cpu", hypervisor.cpuModel(), "-m", "64", "-smp", "1",
                     "-nodefaults", "-no-user-config", "-display", "none",
                     "-pidfile", directory.resolve("qemu.pid").toString(), "-daemonize"));
             if (frozen) {

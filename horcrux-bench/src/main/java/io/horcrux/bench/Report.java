@@ -87,10 +87,10 @@ public final class Report {
         md.append("## Machine\n\n");
         for (var entry : machines.entrySet()) {
             JsonNode m = entry.getValue();
-            md.append(String.format(Locale.ROOT, "- `%s.json`: %s, %d cores, %d GiB, %s, %s, %s (measured %s)%n",
+            md.append(String.format(Locale.ROOT, "- `%s.json`: %s, %d cores, %d GiB, %s, %s, guests under %s%s (measured %s)%n",
                     entry.getKey(), m.path("cpu").asText(), m.path("cores").asInt(), m.path("memoryGiB").asInt(),
                     m.path("kernel").asText(), m.path("jdk").asText(), m.path("accelerator").asText(),
-                    m.path("date").asText()));
+                    m.hasNonNull("cpuModel") ? " -cpu " + m.path("cpuModel").asText() : "", m.path("date").asText()));
         }
         md.append("\n## The seed's latency table\n\n");
         md.append("| operation | seed target | seed claimed | ours (median) | error | target / ours |\n");
@@ -136,6 +136,7 @@ public final class Report {
                     + "byte for byte as the bare loop does, without an `id`; what is left is its reader thread "
                     + "handing the reply to the caller.\n");
         }
+        renderProbe(md, results);
         renderPeer(md, results, chartDir);
         renderAllocation(md, results);
         md.append("\n## Every result\n\n| benchmark | median | error |\n|---|---:|---:|\n");
@@ -238,5 +239,30 @@ public final class Report {
 
     private static String times(double ratio) {
         return String.format(Locale.ROOT, "%,.0fx", ratio);
+    }
+
+    /** The accelerator probe's cost, from {@code probe.json}: what a driver's first build on a host pays. */
+    private static void renderProbe(StringBuilder md, Results results) {
+        List<String[]> rows = List.of(
+                new String[] {"automatic probe, first build on this host", "automaticProbe"},
+                new String[] {"one QEMU run of the payload under TCG (the floor)", "oneCandidateUnderTcg"},
+                new String[] {"a build with the answer kept", "buildWithTheAnswerKept"});
+        if (results.get("ProbeBenchmark.automaticProbe machine=Q35").isEmpty()) {
+            return;
+        }
+        md.append("\n## The accelerator probe\n\n");
+        md.append("A driver's `build()` runs guest code under each candidate accelerator and CPU model until one works "
+                + "(see the README); the answer is kept per host and QEMU binary. On the reference machine `/dev/kvm` "
+                + "opens but its nested KVM runs no guest code, so the first build tries `host` and `max` (refused at "
+                + "once), `qemu64` (KVM internal error after SeaBIOS), then TCG.\n\n");
+        md.append("| what | Q35 | microvm |\n|---|---:|---:|\n");
+        for (String[] row : rows) {
+            md.append("| ").append(row[0]);
+            for (String machine : List.of("Q35", "MICROVM")) {
+                Optional<Results.Score> score = results.get("ProbeBenchmark." + row[1] + " machine=" + machine);
+                md.append(" | ").append(score.map(s -> millis(s.medianNanos() / 1e6)).orElse("not measured"));
+            }
+            md.append(" |\n");
+        }
     }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -32,9 +33,14 @@ public final class Suite {
      * ratio ({@code goalMax}) or, where {@code goalMaxDifferenceMs} is a number, a difference.
      */
     record Ratio(String name, String numerator, String denominator, String goal, double goalMax,
-                 double goalMaxDifferenceMs) {
+                 double goalMaxDifferenceMs, boolean underQemu) {
         Ratio(String name, String numerator, String denominator, String goal, double goalMax) {
-            this(name, numerator, denominator, goal, goalMax, Double.NaN);
+            this(name, numerator, denominator, goal, goalMax, Double.NaN, false);
+        }
+
+        /** A ratio of two measurements of real QEMU: it depends on the accelerator and CPU model. */
+        Ratio underQemu() {
+            return new Ratio(name, numerator, denominator, goal, goalMax, goalMaxDifferenceMs, true);
         }
 
         /** Whether the goal is a difference in milliseconds rather than a ratio. */
@@ -55,13 +61,13 @@ public final class Suite {
                     "GetBenchmark.cacheHit size=1000 store=SQLITE",
                     "GetBenchmark.storePointRead size=1000 store=SQLITE", "< 1", 1.0),
             new Ratio("QMP round trip: persistent client / raw socket loop",
-                    "QmpBenchmark.persistentClient", "QmpBenchmark.rawSocketLoop", "<= 1.15", 1.15),
+                    "QmpBenchmark.persistentClient", "QmpBenchmark.rawSocketLoop", "<= 1.15", 1.15).underQemu(),
             new Ratio("QMP round trip: persistent client / connection per command",
-                    "QmpBenchmark.persistentClient", "QmpBenchmark.connectionPerCommand", "<= 0.5", 0.5),
+                    "QmpBenchmark.persistentClient", "QmpBenchmark.connectionPerCommand", "<= 0.5", 0.5).underQemu(),
             new Ratio("start to RUNNING / raw QEMU spawn to QMP ready",
-                    "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25),
+                    "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25).underQemu(),
             new Ratio("forced stop / raw QEMU quit",
-                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10));
+                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true));
 
     /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
     static final double TOLERANCE = 2.0;
@@ -75,8 +81,10 @@ public final class Suite {
             case "quick" -> {
                 Path out = Path.of("horcrux-bench/target/quick.json");
                 runQuick(out);
+                writeMachine(machineFile(out));
                 Path baseline = Path.of(args.length > 1 ? args[1] : "horcrux-bench/baselines/quick.json");
-                System.exit(check(Results.read(out), Results.read(baseline)) ? 0 : 1);
+                System.exit(check(Results.read(out), Results.read(baseline), Hypervisor.read(machineFile(out)),
+                        Hypervisor.read(machineFile(baseline))) ? 0 : 1);
             }
             case "baseline" -> {
                 Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/baselines");
@@ -89,7 +97,10 @@ public final class Suite {
                     System.err.println("usage: Suite compare results.json baseline.json");
                     System.exit(2);
                 }
-                System.exit(check(Results.read(Path.of(args[1])), Results.read(Path.of(args[2]))) ? 0 : 1);
+                Path results = Path.of(args[1]);
+                Path baseline = Path.of(args[2]);
+                System.exit(check(Results.read(results), Results.read(baseline), Hypervisor.read(machineFile(results)),
+                        Hypervisor.read(machineFile(baseline))) ? 0 : 1);
             }
             default -> {
                 System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json");
@@ -115,23 +126,55 @@ public final class Suite {
         new Runner(options.build()).run();
     }
 
-    /** Prints every ratio next to its baseline; false when one is grossly worse. */
+    /** The machine file beside a result file: {@code quick.json} has {@code quick-machine.json}. */
+    static Path machineFile(Path results) {
+        String name = results.getFileName().toString();
+        return results.resolveSibling(name.substring(0, name.length() - ".json".length()) + "-machine.json");
+    }
+
+    /** {@link #check(Results, Results, Optional, Optional)} for two runs under the same hypervisor. */
     static boolean check(Results now, Results baseline) {
+        return check(now, baseline, Optional.empty(), Optional.empty());
+    }
+
+    /**
+     * Prints every ratio next to its baseline; false when one is grossly worse. Ratios measured on
+     * real QEMU are compared with the baseline only when both runs had the same accelerator and
+     * CPU model; otherwise (a baseline from a TCG machine, a run under KVM) they are judged by
+     * their goal alone, failing at {@value #TOLERANCE} times it. Unknown hypervisors (older
+     * machine files) count as the same.
+     */
+    static boolean check(Results now, Results baseline, Optional<Hypervisor> nowHypervisor,
+                         Optional<Hypervisor> baselineHypervisor) {
+        boolean sameHypervisor = nowHypervisor.isEmpty() || baselineHypervisor.isEmpty()
+                || nowHypervisor.equals(baselineHypervisor);
+        if (!sameHypervisor) {
+            System.out.printf(Locale.ROOT, "%nthis run: %s; baseline: %s; QEMU ratios are judged by their goals%n",
+                    nowHypervisor.get(), baselineHypervisor.get());
+        }
         boolean ok = true;
         System.out.printf(Locale.ROOT, "%n%-58s %10s %10s %8s  %s%n", "ratio (lower is better)", "now", "baseline", "goal", "verdict");
         for (Ratio r : RATIOS) {
             double current = ratio(now, r);
             double before = ratio(baseline, r);
+            Results against = baseline;
+            double ratioLimit = limit(r, before);
+            if (r.underQemu() && !sameHypervisor) {
+                // Not like with like: the goal decides.
+                before = Double.NaN;
+                against = Results.empty();
+                ratioLimit = r.goalMax() * TOLERANCE;
+            }
             String verdict;
             if (Double.isNaN(current)) {
                 verdict = "FAIL: not measured";
                 ok = false;
-            } else if (r.isDifference() && difference(now, r) > differenceLimit(r, baseline)) {
+            } else if (r.isDifference() && difference(now, r) > differenceLimit(r, against)) {
                 verdict = String.format(Locale.ROOT, "FAIL: %.1f ms over the floor, above %.1f ms", difference(now, r),
-                        differenceLimit(r, baseline));
+                        differenceLimit(r, against));
                 ok = false;
-            } else if (!r.isDifference() && current > limit(r, before)) {
-                verdict = String.format(Locale.ROOT, "FAIL: above %.4f", limit(r, before));
+            } else if (!r.isDifference() && current > ratioLimit) {
+                verdict = String.format(Locale.ROOT, "FAIL: above %.4f", ratioLimit);
                 ok = false;
             } else {
                 verdict = r.goalMet(now) ? "ok, goal met" : "ok, goal missed";
@@ -184,7 +227,9 @@ public final class Suite {
         machine.put("memoryGiB", Math.round(totalMemoryBytes() / (1024.0 * 1024 * 1024)));
         machine.put("kernel", System.getProperty("os.name") + " " + System.getProperty("os.version"));
         machine.put("jdk", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
-        machine.put("accelerator", Files.isReadable(Path.of("/dev/kvm")) && Files.isWritable(Path.of("/dev/kvm")) ? "KVM" : "TCG");
+        Hypervisor hypervisor = Hypervisor.probed();
+        machine.put("accelerator", hypervisor.accelerator());
+        machine.put("cpuModel", hypervisor.cpuModel());
         machine.put("date", java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString());
         json.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), machine);
     }

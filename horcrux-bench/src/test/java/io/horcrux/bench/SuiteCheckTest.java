@@ -83,4 +83,30 @@ class SuiteCheckTest {
         Files.writeString(partial, "[" + run("GetBenchmark.cacheHit", "\"size\":\"1000\",\"store\":\"SQLITE\"", 30, "ns/op") + "]");
         assertThat(Suite.check(Results.read(partial), baseline)).isFalse();
     }
+
+    @Test
+    void aRunUnderAnotherHypervisorIsJudgedByTheGoalsNotByABaselineItCannotBeComparedTo() throws IOException {
+        // A baseline whose start took twice the raw spawn: like with like, 3x would pass (limit 4x).
+        Results baseline = results("baseline", 36, 236, 274, 137, 17, 11);
+        Results now = results("now", 36, 236, 411, 137, 17, 11);
+        Hypervisor tcg = new Hypervisor("TCG", "max");
+        Hypervisor kvm = new Hypervisor("KVM", "host");
+        assertThat(Suite.check(now, baseline, java.util.Optional.of(tcg), java.util.Optional.of(tcg))).isTrue();
+        // Under another hypervisor the goal (<= 1.25, failing above twice that) decides.
+        assertThat(Suite.check(now, baseline, java.util.Optional.of(kvm), java.util.Optional.of(tcg))).isFalse();
+        Results good = results("good", 36, 236, 150, 137, 17, 11);
+        assertThat(Suite.check(good, baseline, java.util.Optional.of(kvm), java.util.Optional.of(tcg))).isTrue();
+    }
+
+    @Test
+    void theMachineFileSitsBesideTheResults() {
+        assertThat(Suite.machineFile(Path.of("baselines/quick.json"))).isEqualTo(Path.of("baselines/quick-machine.json"));
+    }
+
+    @Test
+    void theCheckedInBaselinesSayWhichHypervisorTheyRanUnder() throws IOException {
+        for (String name : List.of("quick", "report")) {
+            assertThat(Hypervisor.read(Path.of("baselines", name + "-machine.json"))).as(name).isPresent();
+        }
+    }
 }
