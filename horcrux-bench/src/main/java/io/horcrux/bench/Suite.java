@@ -39,7 +39,7 @@ public final class Suite {
         }
 
         /** A ratio of two measurements of real QEMU: it depends on the accelerator and CPU model. */
-        Ratio underQemu() {
+        Ratio onQemu() {
             return new Ratio(name, numerator, denominator, goal, goalMax, goalMaxDifferenceMs, true);
         }
 
@@ -61,11 +61,11 @@ public final class Suite {
                     "GetBenchmark.cacheHit size=1000 store=SQLITE",
                     "GetBenchmark.storePointRead size=1000 store=SQLITE", "< 1", 1.0),
             new Ratio("QMP round trip: persistent client / raw socket loop",
-                    "QmpBenchmark.persistentClient", "QmpBenchmark.rawSocketLoop", "<= 1.15", 1.15).underQemu(),
+                    "QmpBenchmark.persistentClient", "QmpBenchmark.rawSocketLoop", "<= 1.15", 1.15).onQemu(),
             new Ratio("QMP round trip: persistent client / connection per command",
-                    "QmpBenchmark.persistentClient", "QmpBenchmark.connectionPerCommand", "<= 0.5", 0.5).underQemu(),
+                    "QmpBenchmark.persistentClient", "QmpBenchmark.connectionPerCommand", "<= 0.5", 0.5).onQemu(),
             new Ratio("start to RUNNING / raw QEMU spawn to QMP ready",
-                    "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25).underQemu(),
+                    "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25).onQemu(),
             new Ratio("forced stop / raw QEMU quit",
                     "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true));
 
