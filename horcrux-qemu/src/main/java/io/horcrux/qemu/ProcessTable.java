@@ -35,16 +35,13 @@ final class ProcessTable {
     }
 
     /**
-     * Forgets a process that is gone: marks it ended, closes its monitor, removes its socket and
-     * pidfile.
+     * Forgets a process that is gone: marks it ended, closes its monitor and console, removes its
+     * sockets and pidfile.
      */
     void forget(QemuProcess process) {
         process.ended();
         running.remove(process.id, process);
-        QmpClient qmp = process.qmp();
-        if (qmp != null) {
-            qmp.close();
-        }
+        process.disconnect();
         process.files.removeRuntimeFiles();
     }
 

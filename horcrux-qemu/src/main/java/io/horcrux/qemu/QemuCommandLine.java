@@ -22,7 +22,7 @@ import java.util.UUID;
  * {@code -runas} (when {@link #runningAs(String) a user is set}), the
  * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
  * {@code -device}, each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
- * the spec's MAC, a serial console written to {@code serial.log}, the QMP monitor on a Unix
+ * the spec's MAC, the first serial port on a Unix socket for the driver's console, the QMP monitor on a Unix
  * socket, the operator's QMP monitor on a second one when asked for, {@code -pidfile} and
  * {@code -daemonize}.
  *
@@ -189,7 +189,7 @@ public final class QemuCommandLine {
             add(args, "-netdev", "user,id=net" + i);
             add(args, "-device", "virtio-net-" + bus + ",netdev=net" + i + ",id=nic" + i + ",mac=" + nic.mac());
         }
-        add(args, "-chardev", "file,id=serial0,path=" + escape(files.serialLog().toString()));
+        add(args, "-chardev", "socket,id=serial0,path=" + escape(files.consoleSocket().toString()) + ",server=on,wait=off");
         add(args, "-serial", "chardev:serial0");
         monitor(args, "qmp", qmpSocket);
         if (operatorSocket != null) {

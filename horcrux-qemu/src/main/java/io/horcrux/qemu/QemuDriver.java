@@ -96,12 +96,15 @@ public final class QemuDriver implements VmDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
     /** The run state QEMU enters when the accelerator cannot run the guest's code (a KVM internal error). */
     static final String INTERNAL_ERROR = "internal-error";
+    private static final int MIN_CONSOLE_BYTES = 4 << 10;
+    private static final int MAX_CONSOLE_BYTES = 64 << 20;
 
     private final StateDirectory state;
     private final QemuImg qemuImg;
     private final QemuCommandLine commandLine;
     private final Duration defaultStopGrace;
     private final boolean operatorMonitor;
+    private final int consoleBytes;
     private final String acceleratorChoice;
     private final ProcessTable table = new ProcessTable();
     private final ExecutorService watcher;
@@ -130,8 +133,9 @@ public final class QemuDriver implements VmDriver {
                 "the hypervisor could not run the guest's code and stopped it (QEMU run state internal-error, "
                 + choice.accelerator() + " with CPU model " + choice.cpuModel() + "); QEMU was ended. Try another"
                 + " CPU model (QemuDriver.Builder.cpuModel, or leave it unset to let the probe choose) or Accelerator.TCG");
+        this.consoleBytes = b.consoleLogBytes;
         this.launcher = new QemuLauncher(commandLine, state, table, supervisor, stops, watcher, b.qmpTimeout,
-                operatorMonitor);
+                operatorMonitor, consoleBytes);
     }
 
     /** A builder; {@link Builder#stateDirectory(Path)} is required. */
@@ -413,9 +417,7 @@ public final class QemuDriver implements VmDriver {
         supervisor.close();
         for (QemuProcess vm : table.all()) {
             vm.detach();
-            if (vm.qmp() != null) {
-                vm.qmp().close();
-            }
+            vm.disconnect();
         }
         table.clear();
         watcher.shutdownNow();
@@ -445,6 +447,7 @@ public final class QemuDriver implements VmDriver {
         private BooleanSupplier kvmProbe;
         private HostProbe.Runner probeRunner;
         private String cpuModel;
+        private Integer consoleLogBytes;
         private String runAs;
         private Boolean operatorMonitor;
 
@@ -541,6 +544,22 @@ public final class QemuDriver implements VmDriver {
             return this;
         }
 
+        /**
+         * How much of what each guest prints on its serial console is kept, in bytes: the newest
+         * output, the oldest dropped first, in memory and in {@code serial.log} (which grows to at
+         * most twice this before it is trimmed); default 1 MiB; from 4 KiB to 64 MiB.
+         *
+         * @throws IllegalArgumentException if out of that range
+         */
+        public Builder consoleLogBytes(int bytes) {
+            if (bytes < MIN_CONSOLE_BYTES || bytes > MAX_CONSOLE_BYTES) {
+                throw new IllegalArgumentException("consoleLogBytes must be from " + MIN_CONSOLE_BYTES + " to "
+                        + MAX_CONSOLE_BYTES + ", was " + bytes);
+            }
+            this.consoleLogBytes = once(this.consoleLogBytes, bytes, "consoleLogBytes");
+            return this;
+        }
+
         /** Replaces the {@code /dev/kvm} check; for tests of the accelerator choice. */
         Builder kvmProbe(BooleanSupplier probe) {
             this.kvmProbe = once(this.kvmProbe, probe, "kvmProbe");
@@ -599,6 +618,9 @@ public final class QemuDriver implements VmDriver {
             }
             if (qmpTimeout == null) {
                 qmpTimeout = Duration.ofSeconds(10);
+            }
+            if (consoleLogBytes == null) {
+                consoleLogBytes = 1 << 20;
             }
             QemuBinaries binaries = QemuBinaries.locate(qemuBinary, qemuImgBinary, runAs);
             StateDirectory state = StateDirectory.claim(stateDirectory);

@@ -41,10 +41,11 @@ final class QemuLauncher {
     private final ExecutorService pool;
     private final Duration qmpTimeout;
     private final boolean operatorMonitor;
+    private final int consoleBytes;
 
     QemuLauncher(QemuCommandLine commandLine, StateDirectory state, ProcessTable table,
                  Supervisor supervisor, StopSequence stops, ExecutorService pool, Duration qmpTimeout,
-                 boolean operatorMonitor) {
+                 boolean operatorMonitor, int consoleBytes) {
         this.commandLine = commandLine;
         this.state = state;
         this.table = table;
@@ -53,6 +54,7 @@ final class QemuLauncher {
         this.pool = pool;
         this.qmpTimeout = qmpTimeout;
         this.operatorMonitor = operatorMonitor;
+        this.consoleBytes = consoleBytes;
     }
 
     /**
@@ -92,12 +94,12 @@ final class QemuLauncher {
                     .orElseThrow(() -> new DriverException("QEMU (pid " + pid + ") exited right after starting"));
             vm = new QemuProcess(id, files, pid, stat.startTicks(), pool);
             restrictSocket(files.qmpSocket());
+            restrictSocket(files.consoleSocket());
             if (operatorMonitor) {
                 restrictSocket(files.operatorSocket());
             }
-            if (Files.exists(files.serialLog(), LinkOption.NOFOLLOW_LINKS)) {
-                Files.setPosixFilePermissions(files.serialLog(), VmFiles.OWNER_ONLY_FILE); // QEMU honours the umask
-            }
+            vm.console(SerialConsole.connect(id, files.consoleSocket(), ConsoleLog.fresh(files.serialLog(), consoleBytes),
+                    qmpTimeout));
             connect(vm);
             JsonNode runState = vm.qmp().execute("query-status");
             if (QemuDriver.INTERNAL_ERROR.equals(runState.path("status").asText())) {
@@ -148,9 +150,7 @@ final class QemuLauncher {
         if (vm != null) {
             table.drop(vm);
             vm.abandon();
-            if (vm.qmp() != null) {
-                vm.qmp().close();
-            }
+            vm.disconnect();
         }
         // The process may be running even if we never read its pid, or may be on its way out
         // having removed its pidfile (a quit from another client); either way it is gone before
@@ -197,15 +197,17 @@ final class QemuLauncher {
         }
         QemuProcess attached = new QemuProcess(id, files, pid.get(), stat.get().startTicks(), pool);
         try {
+            if (Files.exists(files.consoleSocket(), LinkOption.NOFOLLOW_LINKS)) {
+                attached.console(SerialConsole.connect(id, files.consoleSocket(),
+                        ConsoleLog.resumed(files.serialLog(), consoleBytes), qmpTimeout));
+            }
             connect(attached);
             attached.observed(attached.qmp().execute("query-status"));
         } catch (DriverException e) {
             log.warn("VM {}: QEMU (pid {}) runs but its monitor does not answer; killing it: {}", id, pid.get(),
                     e.getMessage());
             attached.requestStop();
-            if (attached.qmp() != null) {
-                attached.qmp().close();
-            }
+            attached.disconnect();
             stops.forceGone(attached);
             files.removeRuntimeFiles();
             return VmStatus.STOPPED;

@@ -22,6 +22,8 @@ final class QemuProcess {
     /** Handles the VM's monitor events in order, off the monitor's reader thread. */
     final SerialExecutor events;
     private volatile QmpClient qmp;
+    /** The driver's end of the serial console, once connected; null before or without one. */
+    private volatile SerialConsole console;
     /** RUNNING, PAUSED, or CRASHED after a guest panic or a hypervisor failure. */
     private volatile VmStatus status = VmStatus.RUNNING;
     /** The {@code reason} of the last SHUTDOWN event, or null. */
@@ -51,6 +53,26 @@ final class QemuProcess {
             throw new IllegalStateException("VM '" + id + "' is connected already");
         }
         qmp = Objects.requireNonNull(client, "client");
+    }
+
+    SerialConsole console() {
+        return console;
+    }
+
+    void console(SerialConsole serial) {
+        console = Objects.requireNonNull(serial, "serial");
+    }
+
+    /** Closes the driver's connections to the process (monitor and console); the process is untouched. */
+    void disconnect() {
+        QmpClient monitor = qmp;
+        if (monitor != null) {
+            monitor.close();
+        }
+        SerialConsole serial = console;
+        if (serial != null) {
+            serial.close();
+        }
     }
 
     boolean isGone() {

@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Where the files of one VM live: {@code <stateDirectory>/<vmId>/} holds the disks, the pidfile,
  * the serial log and, when their paths fit in {@code sun_path}, the driver's QMP socket
- * {@code qmp.sock} and the operator's {@code operator.sock}. A socket path that would be longer
+ * {@code qmp.sock}, the operator's {@code operator.sock} and the serial console's
+ * {@code console.sock}. A socket path that would be longer
  * than {@value #MAX_SOCKET_PATH_BYTES} bytes moves to
  * {@code /tmp/horcrux-<hash of the state directory>/<vmId>.qmp} (or {@code <vmId>.operator}), a
  * function of the state directory and the id alone, so that a new driver finds it again. Each
@@ -48,9 +49,19 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
         return SocketPaths.shortDirectory(stateDirectory);
     }
 
+    /**
+     * The socket of the VM's first serial port, which QEMU serves and the driver's console reads:
+     * {@code console.sock} in the VM's directory, or {@code <vmId>.console} in the short socket
+     * directory of the state directory (the VM directory's parent) when that path is too long.
+     */
+    Path consoleSocket() {
+        String vmId = directory.getFileName().toString();
+        return socket(directory.getParent(), directory, vmId, "console.sock", ".console");
+    }
+
     /** The sockets that live outside the VM's directory, in the short socket directory. */
     List<Path> socketsOutsideDirectory() {
-        return Stream.of(qmpSocket, operatorSocket)
+        return Stream.of(qmpSocket, operatorSocket, consoleSocket())
                 .filter(socket -> socket != null && !socket.getParent().equals(directory))
                 .toList();
     }
@@ -76,6 +87,7 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
         return directory.resolve("qemu.pid");
     }
 
+    /** What the guest printed on its serial console, bounded (see {@link ConsoleLog}). */
     Path serialLog() {
         return directory.resolve("serial.log");
     }
@@ -91,7 +103,7 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
 
     /** Removes what only a running QEMU has: its sockets and pidfile. */
     void removeRuntimeFiles() {
-        for (Path file : java.util.Arrays.asList(qmpSocket, operatorSocket, pidFile())) {
+        for (Path file : java.util.Arrays.asList(qmpSocket, operatorSocket, consoleSocket(), pidFile())) {
             if (file == null) {
                 continue;
             }

@@ -108,8 +108,15 @@ class QemuCommandLinePropertiesTest {
                     assertThat(keys(optionValue)).as("keys of %s %s", option, optionValue)
                             .isEqualTo(keys(expected.get(i)[1]));
                     for (String part : parts(optionValue)) {
-                        if (part.startsWith("filename=") || part.startsWith("path=")) {
+                        if (part.startsWith("filename=")) {
                             assertInside(vmDirectory, Path.of(part.substring(part.indexOf('=') + 1)));
+                        }
+                        if (part.startsWith("path=")) {
+                            // A socket: in the VM directory, or in the state directory's short socket
+                            // directory when its path would not fit in sun_path.
+                            Path socketPath = Path.of(part.substring(part.indexOf('=') + 1));
+                            assertInside(socketPath.startsWith("/tmp/") ? VmFiles.shortSocketDirectory(vmDirectory.getParent())
+                                    : vmDirectory, socketPath);
                         }
                     }
                 }

@@ -48,7 +48,7 @@ class QemuCommandLineTest {
                 "-device", "virtio-blk-pci,drive=disk1,id=disk1",
                 "-netdev", "user,id=net0",
                 "-device", "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:12:34:56",
-                "-chardev", "file,id=serial0,path=/var/lib/horcrux/web-1/serial.log",
+                "-chardev", "socket,id=serial0,path=/var/lib/horcrux/web-1/console.sock,server=on,wait=off",
                 "-serial", "chardev:serial0",
                 "-chardev", "socket,id=qmp,path=/var/lib/horcrux/web-1/qmp.sock,server=on,wait=off",
                 "-mon", "chardev=qmp,mode=control",
@@ -78,7 +78,7 @@ class QemuCommandLineTest {
                 "-kernel", "/boot/vmlinuz",
                 "-initrd", "/boot/initrd.img",
                 "-append", "console=ttyS0 quiet",
-                "-chardev", "file,id=serial0,path=/s/tiny/serial.log",
+                "-chardev", "socket,id=serial0,path=/s/tiny/console.sock,server=on,wait=off",
                 "-serial", "chardev:serial0",
                 "-chardev", "socket,id=qmp,path=/tmp/horcrux-0123456789ab/tiny.qmp,server=on,wait=off",
                 "-mon", "chardev=qmp,mode=control",
@@ -126,7 +126,7 @@ class QemuCommandLineTest {
                 .arguments(spec, dir, dir.resolve("qmp.sock"));
         assertThat(args).contains(
                 "driver=file,node-name=file0,filename=/data/a,,b/c,,readonly=on/c/root.qcow2",
-                "file,id=serial0,path=/data/a,,b/c,,readonly=on/c/serial.log",
+                "socket,id=serial0,path=/data/a,,b/c,,readonly=on/c/console.sock,server=on,wait=off",
                 "socket,id=qmp,path=/data/a,,b/c,,readonly=on/c/qmp.sock,server=on,wait=off");
         // -pidfile takes a plain path, not an option list.
         assertThat(args).containsSubsequence("-pidfile", "/data/a,b/c,readonly=on/c/qemu.pid");

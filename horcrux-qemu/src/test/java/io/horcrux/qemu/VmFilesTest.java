@@ -12,6 +12,7 @@ class VmFilesTest {
         VmFiles files = VmFiles.of(Path.of("/var/lib/horcrux"), "web-1");
         assertThat(files.qmpSocket()).isEqualTo(Path.of("/var/lib/horcrux/web-1/qmp.sock"));
         assertThat(files.operatorSocket()).isEqualTo(Path.of("/var/lib/horcrux/web-1/operator.sock"));
+        assertThat(files.consoleSocket()).isEqualTo(Path.of("/var/lib/horcrux/web-1/console.sock"));
         assertThat(files.socketsOutsideDirectory()).isEmpty();
         assertThat(files.pidFile()).isEqualTo(Path.of("/var/lib/horcrux/web-1/qemu.pid"));
     }
@@ -21,7 +22,10 @@ class VmFilesTest {
         Path deep = Path.of("/srv/" + "very-long-directory-name/".repeat(8));
         String id = "a".repeat(63);
         VmFiles files = VmFiles.of(deep, id);
-        assertThat(files.socketsOutsideDirectory()).containsExactly(files.qmpSocket(), files.operatorSocket());
+        assertThat(files.socketsOutsideDirectory()).containsExactly(files.qmpSocket(), files.operatorSocket(),
+                files.consoleSocket());
+        assertThat(files.consoleSocket().getFileName().toString()).isEqualTo(id + ".console");
+        assertThat(files.consoleSocket().getParent()).isEqualTo(files.qmpSocket().getParent());
         assertThat(files.qmpSocket().toString().getBytes(StandardCharsets.UTF_8).length)
                 .isLessThanOrEqualTo(VmFiles.MAX_SOCKET_PATH_BYTES);
         assertThat(files.operatorSocket().toString().getBytes(StandardCharsets.UTF_8).length)
@@ -42,6 +46,7 @@ class VmFilesTest {
         VmFiles files = VmFiles.of(state, id);
         assertThat(files.qmpSocket()).isEqualTo(state.resolve(id).resolve("qmp.sock"));
         assertThat(files.operatorSocket()).isEqualTo(VmFiles.shortSocketDirectory(state).resolve(id + ".operator"));
-        assertThat(files.socketsOutsideDirectory()).containsExactly(files.operatorSocket());
+        assertThat(files.consoleSocket()).isEqualTo(VmFiles.shortSocketDirectory(state).resolve(id + ".console"));
+        assertThat(files.socketsOutsideDirectory()).containsExactly(files.operatorSocket(), files.consoleSocket());
     }
 }
