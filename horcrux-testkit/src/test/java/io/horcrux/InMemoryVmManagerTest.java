@@ -10,15 +10,25 @@ import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmStore;
 import io.horcrux.testkit.InMemoryVmStore;
 import io.horcrux.testkit.SimulatedDriver;
+import io.horcrux.testkit.SimulatedVmManagerContract;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-class InMemoryVmManagerTest extends VmManagerContract {
+/**
+ * The manager contract over the in-memory store, and what is particular to the facade. Here and
+ * not in horcrux-core, whose tests cannot depend on this module: it depends on core.
+ */
+class InMemoryVmManagerTest extends SimulatedVmManagerContract {
     @Override
     protected VmStore newStore() {
         return InMemoryVmStore.create();
+    }
+
+    @Override
+    protected SimulatedDriver newDriver() {
+        return SimulatedDriver.create();
     }
 
     @Test
