@@ -1,8 +1,6 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import io.horcrux.spi.VmStore;
-import io.horcrux.testkit.ManagerLoadContract;
-import io.horcrux.testkit.InMemoryVmStore;
 
 class InMemoryManagerLoadTest extends ManagerLoadContract {
     @Override

@@ -1,16 +1,14 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.horcrux.VmManager;
 import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmStore;
-import io.horcrux.testkit.InMemoryVmStore;
-import io.horcrux.testkit.SimulatedDriver;
-import io.horcrux.testkit.SimulatedVmManagerContract;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -74,7 +72,7 @@ class InMemoryVmManagerTest extends SimulatedVmManagerContract {
         manager.start("a");
         manager.stop("a", java.time.Duration.ZERO);
         manager.delete("b");
-        assertThat(((DefaultVmManager) manager)).extracting("locks").extracting("entries")
+        assertThat((Object) manager).extracting("locks").extracting("entries")
                 .asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP).isEmpty();
     }
 
