@@ -32,7 +32,7 @@ class NoShellTest {
         List<String> offenders = new ArrayList<>();
         int classes = 0;
         for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
-            if (!entry.matches(".*horcrux-(core|store|qemu).*") || entry.contains("test-classes") || entry.endsWith("tests.jar")) {
+            if (!entry.matches(".*horcrux-(core|testkit|store|qemu).*") || entry.contains("test-classes") || entry.endsWith("tests.jar")) {
                 continue;
             }
             libraryEntries.add(entry);

@@ -2,7 +2,7 @@ package io.horcrux.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.horcrux.ChildJvm;
+import io.horcrux.testkit.ChildJvm;
 import io.horcrux.VmManager;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;

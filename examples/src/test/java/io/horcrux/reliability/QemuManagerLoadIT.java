@@ -2,7 +2,7 @@ package io.horcrux.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.horcrux.ManagerLoadContract;
+import io.horcrux.testkit.ManagerLoadContract;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmSpec;
 import io.horcrux.spi.VmDriver;

@@ -9,9 +9,9 @@ import java.util.Set;
 
 /**
  * Runs VMs on a hypervisor: the QEMU driver in {@code horcrux-qemu}, or the simulated driver
- * in {@link io.horcrux.testkit}. The manager serialises the lifecycle calls of one VM and
+ * in {@code horcrux-testkit}. The manager serialises the lifecycle calls of one VM and
  * enforces the state machine, so a driver only does the work; prove an implementation with
- * the {@code VmDriverContract} test of the {@code horcrux-core} test-jar.
+ * the {@code VmDriverContract} test of {@code horcrux-testkit}.
  *
  * <p>Contract for implementations:
  * <ul>

@@ -11,7 +11,7 @@ import java.util.stream.Stream;
  * The durable inventory behind a {@link io.horcrux.VmManager}: one record per VM, written with
  * optimistic concurrency. The manager is the only caller in normal use; implement this to keep
  * the inventory somewhere new, and prove the implementation with the {@code VmStoreContract}
- * test of the {@code horcrux-core} test-jar.
+ * test of {@code horcrux-testkit}.
  *
  * <p>Contract for implementations:
  * <ul>

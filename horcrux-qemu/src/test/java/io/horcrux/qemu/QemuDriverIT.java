@@ -1,7 +1,7 @@
 package io.horcrux.qemu;
 
 import io.horcrux.spi.VmDriver;
-import io.horcrux.spi.VmDriverContract;
+import io.horcrux.testkit.VmDriverContract;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

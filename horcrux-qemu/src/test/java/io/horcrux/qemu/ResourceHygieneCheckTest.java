@@ -1,6 +1,6 @@
 package io.horcrux.qemu;
 
-import io.horcrux.ResourceHygiene;
+import io.horcrux.testkit.ResourceHygiene;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

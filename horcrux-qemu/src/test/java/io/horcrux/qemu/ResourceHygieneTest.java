@@ -1,6 +1,6 @@
 package io.horcrux.qemu;
 
-import io.horcrux.ResourceHygiene;
+import io.horcrux.testkit.ResourceHygiene;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;

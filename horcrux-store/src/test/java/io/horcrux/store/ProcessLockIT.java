@@ -3,7 +3,7 @@ package io.horcrux.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.horcrux.ChildJvm;
+import io.horcrux.testkit.ChildJvm;
 import io.horcrux.StoreException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -3,7 +3,7 @@ package io.horcrux.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.horcrux.spi.VmStore;
-import io.horcrux.spi.VmStoreContract;
+import io.horcrux.testkit.VmStoreContract;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;

@@ -1,6 +1,6 @@
 package io.horcrux.store;
 
-import io.horcrux.ManagerLoadContract;
+import io.horcrux.testkit.ManagerLoadContract;
 import io.horcrux.spi.VmStore;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;

@@ -2,8 +2,9 @@ package io.horcrux.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.horcrux.VmManagerContract;
 import io.horcrux.spi.VmStore;
+import io.horcrux.testkit.SimulatedDriver;
+import io.horcrux.testkit.SimulatedVmManagerContract;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +14,7 @@ import org.junit.jupiter.api.AfterEach;
  * The manager's behaviour over SQLite stores, on a file or in memory: each store is its own
  * database, and after each test no reader connection is left borrowed.
  */
-abstract class SqliteVmManagerContract extends VmManagerContract {
+abstract class SqliteVmManagerContract extends SimulatedVmManagerContract {
     private final List<SqliteVmStore> stores = new ArrayList<>();
 
     /** Where the {@code n}th store of a test lives: a builder with its file or in-memory name set. */
@@ -24,6 +25,11 @@ abstract class SqliteVmManagerContract extends VmManagerContract {
         SqliteVmStore store = database(stores.size()).leakDetectionThreshold(Duration.ofSeconds(2)).build();
         stores.add(store);
         return store;
+    }
+
+    @Override
+    protected SimulatedDriver newDriver() {
+        return SimulatedDriver.create();
     }
 
     @AfterEach

@@ -2,7 +2,7 @@ package io.horcrux.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.horcrux.ChildJvm;
+import io.horcrux.testkit.ChildJvm;
 import io.horcrux.model.Vm;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,12 +1,12 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.horcrux.VmManager;
+import io.horcrux.VmNotFoundException;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
-import io.horcrux.testkit.InMemoryVmStore;
-import io.horcrux.testkit.SimulatedDriver;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Consumer;

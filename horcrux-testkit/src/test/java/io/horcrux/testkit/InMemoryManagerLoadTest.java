@@ -1,7 +1,6 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import io.horcrux.spi.VmStore;
-import io.horcrux.testkit.InMemoryVmStore;
 
 class InMemoryManagerLoadTest extends ManagerLoadContract {
     @Override

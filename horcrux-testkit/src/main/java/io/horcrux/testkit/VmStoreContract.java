@@ -1,4 +1,4 @@
-package io.horcrux.spi;
+package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -16,6 +16,7 @@ import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
+import io.horcrux.spi.VmStore;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,7 +12,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
@@ -20,7 +22,7 @@ import java.util.regex.Pattern;
  * whose command line mentions the module's directory, live threads named {@code horcrux-*},
  * HikariCP pool threads (an open pool has a {@code housekeeper}), and QMP socket directories
  * {@code /tmp/horcrux-<hash>} made since the JVM started. A last-ordered test class in each
- * test JVM calls {@link #assertClean(Path)}. Shared through the {@code horcrux-core} test-jar.
+ * test JVM calls {@link #assertClean(Path)}.
  */
 public final class ResourceHygiene {
     private static final Pattern SOCKET_DIRECTORY = Pattern.compile("horcrux-[0-9a-f]{12}");
@@ -59,8 +61,13 @@ public final class ResourceHygiene {
 
     /** The violations that remain after up to {@value #SETTLE_SECONDS} s of waiting for them to go. */
     public List<String> violationsAfterSettling() {
+        return afterSettling(this::violations);
+    }
+
+    /** What {@code check} still finds after up to {@value #SETTLE_SECONDS} s of asking again. */
+    static List<String> afterSettling(Supplier<List<String>> check) {
         long deadline = System.nanoTime() + SETTLE.toNanos();
-        List<String> found = violations();
+        List<String> found = check.get();
         while (!found.isEmpty() && System.nanoTime() - deadline < 0) {
             try {
                 TimeUnit.MILLISECONDS.sleep(100);
@@ -68,7 +75,7 @@ public final class ResourceHygiene {
                 Thread.currentThread().interrupt();
                 break;
             }
-            found = violations();
+            found = check.get();
         }
         return found;
     }
@@ -79,18 +86,7 @@ public final class ResourceHygiene {
         for (long pid : qemus()) {
             found.add("QEMU process " + pid + ": " + String.join(" ", commandLine(pid)));
         }
-        for (Thread t : Thread.getAllStackTraces().keySet()) {
-            String name = t.getName();
-            if (!t.isAlive()) {
-                continue;
-            }
-            if (name.startsWith("horcrux-")) {
-                found.add("thread '" + name + "' (" + (t.isDaemon() ? "daemon" : "non-daemon") + ", " + t.getState() + ")");
-            } else if (name.endsWith(" housekeeper") || name.endsWith(" connection adder")
-                    || name.endsWith(" connection closer")) {
-                found.add("HikariCP pool thread '" + name + "': a store was not closed");
-            }
-        }
+        found.addAll(threadViolations(Set.of()));
         try (DirectoryStream<Path> tmp = Files.newDirectoryStream(temporaryDirectory, "horcrux-*")) {
             for (Path p : tmp) {
                 if (SOCKET_DIRECTORY.matcher(p.getFileName().toString()).matches()
@@ -100,6 +96,27 @@ public final class ResourceHygiene {
             }
         } catch (IOException e) {
             found.add("cannot list " + temporaryDirectory + ": " + e);
+        }
+        return found;
+    }
+
+    /**
+     * Live threads named {@code horcrux-*} and HikariCP pool threads, but those in {@code ignored}
+     * (for example the threads that lived before a test).
+     */
+    static List<String> threadViolations(Set<Thread> ignored) {
+        List<String> found = new ArrayList<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            String name = t.getName();
+            if (!t.isAlive() || ignored.contains(t)) {
+                continue;
+            }
+            if (name.startsWith("horcrux-")) {
+                found.add("thread '" + name + "' (" + (t.isDaemon() ? "daemon" : "non-daemon") + ", " + t.getState() + ")");
+            } else if (name.endsWith(" housekeeper") || name.endsWith(" connection adder")
+                    || name.endsWith(" connection closer")) {
+                found.add("HikariCP pool thread '" + name + "': a store was not closed");
+            }
         }
         return found;
     }

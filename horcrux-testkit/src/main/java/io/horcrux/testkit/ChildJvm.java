@@ -1,4 +1,4 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A test's main class in its own JVM, on the test's class path, for tests that kill a real
  * process (SIGKILL) and look at what it left. Its stdout is read line by line; its stderr goes
- * to a file in the work directory. Shared through the {@code horcrux-core} test-jar.
+ * to a file in the work directory.
  */
 public final class ChildJvm implements AutoCloseable {
     private final Process process;

@@ -1,13 +1,15 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.horcrux.IllegalVmStateException;
+import io.horcrux.VmManager;
+import io.horcrux.VmNotFoundException;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
-import io.horcrux.testkit.SimulatedDriver;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package io.horcrux.spi;
+package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -9,6 +9,7 @@ import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
+import io.horcrux.spi.VmDriver;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

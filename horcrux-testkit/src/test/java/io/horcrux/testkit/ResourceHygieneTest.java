@@ -1,4 +1,4 @@
-package io.horcrux;
+package io.horcrux.testkit;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.Order;

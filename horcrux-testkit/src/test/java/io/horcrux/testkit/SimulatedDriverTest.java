@@ -7,7 +7,6 @@ import io.horcrux.DriverException;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmDriver;
-import io.horcrux.spi.VmDriverContract;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 

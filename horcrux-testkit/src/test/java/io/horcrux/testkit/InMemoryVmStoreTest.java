@@ -1,7 +1,6 @@
 package io.horcrux.testkit;
 
 import io.horcrux.spi.VmStore;
-import io.horcrux.spi.VmStoreContract;
 
 class InMemoryVmStoreTest extends VmStoreContract {
     @Override

@@ -1,0 +1,127 @@
+package io.horcrux.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.horcrux.DriverException;
+import io.horcrux.VmManager;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmEvent;
+import io.horcrux.model.VmQuery;
+import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link VmManagerContract} plus what only the {@link SimulatedDriver} can provoke on demand: a
+ * driver call that fails, a VM that crashes or whose guest powers off behind the manager's back,
+ * a guest that ignores the ACPI power-down. A store's tests extend this class, supplying fresh
+ * stores and simulated drivers.
+ */
+public abstract class SimulatedVmManagerContract extends VmManagerContract {
+    /** A fresh simulated driver with no VMs, for example {@code SimulatedDriver.create()}; the manager closes it. */
+    @Override
+    protected abstract SimulatedDriver newDriver();
+
+    /** The driver of {@link #manager}. */
+    protected SimulatedDriver simulated() {
+        return (SimulatedDriver) driver;
+    }
+
+    @Test
+    void failedProvisioningStoresNothing() {
+        simulated().failNext(SimulatedDriver.Operation.PROVISION, new DriverException("disk full"));
+
+        assertThatThrownBy(() -> manager.create(spec("web-1"))).isInstanceOf(DriverException.class).hasMessage("disk full");
+        assertThat(manager.find("web-1")).isEmpty();
+        assertThat(manager.count(VmQuery.all())).isZero();
+        manager.create(spec("web-1"));
+    }
+
+    @Test
+    void foreignDriverFailuresAreWrappedInADriverException() {
+        simulated().failNext(SimulatedDriver.Operation.START, new IllegalStateException("boom"));
+        manager.create(spec("web-1"));
+        assertThatThrownBy(() -> manager.start("web-1")).isInstanceOf(DriverException.class)
+                .hasMessageContaining("web-1").hasCauseInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void createAllIsAllOrNoneWhenProvisioningFailsMidway() {
+        manager.create(spec("other"));
+        List<VmSpec> specs = IntStream.range(0, 5).mapToObj(i -> spec("vm-" + i)).toList();
+        simulated().failNext(SimulatedDriver.Operation.PROVISION, "vm-2", new DriverException("no space left"));
+
+        assertThatThrownBy(() -> manager.createAll(specs)).isInstanceOf(DriverException.class).hasMessage("no space left");
+
+        assertThat(manager.count(VmQuery.all())).isEqualTo(1);
+        assertThat(manager.find("vm-0")).isEmpty();
+        // The simulated driver refuses to provision a VM twice: vm-0 and vm-1 were undone.
+        assertThat(manager.createAll(specs)).hasSize(5);
+        assertThat(manager.count(VmQuery.all())).isEqualTo(6);
+    }
+
+    @Test
+    void aFailedStartFallsBackToStoppedWithTheReason() {
+        manager.create(spec("web-1"));
+        simulated().failNext(SimulatedDriver.Operation.START, new DriverException("qemu exited: no such file"));
+
+        assertThatThrownBy(() -> manager.start("web-1")).isInstanceOf(DriverException.class);
+        Vm vm = manager.get("web-1");
+        assertThat(vm.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(vm.statusReason()).contains("no such file");
+        assertThat(manager.start("web-1").status()).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void aFailedStopWithTheProcessAliveRestoresTheStatus() {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        simulated().failNext(SimulatedDriver.Operation.STOP, new DriverException("monitor timed out"));
+
+        assertThatThrownBy(() -> manager.stop("web-1", Duration.ZERO)).isInstanceOf(DriverException.class);
+        assertThat(manager.get("web-1").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(manager.stop("web-1", Duration.ZERO).status()).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void gracefulStopOfAGuestThatIgnoresItEndsByForceAfterTheGrace() {
+        manager.close();
+        driver = SimulatedDriver.builder().guestShutdownTime(null).build();
+        manager = VmManager.builder().store(newStore()).driver(driver).build();
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        assertThat(manager.stop("web-1", Duration.ofMillis(50)).status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.status("web-1")).isEqualTo(VmStatus.STOPPED);
+    }
+
+    @Test
+    void aVmThatDiesBehindTheManagersBackBecomesCrashedWithOneEvent() throws InterruptedException {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        for (int i = 0; i < 2; i++) {
+            nextEvent();
+        }
+
+        simulated().crash("web-1", "killed by signal 9");
+
+        VmEvent crash = nextEvent();
+        assertThat(crash.previousStatus()).isEqualTo(VmStatus.RUNNING);
+        assertThat(crash.newStatus()).isEqualTo(VmStatus.CRASHED);
+        assertThat(crash.reason()).isEqualTo("killed by signal 9");
+        assertThat(manager.get("web-1").status()).isEqualTo(VmStatus.CRASHED);
+        assertThat(manager.start("web-1").status()).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void aGuestThatPowersOffBecomesStopped() throws InterruptedException {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        simulated().guestPowerOff("web-1");
+        await("the power-off to be recorded", () -> manager.get("web-1").status() == VmStatus.STOPPED);
+        assertThat(manager.get("web-1").statusReason()).isEqualTo("guest powered off");
+    }
+}
