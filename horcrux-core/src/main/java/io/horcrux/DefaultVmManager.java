@@ -21,7 +21,6 @@ import io.horcrux.spi.VmStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -600,7 +599,7 @@ final class DefaultVmManager implements VmManager {
     // ---------------------------------------------------------------- events, JSON
 
     @Override
-    public AutoCloseable subscribe(VmEventListener listener) {
+    public Subscription subscribe(VmEventListener listener) {
         Objects.requireNonNull(listener, "listener");
         ensureOpen();
         return events.subscribe(listener);
@@ -626,7 +625,7 @@ final class DefaultVmManager implements VmManager {
             gen.writeEndObject();
             return count;
         } catch (IOException e) {
-            throw new UncheckedIOException("could not write the inventory", e);
+            throw new InventoryJsonException("could not write the inventory: " + e.getMessage(), e);
         }
     }
 
@@ -666,7 +665,7 @@ final class DefaultVmManager implements VmManager {
                 throw new IOException("no \"format\": \"" + EXPORT_FORMAT + "\" field");
             }
         } catch (IOException e) {
-            throw new HorcruxException("not a Horcrux inventory document: " + e.getMessage(), e);
+            throw new InventoryJsonException("not a Horcrux inventory document: " + e.getMessage(), e);
         }
         return createAll(specs);
     }
