@@ -195,7 +195,7 @@ final class DefaultVmManager implements VmManager {
         List<Vm> vms = specs.stream().map(s -> new Vm(s, VmStatus.STOPPED, 1, now, now, "created", null)).toList();
         List<String> ids = specs.stream().map(VmSpec::id).distinct().sorted().toList();
         try (KeyedLocks.Held held = locks.lockAll(ids)) {
-            List<String> taken = takenOrRepeated(specs);
+            List<String> taken = takenOrRepeated(specs, ids);
             if (!taken.isEmpty()) {
                 throw new VmAlreadyExistsException(taken);
             }
@@ -212,12 +212,13 @@ final class DefaultVmManager implements VmManager {
         }
     }
 
-    /** Ids of the batch that are stored already or repeated in it, in the batch's order. */
-    private List<String> takenOrRepeated(List<VmSpec> specs) {
-        java.util.Set<String> seen = new java.util.HashSet<>();
+    /** Ids of the batch that are stored already or repeated in it, in the batch's order; one store call. */
+    private List<String> takenOrRepeated(List<VmSpec> specs, List<String> ids) {
+        Set<String> taken = store.existingIds(ids);
+        Set<String> seen = new java.util.HashSet<>();
         LinkedHashSet<String> offending = new LinkedHashSet<>();
         for (VmSpec spec : specs) {
-            if (!seen.add(spec.id()) || store.find(spec.id()).isPresent()) {
+            if (!seen.add(spec.id()) || taken.contains(spec.id())) {
                 offending.add(spec.id());
             }
         }
@@ -531,8 +532,9 @@ final class DefaultVmManager implements VmManager {
             log.warn("could not list what the {} driver has provisioned; orphans are left alone", driver.name(), e);
             return;
         }
+        Set<String> known = provisioned.isEmpty() ? Set.of() : store.existingIds(provisioned);
         for (String id : provisioned) {
-            if (store.find(id).isPresent()) {
+            if (known.contains(id)) {
                 continue;
             }
             try {

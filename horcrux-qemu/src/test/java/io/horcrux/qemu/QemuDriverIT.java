@@ -5,6 +5,8 @@ import io.horcrux.spi.VmDriverContract;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -32,6 +34,11 @@ class QemuDriverIT extends VmDriverContract {
     protected VmDriver newDriver() {
         qemu = QemuDriver.builder().stateDirectory(state).accelerator(accelerator()).build();
         return qemu;
+    }
+
+    @Override
+    protected Optional<Supplier<VmDriver>> secondDriverOnTheSameState() {
+        return Optional.of(() -> QemuDriver.builder().stateDirectory(state).accelerator(accelerator()).build());
     }
 
     @Override

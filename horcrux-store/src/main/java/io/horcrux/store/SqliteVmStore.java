@@ -7,7 +7,6 @@ import io.horcrux.VmAlreadyExistsException;
 import io.horcrux.VmConflictException;
 import io.horcrux.VmNotFoundException;
 import io.horcrux.internal.OwnerLock;
-import io.horcrux.internal.VmJson;
 import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
@@ -28,6 +27,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -101,7 +101,6 @@ public final class SqliteVmStore implements VmStore {
     private static final Pattern MEMORY_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final Set<String> IN_MEMORY_NAMES = ConcurrentHashMap.newKeySet();
     private static final AtomicInteger POOL_SEQUENCE = new AtomicInteger();
-    private static final int EXISTING_IDS_CHUNK = 500;
 
     /**
      * How hard SQLite pushes a commit to the disk ({@code PRAGMA synchronous}); in WAL mode.
@@ -269,9 +268,14 @@ public final class SqliteVmStore implements VmStore {
         }
     }
 
-    /** The error naming every id repeated in the batch or taken in the table, in request order. */
+    /** The error naming every id repeated in the batch or taken in the table, in request order; under writeLock. */
     private VmAlreadyExistsException alreadyExists(List<Vm> vms) {
-        Set<String> taken = existingIds(vms);
+        Set<String> taken;
+        try {
+            taken = existingIds(writer, vms.stream().map(Vm::id).distinct().toList(), false);
+        } catch (SQLException e) {
+            throw failure("checking which ids exist", e);
+        }
         Set<String> seen = new HashSet<>();
         Set<String> offending = new LinkedHashSet<>();
         for (Vm vm : vms) {
@@ -282,23 +286,50 @@ public final class SqliteVmStore implements VmStore {
         return new VmAlreadyExistsException(new ArrayList<>(offending));
     }
 
-    private Set<String> existingIds(List<Vm> vms) {
-        List<String> ids = vms.stream().map(Vm::id).distinct().toList();
+    /**
+     * {@inheritDoc}
+     *
+     * <p>One query per {@value VmRows#ID_CHUNK} ids, on a reader connection: it never waits
+     * for writes.
+     */
+    @Override
+    public Set<String> existingIds(Collection<String> ids) {
+        Objects.requireNonNull(ids, "ids");
+        Set<String> unique = new LinkedHashSet<>();
+        for (String id : ids) {
+            unique.add(Objects.requireNonNull(id, "ids must not contain null"));
+        }
+        List<String> distinct = List.copyOf(unique);
+        ensureOpen();
+        if (distinct.isEmpty()) {
+            return Set.of();
+        }
+        try (Connection c = readers.getConnection()) {
+            return Set.copyOf(existingIds(c, distinct, true));
+        } catch (SQLException e) {
+            throw failure("checking which ids exist", e);
+        }
+    }
+
+    /** The stored ids among {@code distinct}, chunk by chunk; {@code cached} for reader connections. */
+    private Set<String> existingIds(Connection c, List<String> distinct, boolean cached) throws SQLException {
         Set<String> taken = new HashSet<>();
-        for (int from = 0; from < ids.size(); from += EXISTING_IDS_CHUNK) {
-            List<String> chunk = ids.subList(from, Math.min(ids.size(), from + EXISTING_IDS_CHUNK));
-            String sql = "SELECT id FROM vms WHERE id IN (" + String.join(", ", java.util.Collections.nCopies(chunk.size(), "?")) + ")";
-            try (PreparedStatement ps = writer.prepareStatement(sql)) {
-                for (int i = 0; i < chunk.size(); i++) {
-                    ps.setString(i + 1, chunk.get(i));
-                }
+        for (int from = 0; from < distinct.size(); from += VmRows.ID_CHUNK) {
+            List<String> chunk = distinct.subList(from, Math.min(distinct.size(), from + VmRows.ID_CHUNK));
+            int placeholders = VmRows.placeholders(chunk.size());
+            String sql = VmRows.existingIds(placeholders);
+            PreparedStatement ps = cached ? statements.prepare(c, sql) : c.prepareStatement(sql);
+            try {
+                VmRows.bindIds(ps, chunk, placeholders);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         taken.add(rs.getString(1));
                     }
                 }
-            } catch (SQLException e) {
-                throw failure("checking which ids exist", e);
+            } finally {
+                if (!cached) {
+                    ps.close();
+                }
             }
         }
         return taken;
@@ -313,7 +344,7 @@ public final class SqliteVmStore implements VmStore {
             try {
                 // Most updates are status changes of an unchanged spec: one statement, which is
                 // one transaction, and no label rows to rewrite.
-                VmRows.bindUpdateState(updateState, vm, expectedVersion, VmJson.specToJson(vm.spec()));
+                VmRows.bindUpdateState(updateState, vm, expectedVersion, VmRows.specJson(vm.spec()));
                 if (updateState.executeUpdate() == 1) {
                     return;
                 }
