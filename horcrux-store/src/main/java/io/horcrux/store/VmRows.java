@@ -14,8 +14,10 @@ import java.sql.SQLException;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The mapping between {@link Vm} and the {@code vms} / {@code vm_labels} rows, and the SQL
@@ -126,16 +128,16 @@ final class VmRows {
 
     /**
      * {@code SELECT id FROM vms WHERE id IN (?, ...)} with {@code placeholders} parameters.
-     * Callers round a chunk's size up with {@link #placeholders}, so a handful of statement
+     * A chunk's size is rounded up with {@link #placeholders}, so a handful of statement
      * shapes serve every batch.
      */
-    static String existingIds(int placeholders) {
+    private static String existingIdsSql(int placeholders) {
         return "SELECT id FROM vms WHERE id IN (" + String.join(", ", java.util.Collections.nCopies(placeholders, "?"))
                 + ")";
     }
 
     /** The power of two at least {@code ids}, at most {@link #ID_CHUNK}. */
-    static int placeholders(int ids) {
+    private static int placeholders(int ids) {
         int n = 1;
         while (n < ids && n < ID_CHUNK) {
             n <<= 1;
@@ -143,11 +145,44 @@ final class VmRows {
         return n;
     }
 
-    /** Binds a chunk of ids to {@link #existingIds}, repeating the last to fill the placeholders. */
-    static void bindIds(PreparedStatement ps, List<String> chunk, int placeholders) throws SQLException {
+    /** Binds a chunk of ids to {@link #existingIdsSql}, repeating the last to fill the placeholders. */
+    private static void bindIds(PreparedStatement ps, List<String> chunk, int placeholders) throws SQLException {
         for (int i = 0; i < placeholders; i++) {
             ps.setString(i + 1, chunk.get(Math.min(i, chunk.size() - 1)));
         }
+    }
+
+    /** Where a query's statement comes from: a cache, or the connection itself. */
+    @FunctionalInterface
+    interface Statements {
+        PreparedStatement prepare(String sql) throws SQLException;
+    }
+
+    /**
+     * The stored ids among {@code distinct}, one query per {@link #ID_CHUNK} ids.
+     *
+     * @param closeEach whether the statements are the caller's to close (not cached)
+     */
+    static Set<String> existingIds(List<String> distinct, Statements statements, boolean closeEach) throws SQLException {
+        Set<String> taken = new HashSet<>();
+        for (int from = 0; from < distinct.size(); from += ID_CHUNK) {
+            List<String> chunk = distinct.subList(from, Math.min(distinct.size(), from + ID_CHUNK));
+            int placeholders = placeholders(chunk.size());
+            PreparedStatement ps = statements.prepare(existingIdsSql(placeholders));
+            try {
+                bindIds(ps, chunk, placeholders);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        taken.add(rs.getString(1));
+                    }
+                }
+            } finally {
+                if (closeEach) {
+                    ps.close();
+                }
+            }
+        }
+        return taken;
     }
 
     static long epochNanos(Instant t, String vmId, String field) {
