@@ -604,7 +604,7 @@ public abstract class VmManagerContract {
                 throw new java.io.IOException("disk full");
             }
         };
-        assertThatThrownBy(() -> manager.exportJson(broken)).isInstanceOf(InventoryJsonException.class)
+        assertThatThrownBy(() -> manager.exportJson(broken)).isInstanceOf(io.horcrux.InventoryJsonException.class)
                 .hasMessageContaining("disk full").hasCauseInstanceOf(java.io.IOException.class);
     }
 
@@ -616,21 +616,21 @@ public abstract class VmManagerContract {
                 throw new java.io.IOException("connection reset");
             }
         };
-        assertThatThrownBy(() -> manager.importJson(broken)).isInstanceOf(InventoryJsonException.class)
+        assertThatThrownBy(() -> manager.importJson(broken)).isInstanceOf(io.horcrux.InventoryJsonException.class)
                 .hasMessageContaining("connection reset").hasCauseInstanceOf(java.io.IOException.class);
         byte[] array = "[]".getBytes(StandardCharsets.UTF_8);
         assertThatThrownBy(() -> manager.importJson(new ByteArrayInputStream(array)))
-                .isInstanceOf(InventoryJsonException.class).hasMessageContaining("expected a JSON object");
+                .isInstanceOf(io.horcrux.InventoryJsonException.class).hasMessageContaining("expected a JSON object");
         byte[] wrongFormat = "{\"format\":\"other\",\"vms\":[]}".getBytes(StandardCharsets.UTF_8);
         assertThatThrownBy(() -> manager.importJson(new ByteArrayInputStream(wrongFormat)))
-                .isInstanceOf(InventoryJsonException.class).hasMessageContaining("'other'");
+                .isInstanceOf(io.horcrux.InventoryJsonException.class).hasMessageContaining("'other'");
         assertThat(manager.count(VmQuery.all())).isZero();
     }
 
     @Test
     void aSubscriptionClosesWithoutCheckedExceptionsAndIdempotently() throws InterruptedException {
         List<VmEvent> seen = new CopyOnWriteArrayList<>();
-        Subscription subscription = manager.subscribe(seen::add);
+        io.horcrux.Subscription subscription = manager.subscribe(seen::add);
         manager.create(spec("web-1"));
         manager.start("web-1");
         await("two events", () -> seen.size() == 2);

@@ -15,11 +15,12 @@ import java.util.stream.Stream;
  * The durable inventory behind a {@link io.horcrux.VmManager}: one record per VM, written with
  * optimistic concurrency. The manager is the only caller in normal use; implement this to keep
  * the inventory somewhere new, and prove the implementation with the {@code VmStoreContract}
- * test of the {@code horcrux-core} test-jar. {@link VmCodec} turns a VM into bytes and back
- * for whatever the store does not keep in columns of its own.
+ * test of the {@code horcrux-core} test-jar.
  *
  * <p>Give each store to one manager, and build one manager per inventory: the manager caches
- * what it stores and takes the store's word that nobody else writes.
+ * what it stores and takes the store's word that nobody else writes. {@link VmCodec} turns a
+ * VM or its spec into bytes and back, for whatever the store does not keep in columns of its
+ * own.
  *
  * @implSpec An implementation must:
  * <ul>
