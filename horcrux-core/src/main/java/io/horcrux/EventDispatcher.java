@@ -23,7 +23,7 @@ final class EventDispatcher implements AutoCloseable {
         return t;
     });
 
-    AutoCloseable subscribe(VmEventListener listener) {
+    Subscription subscribe(VmEventListener listener) {
         listeners.add(listener);
         return () -> listeners.remove(listener);
     }

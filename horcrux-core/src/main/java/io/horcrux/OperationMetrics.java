@@ -13,4 +13,18 @@ interface OperationMetrics {
     /** Lets gauges read the cache's figures; called once. */
     default void bindCache(Supplier<CacheStats> stats) {
     }
+
+    /** Runs {@code action} and records its time under {@code operation}, with its outcome. */
+    default <T> T timed(String operation, Supplier<T> action) {
+        long start = System.nanoTime();
+        String outcome = "success";
+        try {
+            return action.get();
+        } catch (RuntimeException e) {
+            outcome = e.getClass().getSimpleName();
+            throw e;
+        } finally {
+            record(operation, outcome, System.nanoTime() - start);
+        }
+    }
 }

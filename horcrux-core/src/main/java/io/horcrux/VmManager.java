@@ -56,7 +56,8 @@ import java.util.stream.Stream;
  * Every exception thrown on purpose is a {@link HorcruxException}: {@link VmNotFoundException}
  * for an unknown id, {@link IllegalVmStateException} for an operation the VM's status does
  * not allow, {@link InvalidVmSpecException}, {@link VmAlreadyExistsException},
- * {@link VmConflictException}, {@link DriverException} and {@link StoreException}. A failed
+ * {@link VmConflictException}, {@link DriverException}, {@link StoreException} and
+ * {@link InventoryJsonException}. Each method lists what it throws. A failed
  * operation leaves nothing half-done: no row, no disk file, no process. After {@link #close()}
  * every method throws {@link IllegalStateException}.
  */
@@ -71,9 +72,13 @@ public interface VmManager extends AutoCloseable {
      * Creates a VM in status {@code STOPPED} and provisions it (its disk images, with the QEMU
      * driver).
      *
+     * @return the VM, at version 1
+     * @throws NullPointerException      if {@code spec} is null
      * @throws InvalidVmSpecException    if the spec breaks this manager's limits or the driver's
      * @throws VmAlreadyExistsException  if the id is taken
      * @throws DriverException           if provisioning fails; nothing is stored
+     * @throws StoreException            if the inventory cannot be written; nothing is provisioned
+     * @throws IllegalStateException     if the manager is closed
      */
     Vm create(VmSpec spec);
 
@@ -81,116 +86,268 @@ public interface VmManager extends AutoCloseable {
      * Creates many VMs at once, in one store transaction: all or none.
      *
      * @return the VMs, in the order of {@code specs}
+     * @throws NullPointerException     if {@code specs} is null
      * @throws InvalidVmSpecException   listing the violations of every spec, fields prefixed
-     *                                  with the spec's index, as in {@code "[3].memoryMiB"}
+     *                                  with the spec's index, as in {@code "[3].memoryMiB"}; a
+     *                                  {@code null} element is one such violation
      * @throws VmAlreadyExistsException naming every id that is taken or repeated
+     * @throws DriverException          if provisioning one of them fails; nothing is stored
+     * @throws StoreException           if the inventory cannot be written; nothing is provisioned
+     * @throws IllegalStateException    if the manager is closed
      */
     List<Vm> createAll(List<VmSpec> specs);
 
-    /** The VM with this id, if any. Served from the cache when enabled. */
+    /**
+     * The VM with this id, if any. Served from the cache when enabled.
+     *
+     * @throws NullPointerException  if {@code id} is null
+     * @throws StoreException        if the inventory cannot be read
+     * @throws IllegalStateException if the manager is closed
+     */
     Optional<Vm> find(String id);
 
     /**
      * The VM with this id.
      *
-     * @throws VmNotFoundException if there is none
+     * @throws VmNotFoundException   if there is none
+     * @throws NullPointerException  if {@code id} is null
+     * @throws StoreException        if the inventory cannot be read
+     * @throws IllegalStateException if the manager is closed
      */
     default Vm get(String id) {
         return find(id).orElseThrow(() -> new VmNotFoundException(id));
     }
 
-    /** One page of the VMs matching the query, by id; see {@link VmQuery} for paging. */
+    /**
+     * One page of the VMs matching the query, by id; see {@link VmQuery} for paging.
+     *
+     * @throws NullPointerException  if {@code query} is null
+     * @throws StoreException        if the inventory cannot be read
+     * @throws IllegalStateException if the manager is closed
+     */
     Page<Vm> list(VmQuery query);
 
     /**
      * Every VM matching the query, by id, read lazily from the store in bounded memory.
      * <strong>The stream holds a database cursor: close it</strong>, with try-with-resources,
      * or use {@link #withStream}. It also closes itself when exhausted.
+     *
+     * @throws NullPointerException  if {@code query} is null
+     * @throws StoreException        if the inventory cannot be read, now or while the stream
+     *                               is consumed
+     * @throws IllegalStateException if the manager is closed
      */
     Stream<Vm> stream(VmQuery query);
 
-    /** Applies {@code action} to {@link #stream(VmQuery)} and closes the stream for the caller. */
+    /**
+     * Applies {@code action} to {@link #stream(VmQuery)} and closes the stream for the caller.
+     *
+     * @return what {@code action} returns
+     * @throws NullPointerException  if {@code query} is null
+     * @throws StoreException        if the inventory cannot be read
+     * @throws IllegalStateException if the manager is closed
+     */
     default <R> R withStream(VmQuery query, Function<? super Stream<Vm>, R> action) {
         try (Stream<Vm> vms = stream(query)) {
             return action.apply(vms);
         }
     }
 
-    /** How many VMs match the query's filters. */
+    /**
+     * How many VMs match the query's filters.
+     *
+     * @throws NullPointerException  if {@code query} is null
+     * @throws StoreException        if the inventory cannot be read
+     * @throws IllegalStateException if the manager is closed
+     */
     long count(VmQuery query);
 
     /**
      * Starts a {@code STOPPED} or {@code CRASHED} VM and returns it {@code RUNNING}. The VM
      * passes through {@code STARTING}; if the driver fails it goes back to {@code STOPPED}.
      *
-     * @throws IllegalVmStateException if the VM is in another status
+     * @throws VmNotFoundException     if there is no VM with this id
+     * @throws IllegalVmStateException if the VM is in another status; nothing changes
+     * @throws DriverException         if the driver fails; the VM is {@code STOPPED} with the
+     *                                 reason
+     * @throws VmConflictException     if the stored VM changed under this manager (another
+     *                                 manager on the same inventory, which the SPI forbids)
+     * @throws StoreException          if the inventory cannot be read or written
+     * @throws NullPointerException    if {@code id} is null
+     * @throws IllegalStateException   if the manager is closed
      */
     Vm start(String id);
 
-    /** Stops a running or paused VM with the driver's default grace period. */
+    /**
+     * Stops a running or paused VM with the driver's default grace period; see
+     * {@link #stop(String, Duration)}.
+     *
+     * @throws VmNotFoundException     if there is no VM with this id
+     * @throws IllegalVmStateException if the VM is not {@code RUNNING}, {@code PAUSED} or
+     *                                 {@code CRASHED}
+     * @throws DriverException         if the driver fails
+     * @throws VmConflictException     if the stored VM changed under this manager
+     * @throws StoreException          if the inventory cannot be read or written
+     * @throws NullPointerException    if {@code id} is null
+     * @throws IllegalStateException   if the manager is closed
+     */
     Vm stop(String id);
 
     /**
      * Stops a {@code RUNNING}, {@code PAUSED} or {@code CRASHED} VM: asks the guest to power
      * off, waits up to {@code grace}, then forces it off. {@link Duration#ZERO} forces at once.
      * Returns the VM {@code STOPPED}, with its process gone.
+     *
+     * @throws VmNotFoundException      if there is no VM with this id
+     * @throws IllegalVmStateException  if the VM is in another status; nothing changes
+     * @throws DriverException          if the driver fails; the VM goes back to the status the
+     *                                  driver then sees ({@code STOPPED} if its process is gone)
+     * @throws VmConflictException      if the stored VM changed under this manager
+     * @throws StoreException           if the inventory cannot be read or written
+     * @throws IllegalArgumentException if {@code grace} is negative
+     * @throws NullPointerException     if {@code id} or {@code grace} is null
+     * @throws IllegalStateException    if the manager is closed
      */
     Vm stop(String id, Duration grace);
 
-    /** Pauses a {@code RUNNING} VM's vCPUs; returns it {@code PAUSED}. */
+    /**
+     * Pauses a {@code RUNNING} VM's vCPUs; returns it {@code PAUSED}.
+     *
+     * @throws VmNotFoundException     if there is no VM with this id
+     * @throws IllegalVmStateException if the VM is not {@code RUNNING}; nothing changes
+     * @throws DriverException         if the driver fails; the status stays
+     * @throws VmConflictException     if the stored VM changed under this manager
+     * @throws StoreException          if the inventory cannot be read or written
+     * @throws NullPointerException    if {@code id} is null
+     * @throws IllegalStateException   if the manager is closed
+     */
     Vm pause(String id);
 
-    /** Resumes a {@code PAUSED} VM; returns it {@code RUNNING}. */
+    /**
+     * Resumes a {@code PAUSED} VM; returns it {@code RUNNING}.
+     *
+     * @throws VmNotFoundException     if there is no VM with this id
+     * @throws IllegalVmStateException if the VM is not {@code PAUSED}; nothing changes
+     * @throws DriverException         if the driver fails; the status stays
+     * @throws VmConflictException     if the stored VM changed under this manager
+     * @throws StoreException          if the inventory cannot be read or written
+     * @throws NullPointerException    if {@code id} is null
+     * @throws IllegalStateException   if the manager is closed
+     */
     Vm resume(String id);
 
-    /** Resets a {@code RUNNING} or {@code PAUSED} VM like a hardware reset; its status stays. */
+    /**
+     * Resets a {@code RUNNING} or {@code PAUSED} VM like a hardware reset; its status stays
+     * and nothing is stored.
+     *
+     * @throws VmNotFoundException     if there is no VM with this id
+     * @throws IllegalVmStateException if the VM is in another status
+     * @throws DriverException         if the driver fails
+     * @throws StoreException          if the inventory cannot be read
+     * @throws NullPointerException    if {@code id} is null
+     * @throws IllegalStateException   if the manager is closed
+     */
     Vm reset(String id);
 
     /**
-     * Deletes a {@code STOPPED} or {@code CRASHED} VM with its disks.
+     * Deletes a {@code STOPPED} or {@code CRASHED} VM with its disks. The row goes first, so a
+     * failure of the driver afterwards leaves only files that the next create of this id, or
+     * the next manager's opening, removes.
      *
+     * @throws VmNotFoundException     if there is no VM with this id
      * @throws IllegalVmStateException if the VM is active
+     * @throws DriverException         if its disks cannot be removed; the VM is deleted
+     * @throws VmConflictException     if the stored VM changed under this manager
+     * @throws StoreException          if the inventory cannot be read or written
+     * @throws NullPointerException    if {@code id} is null
+     * @throws IllegalStateException   if the manager is closed
      */
     void delete(String id);
 
-    /** Starts each VM on the batch executor; one item's failure does not stop the others. */
+    /**
+     * Starts each VM on the batch executor; one item's failure does not stop the others.
+     * Repeated ids are started once.
+     *
+     * @return the VMs started, in the order of {@code ids}, and for each other id what
+     *         {@link #start} threw
+     * @throws NullPointerException  if {@code ids} or one of them is null
+     * @throws IllegalStateException if the manager is closed
+     */
     BatchResult<Vm> startAll(Collection<String> ids);
 
-    /** Stops each VM (default grace) on the batch executor, item by item. */
+    /**
+     * Stops each VM (default grace) on the batch executor, item by item.
+     *
+     * @return the VMs stopped, in the order of {@code ids}, and for each other id what
+     *         {@link #stop(String)} threw
+     * @throws NullPointerException  if {@code ids} or one of them is null
+     * @throws IllegalStateException if the manager is closed
+     */
     BatchResult<Vm> stopAll(Collection<String> ids);
 
-    /** Deletes each VM on the batch executor, item by item; succeeded items are the ids. */
+    /**
+     * Deletes each VM on the batch executor, item by item; succeeded items are the ids.
+     *
+     * @return the ids deleted, in the order of {@code ids}, and for each other id what
+     *         {@link #delete} threw
+     * @throws NullPointerException  if {@code ids} or one of them is null
+     * @throws IllegalStateException if the manager is closed
+     */
     BatchResult<String> deleteAll(Collection<String> ids);
 
     /**
-     * Registers a listener for every status change; close the returned handle to unregister.
-     * See {@link VmEventListener} for the delivery guarantees.
+     * Registers a listener for every status change; close the returned subscription to
+     * unregister. See {@link VmEventListener} for the delivery guarantees.
+     *
+     * @return the registration; its {@link Subscription#close() close()} throws nothing
+     * @throws NullPointerException  if {@code listener} is null
+     * @throws IllegalStateException if the manager is closed
      */
-    AutoCloseable subscribe(VmEventListener listener);
+    Subscription subscribe(VmEventListener listener);
 
     /**
      * Writes the whole inventory as one JSON document, streaming: the inventory is never
-     * held in memory at once.
+     * held in memory at once. {@code out} is flushed, not closed.
      *
      * @return how many VMs were written
+     * @throws InventoryJsonException if writing to {@code out} fails
+     * @throws StoreException         if the inventory cannot be read
+     * @throws NullPointerException   if {@code out} is null
+     * @throws IllegalStateException  if the manager is closed
      */
     long exportJson(OutputStream out);
 
     /**
      * Creates the VMs of a document written by {@link #exportJson} as one batch, in status
-     * {@code STOPPED} (their specs are kept, their runtime state is not).
+     * {@code STOPPED} (their specs are kept, their runtime state is not), as
+     * {@link #createAll} does. {@code in} is not closed.
      *
-     * @throws HorcruxException if the document is not such a document
+     * @return the VMs created, in the document's order
+     * @throws InventoryJsonException   if reading {@code in} fails or the document is not such
+     *                                  a document, naming what is wrong and where; nothing is
+     *                                  created
+     * @throws InvalidVmSpecException   if a spec in the document breaks a rule
+     * @throws VmAlreadyExistsException naming every id that is taken or repeated
+     * @throws DriverException          if provisioning fails; nothing is stored
+     * @throws StoreException           if the inventory cannot be written
+     * @throws NullPointerException     if {@code in} is null
+     * @throws IllegalStateException    if the manager is closed
      */
     List<Vm> importJson(InputStream in);
 
-    /** The cache's hit and miss counts and size. */
+    /**
+     * The cache's hit and miss counts and size; all zero when the cache is off. Works after
+     * {@link #close()} too.
+     */
     CacheStats cacheStats();
 
     /**
      * Closes the driver (leaving VMs running unless configured otherwise) and the store, and
      * delivers pending events. Idempotent; every other method throws
      * {@link IllegalStateException} afterwards.
+     *
+     * @throws HorcruxException if the driver or the store fails to close; both are closed
+     *                          anyway, and the first failure is the cause
      */
     @Override
     void close();
@@ -233,21 +390,37 @@ public interface VmManager extends AutoCloseable {
         Builder() {
         }
 
-        /** The inventory; the manager owns it from now on and closes it. Required. */
+        /**
+         * The inventory; the manager owns it from now on and closes it. Required. Give a store
+         * to one manager only: the manager caches what it stores and assumes nobody else writes.
+         *
+         * @throws NullPointerException  if {@code store} is null
+         * @throws IllegalStateException if already set, or after {@link #build()}
+         */
         public Builder store(VmStore store) {
             once("store");
             this.store = Objects.requireNonNull(store, "store");
             return this;
         }
 
-        /** The hypervisor driver; the manager owns it from now on and closes it. Required. */
+        /**
+         * The hypervisor driver; the manager owns it from now on and closes it. Required.
+         *
+         * @throws NullPointerException  if {@code driver} is null
+         * @throws IllegalStateException if already set, or after {@link #build()}
+         */
         public Builder driver(VmDriver driver) {
             once("driver");
             this.driver = Objects.requireNonNull(driver, "driver");
             return this;
         }
 
-        /** How many VMs the cache holds at most; 0 turns caching off. Default 10,000. */
+        /**
+         * How many VMs the cache holds at most; 0 turns caching off. Default 10,000.
+         *
+         * @throws IllegalArgumentException if {@code size} is negative
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
         public Builder cacheMaximumSize(long size) {
             once("cacheMaximumSize");
             if (size < 0) {
@@ -257,7 +430,13 @@ public interface VmManager extends AutoCloseable {
             return this;
         }
 
-        /** Drops cached VMs not read for this long. Default: never. */
+        /**
+         * Drops cached VMs not read for this long. Default: never.
+         *
+         * @throws IllegalArgumentException if {@code duration} is zero or negative
+         * @throws NullPointerException     if {@code duration} is null
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
         public Builder cacheExpireAfterAccess(Duration duration) {
             once("cacheExpireAfterAccess");
             Objects.requireNonNull(duration, "cacheExpireAfterAccess");
@@ -268,7 +447,11 @@ public interface VmManager extends AutoCloseable {
             return this;
         }
 
-        /** Whether the cache counts hits and misses for {@link VmManager#cacheStats()}. Default true. */
+        /**
+         * Whether the cache counts hits and misses for {@link VmManager#cacheStats()}. Default true.
+         *
+         * @throws IllegalStateException if already set, or after {@link #build()}
+         */
         public Builder recordCacheStats(boolean record) {
             once("recordCacheStats");
             this.recordCacheStats = record;
@@ -278,6 +461,9 @@ public interface VmManager extends AutoCloseable {
         /**
          * The executor of {@code startAll}, {@code stopAll} and {@code deleteAll}. The caller
          * keeps ownership: the manager does not shut it down. Default: a pool owned by the manager.
+         *
+         * @throws NullPointerException  if {@code executor} is null
+         * @throws IllegalStateException if already set, or after {@link #build()}
          */
         public Builder batchExecutor(Executor executor) {
             once("batchExecutor");
@@ -285,7 +471,12 @@ public interface VmManager extends AutoCloseable {
             return this;
         }
 
-        /** Threads of the default batch pool. Default max(2, available processors). */
+        /**
+         * Threads of the default batch pool. Default max(2, available processors).
+         *
+         * @throws IllegalArgumentException if {@code threads} is not between 1 and 1024
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
         public Builder batchParallelism(int threads) {
             once("batchParallelism");
             if (threads < 1 || threads > 1024) {
@@ -295,7 +486,13 @@ public interface VmManager extends AutoCloseable {
             return this;
         }
 
-        /** The most memory one VM may have, in MiB. Default 1 TiB. */
+        /**
+         * The most memory one VM may have, in MiB. Default 1 TiB.
+         *
+         * @throws IllegalArgumentException if outside {@link VmSpec#MIN_MEMORY_MIB} to
+         *                                  {@link VmSpec#MAX_MEMORY_MIB}
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
         public Builder maxMemoryMiB(long maxMemoryMiB) {
             once("maxMemoryMiB");
             if (maxMemoryMiB < VmSpec.MIN_MEMORY_MIB || maxMemoryMiB > VmSpec.MAX_MEMORY_MIB) {
@@ -311,6 +508,9 @@ public interface VmManager extends AutoCloseable {
          * {@code outcome}) and cache meters ({@code horcrux.cache.size},
          * {@code horcrux.cache.requests}) to this registry. Needs Micrometer on the class path,
          * an optional dependency. Default: no metrics.
+         *
+         * @throws NullPointerException  if {@code registry} is null
+         * @throws IllegalStateException if already set, or after {@link #build()}
          */
         public Builder meterRegistry(MeterRegistry registry) {
             once("meterRegistry");
@@ -318,14 +518,23 @@ public interface VmManager extends AutoCloseable {
             return this;
         }
 
-        /** The clock of timestamps and events. Default {@link Clock#systemUTC()}. */
+        /**
+         * The clock of timestamps and events. Default {@link Clock#systemUTC()}.
+         *
+         * @throws NullPointerException  if {@code clock} is null
+         * @throws IllegalStateException if already set, or after {@link #build()}
+         */
         public Builder clock(Clock clock) {
             once("clock");
             this.clock = Objects.requireNonNull(clock, "clock");
             return this;
         }
 
-        /** Whether {@link VmManager#close()} force-stops every active VM. Default false. */
+        /**
+         * Whether {@link VmManager#close()} force-stops every active VM. Default false.
+         *
+         * @throws IllegalStateException if already set, or after {@link #build()}
+         */
         public Builder stopVmsOnClose(boolean stop) {
             once("stopVmsOnClose");
             this.stopVmsOnClose = stop;
@@ -333,9 +542,12 @@ public interface VmManager extends AutoCloseable {
         }
 
         /**
-         * Builds the manager and reattaches to the VMs the store says are active.
+         * Builds the manager: reattaches to the VMs the store says are active, and removes
+         * what the driver provisioned for VMs the store does not know.
          *
          * @throws IllegalStateException if the store or driver is missing, or on a second call
+         * @throws StoreException        if the inventory cannot be read; the store and the
+         *                               driver are closed
          */
         public VmManager build() {
             if (built) {

@@ -27,7 +27,8 @@ import java.util.Map;
 /**
  * The one JSON mapping of the model, on Jackson's streaming API: the model types carry no
  * annotations, and no reflection runs on the hot path. Used by the inventory export and
- * import and by stores that keep the spec as a JSON document.
+ * import, and behind {@link io.horcrux.spi.VmCodec}, the public form of the same mapping that
+ * stores use to keep a VM or its spec as one value.
  *
  * <p>Reading is strict: unknown fields are skipped, but missing or mistyped required ones
  * fail, and every spec read is validated by {@link VmSpec}'s constructor.

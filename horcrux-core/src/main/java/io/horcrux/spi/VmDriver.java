@@ -13,15 +13,27 @@ import java.util.Set;
  * enforces the state machine, so a driver only does the work; prove an implementation with
  * the {@code VmDriverContract} test of {@code horcrux-testkit}.
  *
- * <p>Contract for implementations:
+ * <p>Give each driver to one manager. A driver keeps what it makes (disk images, sockets,
+ * logs) in its own place, here called its state: the QEMU driver's state directory, for example.
+ *
+ * @implSpec An implementation must:
  * <ul>
- *   <li>Thread-safe; calls for different VMs may run at the same time.</li>
+ *   <li><strong>Own its state alone.</strong> At most one open driver may use a state (a state
+ *       directory, a host's hypervisor connection) at a time, in this process or any other:
+ *       building a second one on the same state must fail with a
+ *       {@link io.horcrux.DriverException} naming the holder, and closing the first (or its
+ *       process dying) must let the next one build. When a manager opens it removes every VM
+ *       the driver has {@linkplain #provisionedIds() provisioned} that its store does not know
+ *       ({@link #removeOrphan}); a driver sharing its state with another manager's would delete
+ *       that manager's disks. The contract checks it where its subclass can build a second
+ *       driver on the same state ({@code secondDriverOnTheSameState()}).</li>
+ *   <li>Be thread-safe; calls for different VMs may run at the same time.</li>
  *   <li>Every lifecycle method returns when the change has happened, or throws a
  *       {@link io.horcrux.DriverException} saying why. A failed {@link #provision} or
  *       {@link #start} leaves nothing behind: no file, no process.</li>
- *   <li>Changes the driver notices on its own go to the {@link DriverObserver}.</li>
- *   <li>{@link #close()} releases the driver's connections and threads and leaves VMs
- *       running, so that a new driver can {@link #attach} to them. Idempotent.</li>
+ *   <li>Send changes it notices on its own to the {@link DriverObserver}.</li>
+ *   <li>{@link #close()} releases the driver's connections, threads and claim on its state and
+ *       leaves VMs running, so that a new driver can {@link #attach} to them. Idempotent.</li>
  * </ul>
  */
 public interface VmDriver extends AutoCloseable {

@@ -3,8 +3,12 @@ package io.horcrux.spi;
 import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -13,14 +17,31 @@ import java.util.stream.Stream;
  * the inventory somewhere new, and prove the implementation with the {@code VmStoreContract}
  * test of {@code horcrux-testkit}.
  *
- * <p>Contract for implementations:
+ * <p>Give each store to one manager, and build one manager per inventory: the manager caches
+ * what it stores and takes the store's word that nobody else writes. {@link VmCodec} turns a
+ * VM or its spec into bytes and back, for whatever the store does not keep in columns of its
+ * own.
+ *
+ * @implSpec An implementation must:
  * <ul>
- *   <li>Thread-safe. Reads never wait for other reads.</li>
+ *   <li><strong>Own its inventory alone.</strong> At most one open store may serve an
+ *       inventory (a database file, a schema, a bucket) at a time, in this process or any
+ *       other: opening a second one on the same inventory must fail with a
+ *       {@link io.horcrux.StoreException} naming the holder, and closing the first (or its
+ *       process dying) must let the next one open. The manager's cache, its reattach to
+ *       running VMs and the driver's orphan sweep all rely on this: a second manager writing
+ *       the same inventory would be served stale VMs, and would have the driver delete the disks
+ *       of VMs only the other one knows. The contract checks it where its subclass can open a
+ *       second store on the same inventory ({@code secondStoreOnTheSameInventory()}).</li>
+ *   <li>Be thread-safe: the manager calls from many threads at once, for different VMs.
+ *       Reads never wait for other reads.</li>
  *   <li>A {@link Vm}'s {@link Vm#version() version} is what concurrency control compares:
  *       {@link #update} and {@link #delete} succeed only while the stored version equals the
  *       expected one, and throw {@link io.horcrux.VmConflictException} otherwise. Nothing is
  *       ever overwritten silently.</li>
  *   <li>A failed write leaves nothing behind; {@link #insertAll} is all or none.</li>
+ *   <li>Return exactly what was stored: a read gives a {@link Vm} equal to the one written
+ *       (instants to at least the millisecond).</li>
  *   <li>Listing is by id, with a keyset cursor: the cursor is the id of the last item.</li>
  *   <li>Failures of the storage itself are {@link io.horcrux.StoreException}s.</li>
  *   <li>{@link #close()} is idempotent; other calls after it throw {@link IllegalStateException}.</li>
@@ -45,6 +66,30 @@ public interface VmStore extends AutoCloseable {
 
     /** The VM with this id, if stored. */
     Optional<Vm> find(String id);
+
+    /**
+     * Which of these ids are stored now: how the manager finds the taken ids of a whole
+     * batch before it provisions anything.
+     *
+     * @implSpec The default calls {@link #find} once per distinct id; a store that can answer
+     *           for many ids in one query (an {@code IN} list, a multi-get) should override it.
+     * @param ids the ids to look up, in any order, repeats allowed; ids that are not valid VM
+     *            ids are simply not stored
+     * @return the ids of {@code ids} that are stored, unmodifiable, in no particular order
+     * @throws NullPointerException  if {@code ids} or one of them is null
+     * @throws io.horcrux.StoreException if the inventory cannot be read
+     * @throws IllegalStateException if the store is closed
+     */
+    default Set<String> existingIds(Collection<String> ids) {
+        Objects.requireNonNull(ids, "ids");
+        Set<String> taken = new HashSet<>();
+        for (String id : Set.copyOf(ids)) {
+            if (find(id).isPresent()) {
+                taken.add(id);
+            }
+        }
+        return Set.copyOf(taken);
+    }
 
     /**
      * Replaces the stored VM with {@code vm} if the stored version is {@code expectedVersion}.

@@ -5,6 +5,8 @@ import io.horcrux.testkit.VmDriverContract;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -44,6 +46,11 @@ class QemuDriverIT extends VmDriverContract {
         cpuModel().ifPresent(builder::cpuModel);
         qemu = builder.build();
         return qemu;
+    }
+
+    @Override
+    protected Optional<Supplier<VmDriver>> secondDriverOnTheSameState() {
+        return Optional.of(() -> QemuDriver.builder().stateDirectory(state).accelerator(accelerator()).build());
     }
 
     @Override

@@ -1,45 +1,26 @@
 package io.horcrux.store;
 
-import com.zaxxer.hikari.HikariConfig;
-import com.zaxxer.hikari.HikariDataSource;
 import io.horcrux.StoreException;
-import io.horcrux.VmAlreadyExistsException;
-import io.horcrux.VmConflictException;
-import io.horcrux.VmNotFoundException;
 import io.horcrux.internal.OwnerLock;
-import io.horcrux.internal.VmJson;
 import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.spi.VmStore;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashSet;
+import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import java.util.stream.StreamSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sqlite.SQLiteConfig;
@@ -97,11 +78,8 @@ import org.sqlite.SQLiteDataSource;
  */
 public final class SqliteVmStore implements VmStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteVmStore.class);
-    private static final byte[] SQLITE_MAGIC = "SQLite format 3\0".getBytes(StandardCharsets.US_ASCII);
     private static final Pattern MEMORY_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final Set<String> IN_MEMORY_NAMES = ConcurrentHashMap.newKeySet();
-    private static final AtomicInteger POOL_SEQUENCE = new AtomicInteger();
-    private static final int EXISTING_IDS_CHUNK = 500;
 
     /**
      * How hard SQLite pushes a commit to the disk ({@code PRAGMA synchronous}); in WAL mode.
@@ -118,31 +96,14 @@ public final class SqliteVmStore implements VmStore {
     }
 
     private final String where;
-    private final int fetchSize;
     private final OwnerLock fileLock; // null in memory
     private final String memoryName; // null for a file
-    private final Connection writer;
-    private final ReentrantLock writeLock = new ReentrantLock();
-    private final HikariDataSource readers;
-    private final ReaderStatements statements = new ReaderStatements();
-    private final Set<VmCursor> cursors = ConcurrentHashMap.newKeySet();
+    private final SqliteWriter writes;
+    private final SqliteReader reads;
     private volatile boolean closed;
-
-    // Prepared once on the writer connection, used only under writeLock.
-    private final PreparedStatement begin;
-    private final PreparedStatement commit;
-    private final PreparedStatement rollback;
-    private final PreparedStatement insertVm;
-    private final PreparedStatement insertLabel;
-    private final PreparedStatement updateVm;
-    private final PreparedStatement updateState;
-    private final PreparedStatement deleteLabels;
-    private final PreparedStatement deleteVm;
-    private final PreparedStatement versionOf;
 
     private SqliteVmStore(Builder b, String where, String url, OwnerLock fileLock) {
         this.where = where;
-        this.fetchSize = b.fetchSize;
         this.fileLock = fileLock;
         this.memoryName = b.memoryName;
         SQLiteConfig config = new SQLiteConfig();
@@ -157,33 +118,15 @@ public final class SqliteVmStore implements VmStore {
         dataSource.setUrl(url);
 
         Connection w = null;
-        HikariDataSource r = null;
+        SqliteWriter writer;
+        SqliteReader r = null;
         try {
             w = dataSource.getConnection();
             Migrations.migrate(w, where);
-            begin = w.prepareStatement("BEGIN IMMEDIATE");
-            commit = w.prepareStatement("COMMIT");
-            rollback = w.prepareStatement("ROLLBACK");
-            insertVm = w.prepareStatement(VmRows.INSERT);
-            insertLabel = w.prepareStatement(VmRows.INSERT_LABEL);
-            updateVm = w.prepareStatement(VmRows.UPDATE);
-            updateState = w.prepareStatement(VmRows.UPDATE_STATE);
-            deleteLabels = w.prepareStatement(VmRows.DELETE_LABELS);
-            deleteVm = w.prepareStatement(VmRows.DELETE);
-            versionOf = w.prepareStatement(VmRows.VERSION_OF);
+            writer = new SqliteWriter(w, where, this::ensureOpen);
 
-            HikariConfig hc = new HikariConfig();
-            hc.setPoolName("horcrux-store-readers-" + POOL_SEQUENCE.incrementAndGet());
-            hc.setDataSource(dataSource);
-            hc.setMaximumPoolSize(b.readerPoolSize);
-            // A fixed pool of connections that live as long as the store: SQLite connections
-            // do not go stale, and each keeps its prepared statements.
-            hc.setMinimumIdle(b.readerPoolSize);
-            hc.setMaxLifetime(0);
-            hc.setAutoCommit(true);
-            hc.setConnectionTimeout(Math.max(250, b.busyTimeout.toMillis()));
-            hc.setLeakDetectionThreshold(b.leakDetectionThreshold.toMillis());
-            r = new HikariDataSource(hc);
+            r = new SqliteReader(dataSource, b.readerPoolSize, b.busyTimeout, b.leakDetectionThreshold, b.fetchSize,
+                    where, this::ensureOpen);
         } catch (SQLException | RuntimeException e) {
             closeQuietly(w);
             if (r != null) {
@@ -194,8 +137,8 @@ public final class SqliteVmStore implements VmStore {
             }
             throw new StoreException(where + ": cannot open the database (" + e.getMessage() + ")", e);
         }
-        this.writer = w;
-        this.readers = r;
+        this.writes = writer;
+        this.reads = r;
         log.info("opened {} (schema version {}, {} reader connections, synchronous={})", where, Migrations.LATEST,
                 b.readerPoolSize, b.synchronous);
     }
@@ -225,178 +168,38 @@ public final class SqliteVmStore implements VmStore {
 
     @Override
     public void insertAll(List<Vm> vms) {
-        Objects.requireNonNull(vms, "vms");
-        vms.forEach(vm -> Objects.requireNonNull(vm, "vms must not contain null"));
-        if (vms.isEmpty()) {
-            return;
-        }
-        Set<String> seen = new HashSet<>();
-        boolean repeated = false;
-        for (Vm vm : vms) {
-            repeated |= !seen.add(vm.id());
-        }
-        writeLock.lock();
-        try {
-            ensureOpen();
-            if (repeated) {
-                throw alreadyExists(vms);
-            }
-            beginWrite();
-            try {
-                for (Vm vm : vms) {
-                    VmRows.bindInsert(insertVm, vm);
-                    insertVm.addBatch();
-                    VmRows.addLabels(insertLabel, vm);
-                }
-                insertVm.executeBatch();
-                insertLabel.executeBatch();
-                commit.execute();
-            } catch (SQLException | RuntimeException e) {
-                abort(e);
-                if (e instanceof SQLException sql && isConstraintViolation(sql)) {
-                    VmAlreadyExistsException taken = alreadyExists(vms);
-                    if (!taken.vmIds().isEmpty()) {
-                        throw taken;
-                    }
-                }
-                throw failure("inserting " + describe(vms), e);
-            }
-        } finally {
-            writeLock.unlock();
-        }
-        if (log.isDebugEnabled()) {
-            log.debug("{}: inserted {}", where, describe(vms));
-        }
+        writes.insertAll(vms);
     }
 
-    /** The error naming every id repeated in the batch or taken in the table, in request order. */
-    private VmAlreadyExistsException alreadyExists(List<Vm> vms) {
-        Set<String> taken = existingIds(vms);
-        Set<String> seen = new HashSet<>();
-        Set<String> offending = new LinkedHashSet<>();
-        for (Vm vm : vms) {
-            if (!seen.add(vm.id()) || taken.contains(vm.id())) {
-                offending.add(vm.id());
-            }
+    /**
+     * {@inheritDoc}
+     *
+     * <p>One query per {@value VmRows#ID_CHUNK} ids, on a reader connection: it never waits
+     * for writes.
+     */
+    @Override
+    public Set<String> existingIds(Collection<String> ids) {
+        Objects.requireNonNull(ids, "ids");
+        Set<String> unique = new LinkedHashSet<>();
+        for (String id : ids) {
+            unique.add(Objects.requireNonNull(id, "ids must not contain null"));
         }
-        return new VmAlreadyExistsException(new ArrayList<>(offending));
-    }
-
-    private Set<String> existingIds(List<Vm> vms) {
-        List<String> ids = vms.stream().map(Vm::id).distinct().toList();
-        Set<String> taken = new HashSet<>();
-        for (int from = 0; from < ids.size(); from += EXISTING_IDS_CHUNK) {
-            List<String> chunk = ids.subList(from, Math.min(ids.size(), from + EXISTING_IDS_CHUNK));
-            String sql = "SELECT id FROM vms WHERE id IN (" + String.join(", ", java.util.Collections.nCopies(chunk.size(), "?")) + ")";
-            try (PreparedStatement ps = writer.prepareStatement(sql)) {
-                for (int i = 0; i < chunk.size(); i++) {
-                    ps.setString(i + 1, chunk.get(i));
-                }
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        taken.add(rs.getString(1));
-                    }
-                }
-            } catch (SQLException e) {
-                throw failure("checking which ids exist", e);
-            }
+        List<String> distinct = List.copyOf(unique);
+        ensureOpen();
+        if (distinct.isEmpty()) {
+            return Set.of();
         }
-        return taken;
+        return reads.existingIds(distinct);
     }
 
     @Override
     public void update(Vm vm, long expectedVersion) {
-        Objects.requireNonNull(vm, "vm");
-        writeLock.lock();
-        try {
-            ensureOpen();
-            try {
-                // Most updates are status changes of an unchanged spec: one statement, which is
-                // one transaction, and no label rows to rewrite.
-                VmRows.bindUpdateState(updateState, vm, expectedVersion, VmJson.specToJson(vm.spec()));
-                if (updateState.executeUpdate() == 1) {
-                    return;
-                }
-            } catch (SQLException e) {
-                throw failure("updating VM " + vm.id(), e);
-            }
-            beginWrite();
-            try {
-                VmRows.bindUpdate(updateVm, vm, expectedVersion);
-                if (updateVm.executeUpdate() == 0) {
-                    RuntimeException why = missingOrConflict(vm.id(), expectedVersion);
-                    rollback.execute();
-                    throw why;
-                }
-                deleteLabels.setString(1, vm.id());
-                deleteLabels.executeUpdate();
-                VmRows.addLabels(insertLabel, vm);
-                insertLabel.executeBatch();
-                commit.execute();
-            } catch (VmNotFoundException | VmConflictException e) {
-                throw e;
-            } catch (SQLException | RuntimeException e) {
-                abort(e);
-                throw failure("updating VM " + vm.id(), e);
-            }
-        } finally {
-            writeLock.unlock();
-        }
+        writes.update(vm, expectedVersion);
     }
 
     @Override
     public void delete(String id, long expectedVersion) {
-        Objects.requireNonNull(id, "id");
-        writeLock.lock();
-        try {
-            ensureOpen();
-            try {
-                // One statement is one transaction; the labels go with it (ON DELETE CASCADE).
-                deleteVm.setString(1, id);
-                deleteVm.setLong(2, expectedVersion);
-                if (deleteVm.executeUpdate() == 0) {
-                    throw missingOrConflict(id, expectedVersion);
-                }
-            } catch (SQLException e) {
-                throw failure("deleting VM " + id, e);
-            }
-        } finally {
-            writeLock.unlock();
-        }
-    }
-
-    /** Why a compare-and-set matched no row; under writeLock. */
-    private RuntimeException missingOrConflict(String id, long expectedVersion) throws SQLException {
-        versionOf.setString(1, id);
-        try (ResultSet rs = versionOf.executeQuery()) {
-            return rs.next() ? new VmConflictException(id, expectedVersion) : new VmNotFoundException(id);
-        }
-    }
-
-    private void beginWrite() {
-        try {
-            begin.execute();
-        } catch (SQLException e) {
-            throw failure("starting a write transaction", e);
-        }
-    }
-
-    private void abort(Exception cause) {
-        // Called only after our BEGIN; SQLite may already have rolled back (then this fails harmlessly).
-        try {
-            rollback.execute();
-        } catch (SQLException e) {
-            cause.addSuppressed(e);
-        }
-    }
-
-    private static boolean isConstraintViolation(SQLException e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof SQLException s && (s.getErrorCode() & 0xff) == 19) { // SQLITE_CONSTRAINT
-                return true;
-            }
-        }
-        return false;
+        writes.delete(id, expectedVersion);
     }
 
     // ---------------------------------------------------------------- reads
@@ -405,41 +208,14 @@ public final class SqliteVmStore implements VmStore {
     public Optional<Vm> find(String id) {
         Objects.requireNonNull(id, "id");
         ensureOpen();
-        try (Connection c = readers.getConnection()) {
-            PreparedStatement ps = statements.prepare(c, VmRows.FIND);
-            ps.setString(1, id);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(VmRows.read(rs)) : Optional.empty();
-            }
-        } catch (SQLException e) {
-            throw failure("reading VM " + id, e);
-        }
+        return reads.find(id);
     }
 
     @Override
     public Page<Vm> list(VmQuery query) {
         Objects.requireNonNull(query, "query");
         ensureOpen();
-        int limit = query.limit().orElse(VmQuery.DEFAULT_LIMIT);
-        VmRows.Select select = VmRows.select(query, limit + 1);
-        List<Vm> items = new ArrayList<>(Math.min(limit, 1024));
-        boolean more = false;
-        try (Connection c = readers.getConnection()) {
-            PreparedStatement ps = statements.prepare(c, select.sql());
-            select.bind(ps);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    if (items.size() == limit) {
-                        more = true;
-                        break;
-                    }
-                    items.add(VmRows.read(rs));
-                }
-            }
-        } catch (SQLException e) {
-            throw failure("listing VMs", e);
-        }
-        return new Page<>(items, more ? items.get(items.size() - 1).id() : null);
+        return reads.list(query);
     }
 
     /**
@@ -454,46 +230,14 @@ public final class SqliteVmStore implements VmStore {
     public Stream<Vm> stream(VmQuery query) {
         Objects.requireNonNull(query, "query");
         ensureOpen();
-        VmRows.Select select = VmRows.select(query, query.limit().orElse(0));
-        Connection c = null;
-        PreparedStatement ps = null;
-        try {
-            c = readers.getConnection();
-            ps = c.prepareStatement(select.sql());
-            ps.setFetchSize(fetchSize);
-            select.bind(ps);
-            ResultSet rs = ps.executeQuery();
-            VmCursor[] self = new VmCursor[1];
-            VmCursor cursor = new VmCursor(c, ps, rs, where, () -> cursors.remove(self[0]));
-            self[0] = cursor;
-            cursors.add(cursor);
-            if (closed) { // close() may have swept the cursors before this one was added
-                cursor.close();
-                ensureOpen();
-            }
-            return StreamSupport.stream(cursor, false).onClose(cursor::close);
-        } catch (SQLException e) {
-            closeQuietly(ps);
-            closeQuietly(c);
-            throw failure("streaming VMs", e);
-        }
+        return reads.stream(query);
     }
 
     @Override
     public long count(VmQuery query) {
         Objects.requireNonNull(query, "query");
         ensureOpen();
-        VmRows.Select select = VmRows.count(query);
-        try (Connection c = readers.getConnection()) {
-            PreparedStatement ps = statements.prepare(c, select.sql());
-            select.bind(ps);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        } catch (SQLException e) {
-            throw failure("counting VMs", e);
-        }
+        return reads.count(query);
     }
 
     // ---------------------------------------------------------------- lifecycle
@@ -508,20 +252,10 @@ public final class SqliteVmStore implements VmStore {
             return;
         }
         closed = true;
-        for (VmCursor cursor : List.copyOf(cursors)) {
-            cursor.close();
-        }
-        statements.closeAll();
-        readers.close();
-        writeLock.lock();
+        reads.close();
         try {
-            for (Statement s : List.of(begin, commit, rollback, insertVm, insertLabel, updateVm, updateState,
-                    deleteLabels, deleteVm, versionOf)) {
-                closeQuietly(s);
-            }
-            closeQuietly(writer);
+            writes.close();
         } finally {
-            writeLock.unlock();
             if (fileLock != null) {
                 fileLock.close();
             }
@@ -534,30 +268,19 @@ public final class SqliteVmStore implements VmStore {
 
     /** Connections of the reader pool in use now (open streams and reads in flight); 0 once closed. */
     int activeReaderConnections() {
-        return readers.isClosed() ? 0 : readers.getHikariPoolMXBean().getActiveConnections();
+        return reads.activeConnections();
     }
 
     /** A reader connection for inspection; the caller closes it. */
     Connection readerConnection() throws SQLException {
         ensureOpen();
-        return readers.getConnection();
+        return reads.connection();
     }
 
     private void ensureOpen() {
         if (closed) {
             throw new IllegalStateException("the store " + where + " is closed");
         }
-    }
-
-    private StoreException failure(String operation, Exception e) {
-        if (e instanceof StoreException se) {
-            return se;
-        }
-        return new StoreException(where + ": " + operation + " failed (" + e.getMessage() + ")", e);
-    }
-
-    private static String describe(List<Vm> vms) {
-        return vms.size() == 1 ? "VM " + vms.get(0).id() : vms.size() + " VMs (" + vms.get(0).id() + ", ...)";
     }
 
     private static void closeQuietly(AutoCloseable c) {
@@ -586,20 +309,20 @@ public final class SqliteVmStore implements VmStore {
         } catch (IOException e) {
             throw new StoreException(where + ": cannot create the directory " + dir + " (" + e + ")", e);
         }
-        requireWritable(dir, where, "its directory " + dir);
+        DatabaseFile.requireWritable(dir, where, "its directory " + dir);
         boolean exists = Files.exists(file);
         if (exists) {
             if (!Files.isRegularFile(file)) {
                 throw new StoreException(where + ": not a regular file");
             }
-            requireWritable(file, where, "the file");
-            requireSqliteHeader(file);
+            DatabaseFile.requireWritable(file, where, "the file");
+            DatabaseFile.requireSqliteHeader(file);
         }
         OwnerLock lock = OwnerLock.acquire(file, file.resolveSibling(file.getFileName() + ".lock"), "SqliteVmStore",
                 StoreException::new);
         try {
             if (exists) {
-                probe(file);
+                DatabaseFile.probe(file);
             }
             return new SqliteVmStore(b, where, "jdbc:sqlite:" + file, lock);
         } catch (RuntimeException e) {
@@ -622,77 +345,6 @@ public final class SqliteVmStore implements VmStore {
             IN_MEMORY_NAMES.remove(b.memoryName);
             throw e;
         }
-    }
-
-    /**
-     * Refuses a read-only file or directory now rather than at the first write. The permission
-     * bits are checked as well as access: a privileged user can write to a file marked
-     * read-only, but a store must not write where its owner said no.
-     */
-    private static void requireWritable(Path path, String where, String what) {
-        boolean writable = Files.isWritable(path);
-        String mode = "";
-        PosixFileAttributeView posix = Files.getFileAttributeView(path, PosixFileAttributeView.class);
-        if (writable && posix != null) {
-            try {
-                Set<PosixFilePermission> perms = posix.readAttributes().permissions();
-                writable = perms.contains(PosixFilePermission.OWNER_WRITE)
-                        || perms.contains(PosixFilePermission.GROUP_WRITE)
-                        || perms.contains(PosixFilePermission.OTHERS_WRITE);
-                mode = " (mode " + PosixFilePermissions.toString(perms) + ")";
-            } catch (IOException e) {
-                throw new StoreException(where + ": cannot read the permissions of " + path + " (" + e + ")", e);
-            }
-        }
-        if (writable) {
-            try {
-                writable = !Files.getFileStore(path).isReadOnly();
-                if (!writable) {
-                    mode = " (read-only file system)";
-                }
-            } catch (IOException e) {
-                throw new StoreException(where + ": cannot inspect " + path + " (" + e + ")", e);
-            }
-        }
-        if (!writable) {
-            throw new StoreException(where + ": " + what + " is read-only" + mode
-                    + "; the store needs to write the database, its journal and its lock file");
-        }
-    }
-
-    private static void requireSqliteHeader(Path file) {
-        byte[] head = new byte[SQLITE_MAGIC.length];
-        int n;
-        try (InputStream in = Files.newInputStream(file)) {
-            n = in.readNBytes(head, 0, head.length);
-        } catch (IOException e) {
-            throw new StoreException(file + ": cannot read the file (" + e + ")", e);
-        }
-        if (n > 0 && (n < head.length || !Arrays.equals(head, SQLITE_MAGIC))) {
-            throw new StoreException(file + ": not an SQLite database (no SQLite header); the file was not changed");
-        }
-    }
-
-    /**
-     * Reads an existing database read-only before anything writes to it: a corrupt file or one
-     * of a newer schema fails here, unchanged.
-     */
-    private static void probe(Path file) {
-        SQLiteConfig config = new SQLiteConfig();
-        config.setReadOnly(true);
-        SQLiteDataSource ds = new SQLiteDataSource(config);
-        ds.setUrl("jdbc:sqlite:" + file);
-        int version;
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
-            version = Migrations.userVersion(c);
-            try (ResultSet rs = s.executeQuery("SELECT count(*) FROM sqlite_master")) {
-                rs.next();
-            }
-        } catch (SQLException e) {
-            throw new StoreException(file + ": not a readable SQLite database, or corrupt (" + e.getMessage()
-                    + "); the file was not changed", e);
-        }
-        Migrations.checkNotNewer(version, file.toString());
     }
 
     /**

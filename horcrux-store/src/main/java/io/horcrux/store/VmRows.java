@@ -1,22 +1,23 @@
 package io.horcrux.store;
 
-import io.horcrux.InvalidVmSpecException;
 import io.horcrux.StoreException;
-import io.horcrux.internal.VmJson;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
-import java.io.IOException;
+import io.horcrux.spi.VmCodec;
+import java.nio.charset.StandardCharsets;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The mapping between {@link Vm} and the {@code vms} / {@code vm_labels} rows, and the SQL
@@ -71,7 +72,7 @@ final class VmRows {
     private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
         ps.setString(index, vm.spec().name());
         int i = bindState(ps, index + 1, vm);
-        ps.setString(i++, VmJson.specToJson(vm.spec()));
+        ps.setString(i++, specJson(vm.spec()));
         return i;
     }
 
@@ -107,14 +108,81 @@ final class VmRows {
     static Vm read(ResultSet rs) throws SQLException {
         String id = rs.getString(1);
         try {
-            VmSpec spec = VmJson.specFromJson(rs.getString(10));
+            VmSpec spec = VmCodec.decodeSpec(rs.getBytes(10));
             long pid = rs.getLong(8);
             VmRuntime runtime = rs.wasNull() ? null : new VmRuntime(pid, rs.getString(9));
             return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
                     instant(rs.getLong(6)), rs.getString(7), runtime);
-        } catch (IOException | InvalidVmSpecException | IllegalArgumentException | NullPointerException e) {
+        } catch (StoreException | IllegalArgumentException | NullPointerException e) {
             throw new StoreException("VM " + id + ": the stored row cannot be read (" + e.getMessage() + ")", e);
         }
+    }
+
+    /** The {@code spec_json} column: {@link VmCodec}'s bytes, kept as text. */
+    static String specJson(VmSpec spec) {
+        return new String(VmCodec.encodeSpec(spec), StandardCharsets.UTF_8);
+    }
+
+    /** At most this many ids go in one {@code IN} list, below every SQLite's limit of 999 variables. */
+    static final int ID_CHUNK = 512;
+
+    /**
+     * {@code SELECT id FROM vms WHERE id IN (?, ...)} with {@code placeholders} parameters.
+     * A chunk's size is rounded up with {@link #placeholders}, so a handful of statement
+     * shapes serve every batch.
+     */
+    private static String existingIdsSql(int placeholders) {
+        return "SELECT id FROM vms WHERE id IN (" + String.join(", ", java.util.Collections.nCopies(placeholders, "?"))
+                + ")";
+    }
+
+    /** The power of two at least {@code ids}, at most {@link #ID_CHUNK}. */
+    private static int placeholders(int ids) {
+        int n = 1;
+        while (n < ids && n < ID_CHUNK) {
+            n <<= 1;
+        }
+        return n;
+    }
+
+    /** Binds a chunk of ids to {@link #existingIdsSql}, repeating the last to fill the placeholders. */
+    private static void bindIds(PreparedStatement ps, List<String> chunk, int placeholders) throws SQLException {
+        for (int i = 0; i < placeholders; i++) {
+            ps.setString(i + 1, chunk.get(Math.min(i, chunk.size() - 1)));
+        }
+    }
+
+    /** Where a query's statement comes from: a cache, or the connection itself. */
+    @FunctionalInterface
+    interface Statements {
+        PreparedStatement prepare(String sql) throws SQLException;
+    }
+
+    /**
+     * The stored ids among {@code distinct}, one query per {@link #ID_CHUNK} ids.
+     *
+     * @param closeEach whether the statements are the caller's to close (not cached)
+     */
+    static Set<String> existingIds(List<String> distinct, Statements statements, boolean closeEach) throws SQLException {
+        Set<String> taken = new HashSet<>();
+        for (int from = 0; from < distinct.size(); from += ID_CHUNK) {
+            List<String> chunk = distinct.subList(from, Math.min(distinct.size(), from + ID_CHUNK));
+            int placeholders = placeholders(chunk.size());
+            PreparedStatement ps = statements.prepare(existingIdsSql(placeholders));
+            try {
+                bindIds(ps, chunk, placeholders);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        taken.add(rs.getString(1));
+                    }
+                }
+            } finally {
+                if (closeEach) {
+                    ps.close();
+                }
+            }
+        }
+        return taken;
     }
 
     static long epochNanos(Instant t, String vmId, String field) {

@@ -6,6 +6,8 @@ import io.horcrux.spi.VmStore;
 import io.horcrux.testkit.VmStoreContract;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,6 +20,11 @@ class SqliteFileVmStoreContractTest extends VmStoreContract {
     protected VmStore newStore() {
         return SqliteVmStore.builder().file(dir.resolve("contract.db"))
                 .leakDetectionThreshold(Duration.ofSeconds(2)).build();
+    }
+
+    @Override
+    protected Optional<Supplier<VmStore>> secondStoreOnTheSameInventory() {
+        return Optional.of(() -> SqliteVmStore.open(dir.resolve("contract.db")));
     }
 
     @AfterEach

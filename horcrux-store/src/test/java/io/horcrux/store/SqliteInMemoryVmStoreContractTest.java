@@ -5,15 +5,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.horcrux.spi.VmStore;
 import io.horcrux.testkit.VmStoreContract;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 
 /** The store contract in in-memory mode. */
 class SqliteInMemoryVmStoreContractTest extends VmStoreContract {
+    private String name;
+
     @Override
     protected VmStore newStore() {
-        return SqliteVmStore.builder().inMemory("contract-" + UUID.randomUUID())
-                .leakDetectionThreshold(Duration.ofSeconds(2)).build();
+        name = "contract-" + UUID.randomUUID();
+        return SqliteVmStore.builder().inMemory(name).leakDetectionThreshold(Duration.ofSeconds(2)).build();
+    }
+
+    @Override
+    protected Optional<Supplier<VmStore>> secondStoreOnTheSameInventory() {
+        return Optional.of(() -> SqliteVmStore.builder().inMemory(name).build());
     }
 
     @AfterEach

@@ -246,4 +246,29 @@ public abstract class VmDriverContract {
         driver.close();
         driver = newDriver();
     }
+
+    /**
+     * Builds a second driver on the state {@link #driver} uses (the same state directory), for
+     * the check that a driver does not share its state: the supplier is called while
+     * {@link #driver} is open, where it must throw a {@link DriverException}, and after it
+     * closed, where it must build. Empty, the default, for a driver whose state no other driver
+     * can reach (one in memory).
+     */
+    protected java.util.Optional<java.util.function.Supplier<VmDriver>> secondDriverOnTheSameState() {
+        return java.util.Optional.empty();
+    }
+
+    @Test
+    void aSecondDriverOnTheSameStateIsRefusedUntilTheFirstCloses() {
+        java.util.Optional<java.util.function.Supplier<VmDriver>> second = secondDriverOnTheSameState();
+        if (second.isEmpty()) {
+            return; // nothing another driver could share
+        }
+        VmSpec spec = provisioned("contract-exclusive");
+        assertThatThrownBy(() -> second.get().get().close()).isInstanceOf(DriverException.class);
+        assertThat(driver.provisionedIds()).contains(spec.id());
+        driver.close();
+        driver = second.get().get(); // closed after the test, which also deprovisions the VM
+        assertThat(driver.provisionedIds()).contains(spec.id());
+    }
 }

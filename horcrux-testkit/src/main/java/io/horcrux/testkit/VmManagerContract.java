@@ -518,4 +518,52 @@ public abstract class VmManagerContract {
         assertThatThrownBy(() -> manager.list(VmQuery.all())).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> manager.startAll(List.of("web-1"))).isInstanceOf(IllegalStateException.class);
     }
+
+    // ---------------------------------------------------------------- errors as promised
+
+    @Test
+    void aFailingOutputStreamIsAnInventoryJsonExceptionWithTheIoCause() {
+        manager.create(spec("web-1"));
+        java.io.OutputStream broken = new java.io.OutputStream() {
+            @Override
+            public void write(int b) throws java.io.IOException {
+                throw new java.io.IOException("disk full");
+            }
+        };
+        assertThatThrownBy(() -> manager.exportJson(broken)).isInstanceOf(io.horcrux.InventoryJsonException.class)
+                .hasMessageContaining("disk full").hasCauseInstanceOf(java.io.IOException.class);
+    }
+
+    @Test
+    void aFailingOrMalformedImportIsAnInventoryJsonExceptionAndStoresNothing() {
+        java.io.InputStream broken = new java.io.InputStream() {
+            @Override
+            public int read() throws java.io.IOException {
+                throw new java.io.IOException("connection reset");
+            }
+        };
+        assertThatThrownBy(() -> manager.importJson(broken)).isInstanceOf(io.horcrux.InventoryJsonException.class)
+                .hasMessageContaining("connection reset").hasCauseInstanceOf(java.io.IOException.class);
+        byte[] array = "[]".getBytes(StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> manager.importJson(new ByteArrayInputStream(array)))
+                .isInstanceOf(io.horcrux.InventoryJsonException.class).hasMessageContaining("expected a JSON object");
+        byte[] wrongFormat = "{\"format\":\"other\",\"vms\":[]}".getBytes(StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> manager.importJson(new ByteArrayInputStream(wrongFormat)))
+                .isInstanceOf(io.horcrux.InventoryJsonException.class).hasMessageContaining("'other'");
+        assertThat(manager.count(VmQuery.all())).isZero();
+    }
+
+    @Test
+    void aSubscriptionClosesWithoutCheckedExceptionsAndIdempotently() throws InterruptedException {
+        List<VmEvent> seen = new CopyOnWriteArrayList<>();
+        io.horcrux.Subscription subscription = manager.subscribe(seen::add);
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        await("two events", () -> seen.size() == 2);
+        subscription.close();
+        subscription.close();
+        manager.stop("web-1", Duration.ZERO);
+        await("the other listener's events", () -> events.size() >= 4);
+        assertThat(seen).hasSize(2);
+    }
 }

@@ -362,4 +362,71 @@ public abstract class VmStoreContract {
         assertThatThrownBy(() -> store.insert(vm("a"))).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> store.list(VmQuery.all())).isInstanceOf(IllegalStateException.class);
     }
+
+    // ---------------------------------------------------------------- bulk id check, exclusivity
+
+    /**
+     * Opens a second store on the inventory {@link #store} holds (the same file, the same
+     * database), for the check that a store does not share its inventory: the supplier is
+     * called while {@link #store} is open, where it must throw a
+     * {@link io.horcrux.StoreException}, and after it closed, where it must open. Empty, the
+     * default, for a store whose inventory no other store can reach (one in memory).
+     */
+    protected java.util.Optional<java.util.function.Supplier<VmStore>> secondStoreOnTheSameInventory() {
+        return java.util.Optional.empty();
+    }
+
+    @Test
+    void aSecondStoreOnTheSameInventoryIsRefusedUntilTheFirstCloses() {
+        java.util.Optional<java.util.function.Supplier<VmStore>> second = secondStoreOnTheSameInventory();
+        if (second.isEmpty()) {
+            return; // nothing another store could share
+        }
+        store.insert(vm("a"));
+        assertThatThrownBy(() -> second.get().get().close()).isInstanceOf(io.horcrux.StoreException.class);
+        assertThat(store.find("a")).isPresent();
+        store.close();
+        store = second.get().get(); // closed after the test
+        store.find("a");
+    }
+
+    @Test
+    void existingIdsNamesExactlyTheStoredOnes() {
+        store.insertAll(List.of(vm("a"), vm("b"), vm("c")));
+        assertThat(store.existingIds(List.of("a", "missing", "c", "a", "'; DROP TABLE vms; --", "UPPER", "")))
+                .containsExactlyInAnyOrder("a", "c");
+        assertThat(store.existingIds(java.util.Set.of("b"))).containsExactly("b");
+        assertThat(store.existingIds(List.of("nope"))).isEmpty();
+        assertThat(store.existingIds(List.of())).isEmpty();
+        assertThat(store.count(VmQuery.all())).isEqualTo(3);
+    }
+
+    @Test
+    void existingIdsAnswersForMoreIdsThanOneQueryTakes() {
+        store.insertAll(IntStream.range(0, 1500).mapToObj(i -> vm(String.format("vm-%04d", i))).toList());
+        List<String> asked = IntStream.range(0, 2100).mapToObj(i -> String.format("vm-%04d", i)).toList();
+
+        java.util.Set<String> existing = store.existingIds(asked);
+
+        assertThat(existing).hasSize(1500).allSatisfy(id -> assertThat(id.compareTo("vm-1500")).isNegative());
+    }
+
+    @Test
+    void existingIdsRefusesNullAndAClosedStore() {
+        assertThatThrownBy(() -> store.existingIds(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> store.existingIds(java.util.Arrays.asList("a", null)))
+                .isInstanceOf(NullPointerException.class);
+        store.close();
+        assertThatThrownBy(() -> store.existingIds(List.of("a"))).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void textBeyondAsciiRoundTrips() {
+        VmSpec spec = VmSpec.builder().id("text").name("caf\u00e9 \u4e2d\u6587 \ud83d\ude00 \"q\" \\")
+                .memoryMiB(64).label("team", "\u00fcber/\ud83d\ude80").build();
+        Vm vm = new Vm(spec, VmStatus.STOPPED, 1, T0, T0, "cr\u00e9\u00e9", null);
+        store.insert(vm);
+        assertThat(store.find("text")).contains(vm);
+        assertThat(store.list(VmQuery.all().withLabel("team", "\u00fcber/\ud83d\ude80")).items()).containsExactly(vm);
+    }
 }

@@ -1,0 +1,87 @@
+package io.horcrux;
+
+import io.horcrux.LifecycleOperation.Step;
+import io.horcrux.model.Vm;
+import io.horcrux.model.VmRuntime;
+import io.horcrux.model.VmStatus;
+import io.horcrux.spi.VmDriver;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs operations on one VM under its lock: the rows of {@link LifecycleOperation}, and any
+ * other action that needs the VM as stored (a delete). Each row runs the same way: check the
+ * status, move to the status in between, call the driver, record the end, or on a failure
+ * record where the VM was left and throw.
+ */
+final class Lifecycle {
+    private static final Logger log = LoggerFactory.getLogger(VmManager.class);
+
+    private final KeyedLocks locks;
+    private final VmDriver driver;
+    private final StatusRecorder recorder;
+    private final Function<String, Optional<Vm>> current;
+
+    /** @param current the VM as stored, read under its lock */
+    Lifecycle(KeyedLocks locks, VmDriver driver, StatusRecorder recorder, Function<String, Optional<Vm>> current) {
+        this.locks = locks;
+        this.driver = driver;
+        this.recorder = recorder;
+        this.current = current;
+    }
+
+    /** Runs {@code action} on the VM as stored, under its lock. */
+    <T> T withVm(String id, Function<Vm, T> action) {
+        try (KeyedLocks.Held held = locks.lock(id)) {
+            Vm vm = current.apply(id).orElseThrow(() -> new VmNotFoundException(id));
+            return action.apply(vm);
+        }
+    }
+
+    /** Runs one row of the table on a VM; {@code grace} is the stop's, null for the others. */
+    Vm run(LifecycleOperation operation, String id, Duration grace) {
+        return withVm(id, vm -> run(operation, vm, grace));
+    }
+
+    private Vm run(LifecycleOperation operation, Vm vm, Duration grace) {
+        if (!operation.allowedFrom(vm.status())) {
+            throw new IllegalVmStateException(vm.id(), vm.status(), operation.label());
+        }
+        LifecycleOperation.DriverCall call = operation.call();
+        Step through = operation.through();
+        Vm before = through == null ? vm
+                : recorder.moveTo(vm, through.status(), through.reason(grace), call.newRuntime() ? null : vm.runtime());
+        VmRuntime runtime;
+        try {
+            runtime = call.call().run(driver, before, grace);
+        } catch (RuntimeException e) {
+            if (through != null) {
+                VmStatus back = operation.statusAfterFailure(vm, () -> statusOrStopped(vm.id()));
+                recorder.recordAfterFailure(before, back, operation.label() + " failed: " + e.getMessage(), e);
+            }
+            throw driverFailure(operation.label(), vm.id(), e);
+        }
+        Step to = operation.to();
+        return to == null ? before : recorder.moveTo(before, to.status(), to.reason(grace), runtime);
+    }
+
+    private VmStatus statusOrStopped(String id) {
+        try {
+            return driver.status(id);
+        } catch (RuntimeException e) {
+            log.warn("VM {}: could not read its status from the driver", id, e);
+            return VmStatus.STOPPED;
+        }
+    }
+
+    /** Passes Horcrux's own exceptions through and wraps anything else a driver threw. */
+    static HorcruxException driverFailure(String operation, String id, RuntimeException e) {
+        if (e instanceof HorcruxException h) {
+            return h;
+        }
+        return new DriverException("could not " + operation + " VM '" + id + "': " + e, e);
+    }
+}
