@@ -72,7 +72,7 @@ final class DefaultVmManager implements VmManager {
         this.batches = new BatchRunner(b.batchExecutor, b.batchParallelism);
         this.supervisor = new Supervisor(locks, store, driver, recorder, this::find, () -> closed);
         metrics.bindCache(this::cacheStats);
-        driver.setObserver(supervisor::onNotice);
+        driver.setObserver(supervisor);
         try {
             supervisor.reattach();
             new OrphanSweep(store, driver).run();
@@ -214,7 +214,15 @@ final class DefaultVmManager implements VmManager {
         return batches.run(ids, operation);
     }
 
-    // ---------------------------------------------------------------- events, JSON
+    // ---------------------------------------------------------------- console, events, JSON
+
+    @Override
+    public VmConsole console(String id) {
+        Objects.requireNonNull(id, "id");
+        ensureOpen();
+        get(id);
+        return new ManagedConsole(id, driver, this::find);
+    }
 
     @Override
     public Subscription subscribe(VmEventListener listener) {

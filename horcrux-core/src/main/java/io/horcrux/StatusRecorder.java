@@ -50,6 +50,12 @@ final class StatusRecorder {
         return next;
     }
 
+    /** Tells listeners of something that happened to the VM without changing its status (a reboot). */
+    void announce(Vm vm, String reason) {
+        events.publish(new VmEvent(vm.id(), vm.status(), vm.status(), reason, clock.instant(), vm.version()));
+        log.info("VM {}: {}", vm.id(), reason);
+    }
+
     /** Records where a failed operation left the VM; a failure to record joins {@code failure}. */
     void recordAfterFailure(Vm vm, VmStatus status, String reason, RuntimeException failure) {
         try {

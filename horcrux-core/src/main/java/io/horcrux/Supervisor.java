@@ -4,6 +4,7 @@ import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmStatus;
+import io.horcrux.spi.DriverObserver;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
 import java.util.List;
@@ -22,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * the manager's back, and, when the manager opens, reattaches to the VMs the store says are
  * active and corrects those that are gone.
  */
-final class Supervisor implements AutoCloseable {
+final class Supervisor implements DriverObserver, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VmManager.class);
     static final VmQuery ACTIVE = VmQuery.all()
             .withStatus(VmStatus.STARTING, VmStatus.RUNNING, VmStatus.PAUSED, VmStatus.STOPPING);
@@ -51,8 +52,9 @@ final class Supervisor implements AutoCloseable {
         this.closed = closed;
     }
 
-    /** The driver's observer: hands the notice to a supervisor thread. */
-    void onNotice(String id, VmStatus observed, String reason) {
+    /** The driver's notice of a change: handed to a supervisor thread. */
+    @Override
+    public void statusChanged(String id, VmStatus observed, String reason) {
         if (closed.getAsBoolean()) {
             return;
         }
@@ -60,6 +62,24 @@ final class Supervisor implements AutoCloseable {
             pool.execute(() -> reconcile(id, reason));
         } catch (RejectedExecutionException e) {
             log.debug("VM {}: notice '{}' arrived while closing; ignored", id, reason);
+        }
+    }
+
+    /** The driver's notice of a guest that reset itself: listeners hear of it, the status stays. */
+    @Override
+    public void guestReset(String id, String reason) {
+        if (closed.getAsBoolean()) {
+            return;
+        }
+        try {
+            pool.execute(() -> {
+                try (KeyedLocks.Held held = locks.lock(id)) {
+                    current.apply(id).filter(vm -> vm.status() == VmStatus.RUNNING)
+                            .ifPresent(vm -> recorder.announce(vm, reason));
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            log.debug("VM {}: reset '{}' arrived while closing; ignored", id, reason);
         }
     }
 

@@ -296,6 +296,16 @@ public interface VmManager extends AutoCloseable {
     BatchResult<String> deleteAll(Collection<String> ids);
 
     /**
+     * The VM's serial console: what its guest printed since its last start, and a way to type
+     * into it while it runs. The console follows the VM across restarts; see {@link VmConsole}.
+     *
+     * @throws NullPointerException  if {@code id} is null
+     * @throws VmNotFoundException   if no VM has this id
+     * @throws IllegalStateException if the manager is closed
+     */
+    VmConsole console(String id);
+
+    /**
      * Registers a listener for every status change; close the returned subscription to
      * unregister. See {@link VmEventListener} for the delivery guarantees.
      *

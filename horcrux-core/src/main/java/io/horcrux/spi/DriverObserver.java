@@ -18,4 +18,11 @@ public interface DriverObserver {
      * @param reason   what happened, in words
      */
     void statusChanged(String vmId, VmStatus observed, String reason);
+
+    /**
+     * The guest reset itself (a reboot) and runs on: no status changes, but listeners hear of it.
+     * Called on a driver thread; must not block for long. The default ignores it.
+     */
+    default void guestReset(String vmId, String reason) {
+    }
 }

@@ -123,6 +123,15 @@ public interface VmDriver extends AutoCloseable {
      */
     VmStatus attach(Vm vm);
 
+    /**
+     * The VM's serial console: what its guest printed since its last start (bounded) and, while
+     * it runs, a way to type into it. Empty when the driver has no console for the VM (the
+     * default: none), or does not know the VM.
+     */
+    default java.util.Optional<GuestConsole> console(String vmId) {
+        return java.util.Optional.empty();
+    }
+
     /** Releases connections and threads; leaves VMs running. Idempotent. */
     @Override
     void close();

@@ -69,7 +69,8 @@ final class ConsoleLog {
     void append(byte[] bytes, int offset, int length) {
         synchronized (this) {
             keep(bytes, offset, length);
-            try (FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            try (FileChannel out = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND), PosixFilePermissions.asFileAttribute(VmFiles.OWNER_ONLY_FILE))) {
                 out.write(ByteBuffer.wrap(bytes, offset, length));
                 fileBytes += length;
             } catch (IOException e) {
@@ -134,7 +135,7 @@ final class ConsoleLog {
     }
 
     /** Calls {@code follower} with each new piece of output until the returned handle is closed. */
-    AutoCloseable follow(Consumer<String> follower) {
+    io.horcrux.Subscription follow(Consumer<String> follower) {
         followers.add(follower);
         return () -> followers.remove(follower);
     }

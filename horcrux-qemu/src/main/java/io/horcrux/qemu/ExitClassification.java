@@ -5,8 +5,8 @@ import io.horcrux.model.VmStatus;
 /**
  * What an exit nobody asked for means, from the last SHUTDOWN event's reason and how the
  * process ended: a guest that powered off, or a QEMU that quit on a monitor command, is
- * STOPPED; a signal, a monitor lost with the process alive, or a death without a SHUTDOWN is
- * CRASHED.
+ * STOPPED; a guest panic, a signal, a monitor lost with the process alive, or a death without
+ * a SHUTDOWN is CRASHED.
  *
  * @param status {@link VmStatus#STOPPED} or {@link VmStatus#CRASHED}
  * @param reason for the notice and the log
@@ -20,6 +20,9 @@ record ExitClassification(VmStatus status, String reason) {
      * @param pid             the process, for the reason
      */
     static ExitClassification of(String shutdownReason, boolean exitedByItself, String monitorReason, long pid) {
+        if ("guest-panic".equals(shutdownReason)) {
+            return new ExitClassification(VmStatus.CRASHED, "guest panicked; QEMU ended it");
+        }
         if (shutdownReason != null && shutdownReason.startsWith("guest-")) {
             return new ExitClassification(VmStatus.STOPPED, "guest powered off");
         }

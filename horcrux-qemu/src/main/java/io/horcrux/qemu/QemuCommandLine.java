@@ -18,7 +18,8 @@ import java.util.UUID;
  * from the id, stable across restarts), {@code -machine}, {@code -accel}, {@code -cpu}
  * (the {@link #withCpuModel(String) model given}; by default {@code host} under KVM and
  * {@code max} under TCG), {@code -m}, {@code -smp},
- * {@code -nodefaults -no-user-config -display none}, {@code -sandbox} (when supported),
+ * {@code -nodefaults -no-user-config -display none}, a {@code pvpanic} device and
+ * {@code -action panic=} ({@link #withPanicAction}), {@code -sandbox} (when supported),
  * {@code -runas} (when {@link #runningAs(String) a user is set}), the
  * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
  * {@code -device}, each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
@@ -44,14 +45,16 @@ public final class QemuCommandLine {
     private final MachineType machine;
     private final boolean sandbox;
     private final String runAs; // null: QEMU keeps the JVM's user
+    private final GuestPanicAction panicAction;
 
     private QemuCommandLine(Path binary, Accelerator accelerator, String cpuModel, MachineType machine, boolean sandbox,
-                            String runAs) {
+                            String runAs, GuestPanicAction panicAction) {
         this.binary = Objects.requireNonNull(binary, "binary");
         this.accelerator = Objects.requireNonNull(accelerator, "accelerator");
         this.machine = Objects.requireNonNull(machine, "machine");
         this.sandbox = sandbox;
         this.runAs = runAs;
+        this.panicAction = Objects.requireNonNull(panicAction, "panicAction");
         if (accelerator == Accelerator.AUTO) {
             throw new IllegalArgumentException("accelerator must be KVM or TCG; resolve AUTO first");
         }
@@ -68,7 +71,7 @@ public final class QemuCommandLine {
      */
     public static QemuCommandLine of(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
         return new QemuCommandLine(binary, accelerator, accelerator == Accelerator.KVM ? "host" : HostProbe.TCG_DEFAULT_MODEL,
-                machine, sandbox, null);
+                machine, sandbox, null, GuestPanicAction.END);
     }
 
     /**
@@ -79,7 +82,12 @@ public final class QemuCommandLine {
      *                                  ({@code [A-Za-z0-9][A-Za-z0-9._-]*}, at most 64 characters)
      */
     public QemuCommandLine withCpuModel(String model) {
-        return new QemuCommandLine(binary, accelerator, model, machine, sandbox, runAs);
+        return new QemuCommandLine(binary, accelerator, model, machine, sandbox, runAs, panicAction);
+    }
+
+    /** This command line with {@code -action panic=} for {@code action}; by default {@link GuestPanicAction#END}. */
+    public QemuCommandLine withPanicAction(GuestPanicAction action) {
+        return new QemuCommandLine(binary, accelerator, cpuModel, machine, sandbox, runAs, action);
     }
 
     /**
@@ -90,7 +98,7 @@ public final class QemuCommandLine {
      *                                  ({@code [a-z_][a-z0-9_-]*}, at most 32 characters)
      */
     public QemuCommandLine runningAs(String user) {
-        return new QemuCommandLine(binary, accelerator, cpuModel, machine, sandbox, requireUserName(user));
+        return new QemuCommandLine(binary, accelerator, cpuModel, machine, sandbox, requireUserName(user), panicAction);
     }
 
     /** The accelerator: KVM or TCG. */
@@ -168,6 +176,8 @@ public final class QemuCommandLine {
         args.add("-nodefaults");
         args.add("-no-user-config");
         add(args, "-display", "none");
+        add(args, "-device", "pvpanic");
+        add(args, "-action", "panic=" + panicAction.qemuAction());
         if (sandbox) {
             add(args, "-sandbox", SANDBOX);
         }

@@ -10,6 +10,7 @@ import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.DriverObserver;
+import io.horcrux.spi.GuestConsole;
 import io.horcrux.spi.VmDriver;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -120,6 +121,7 @@ public final class QemuDriver implements VmDriver {
         this.operatorMonitor = Boolean.TRUE.equals(b.operatorMonitor);
         QemuCommandLine line = QemuCommandLine.of(binaries.qemu(), choice.accelerator(), b.machine, binaries.sandbox())
                 .withCpuModel(choice.cpuModel());
+        line = line.withPanicAction(b.guestPanic);
         this.commandLine = b.runAs == null ? line : line.runningAs(b.runAs);
         this.acceleratorChoice = choice.summary();
         AtomicInteger n = new AtomicInteger();
@@ -252,7 +254,19 @@ public final class QemuDriver implements VmDriver {
         removeFiles(VmSpec.requireValidId(vmId), "it is not an orphan");
     }
 
+    /** A VM whose guest panicked with {@link GuestPanicAction#KEEP_PAUSED} keeps its process until it is started or removed. */
+    private void endKeptCrash(String id) {
+        QemuProcess vm = table.get(id);
+        if (vm != null && vm.status() == VmStatus.CRASHED) {
+            vm.requestStop();
+            String how = stops.stop(vm, Duration.ZERO);
+            table.forget(vm);
+            log.info("VM {}: the process kept after its crash ended ({})", id, how);
+        }
+    }
+
     private void removeFiles(String id, String ifRunning) {
+        endKeptCrash(id);
         if (table.isRunning(id) || QemuIdentity.liveProcess(state.files(id)).isPresent()) {
             throw new DriverException("VM '" + id + "' is running; " + ifRunning);
         }
@@ -269,6 +283,7 @@ public final class QemuDriver implements VmDriver {
     public VmRuntime start(VmSpec spec) {
         ensureOpen();
         check(spec);
+        endKeptCrash(spec.id());
         QemuProcess vm = launcher.start(spec);
         return new VmRuntime(vm.pid, vm.files.qmpSocket().toString());
     }
@@ -385,6 +400,28 @@ public final class QemuDriver implements VmDriver {
         return Optional.of(vm.files.operatorSocket());
     }
 
+    /**
+     * The VM's serial console: while it runs (started or reattached by this driver), the live
+     * console; otherwise what its last run printed, read from {@code serial.log}. Empty for a VM
+     * this driver has not provisioned.
+     */
+    @Override
+    public Optional<GuestConsole> console(String vmId) {
+        Objects.requireNonNull(vmId, "vmId");
+        ensureOpen();
+        QemuProcess vm = table.get(vmId);
+        if (vm != null && vm.console() != null) {
+            return Optional.of(new QemuGuestConsole(vmId, vm.console().log(), vm.console()));
+        }
+        VmFiles files = state.files(VmSpec.requireValidId(vmId));
+        if (!Files.isDirectory(files.directory(), LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.empty();
+        }
+        ConsoleLog last = ConsoleLog.resumed(files.serialLog(), consoleBytes);
+        last.end();
+        return Optional.of(new QemuGuestConsole(vmId, last, null));
+    }
+
     VmFiles files(String vmId) {
         return state.files(vmId);
     }
@@ -448,6 +485,7 @@ public final class QemuDriver implements VmDriver {
         private HostProbe.Runner probeRunner;
         private String cpuModel;
         private Integer consoleLogBytes;
+        private GuestPanicAction guestPanic;
         private String runAs;
         private Boolean operatorMonitor;
 
@@ -560,6 +598,15 @@ public final class QemuDriver implements VmDriver {
             return this;
         }
 
+        /**
+         * What QEMU does when a guest panics: end ({@link GuestPanicAction#END}, the default) or
+         * keep the paused process for inspection. The VM is CRASHED either way.
+         */
+        public Builder guestPanic(GuestPanicAction action) {
+            this.guestPanic = once(this.guestPanic, action, "guestPanic");
+            return this;
+        }
+
         /** Replaces the {@code /dev/kvm} check; for tests of the accelerator choice. */
         Builder kvmProbe(BooleanSupplier probe) {
             this.kvmProbe = once(this.kvmProbe, probe, "kvmProbe");
@@ -621,6 +668,9 @@ public final class QemuDriver implements VmDriver {
             }
             if (consoleLogBytes == null) {
                 consoleLogBytes = 1 << 20;
+            }
+            if (guestPanic == null) {
+                guestPanic = GuestPanicAction.END;
             }
             QemuBinaries binaries = QemuBinaries.locate(qemuBinary, qemuImgBinary, runAs);
             StateDirectory state = StateDirectory.claim(stateDirectory);

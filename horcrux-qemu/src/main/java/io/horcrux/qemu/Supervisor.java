@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * Watches the driver's QEMU processes through their monitors and tells the
  * {@link DriverObserver} what happened that the driver did not do: an exit (STOPPED when the
  * guest powered off or QEMU quit on a command, CRASHED otherwise), a pause or resume from
- * another monitor, a guest panic, a guest the hypervisor cannot run. Events of one VM are
+ * another monitor, a guest's own reboot, a guest panic, a guest the hypervisor cannot run. Events of one VM are
  * handled in order on the shared pool, never on a monitor's reader thread.
  */
 final class Supervisor implements AutoCloseable {
@@ -54,6 +54,12 @@ final class Supervisor implements AutoCloseable {
             // and asking for it cannot wait on the monitor's reader thread, which this is.
             case "STOP" -> inOrder(vm, () -> onStop(vm));
             case "RESUME" -> inOrder(vm, () -> changed(vm, VmStatus.PAUSED, VmStatus.RUNNING, "resumed (RESUME event)"));
+            case "RESET" -> {
+                // The guest's own reboot, not a system_reset sent over a monitor: it runs on.
+                if (event.data().path("guest").asBoolean(false)) {
+                    inOrder(vm, () -> notice(vm.id, "guest rebooted (" + event.data().path("reason").asText("reset") + ")"));
+                }
+            }
             case "GUEST_PANICKED" -> {
                 vm.panicked();
                 notice(vm.id, VmStatus.CRASHED, "guest panicked");
@@ -148,6 +154,17 @@ final class Supervisor implements AutoCloseable {
         table.forget(vm);
         log.info("VM {}: {}", vm.id, exit.reason());
         notice(vm.id, exit.status(), exit.reason());
+    }
+
+    private void notice(String vmId, String resetReason) {
+        if (closed) {
+            return;
+        }
+        try {
+            observer.guestReset(vmId, resetReason);
+        } catch (RuntimeException e) {
+            log.warn("VM {}: the observer failed on a reset", vmId, e);
+        }
     }
 
     private void notice(String vmId, VmStatus status, String reason) {

@@ -96,7 +96,7 @@ class ConsoleLogTest {
     void followersSeeNewOutputUntilTheyStop() throws Exception {
         ConsoleLog log = ConsoleLog.fresh(dir.resolve("serial.log"), 4096);
         List<String> seen = new ArrayList<>();
-        AutoCloseable following = log.follow(seen::add);
+        io.horcrux.Subscription following = log.follow(seen::add);
         append(log, "one");
         following.close();
         append(log, "two");

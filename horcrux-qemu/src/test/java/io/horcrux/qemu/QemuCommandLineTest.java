@@ -38,6 +38,8 @@ class QemuCommandLineTest {
                 "-nodefaults",
                 "-no-user-config",
                 "-display", "none",
+                "-device", "pvpanic",
+                "-action", "panic=exit-failure",
                 "-sandbox", "on,obsolete=deny,resourcecontrol=deny",
                 "-boot", "order=nc",
                 "-blockdev", "driver=file,node-name=file0,filename=/var/lib/horcrux/web-1/root.qcow2",
@@ -75,6 +77,8 @@ class QemuCommandLineTest {
                 "-nodefaults",
                 "-no-user-config",
                 "-display", "none",
+                "-device", "pvpanic",
+                "-action", "panic=exit-failure",
                 "-kernel", "/boot/vmlinuz",
                 "-initrd", "/boot/initrd.img",
                 "-append", "console=ttyS0 quiet",
@@ -173,5 +177,17 @@ class QemuCommandLineTest {
         assertThatThrownBy(() -> QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.MICROVM, true)
                 .runningAs("nobody,chroot=/"))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void everyVmHasAPanicDeviceAndThePanicActionIsASetting() {
+        VmSpec spec = VmSpec.builder().id("p").build();
+        Path dir = Path.of("/s/p");
+        List<String> ended = QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.Q35, false)
+                .arguments(spec, dir, dir.resolve("qmp.sock"));
+        assertThat(ended).containsSequence("-device", "pvpanic", "-action", "panic=exit-failure");
+        List<String> kept = QemuCommandLine.of(QEMU, Accelerator.TCG, MachineType.Q35, false)
+                .withPanicAction(GuestPanicAction.KEEP_PAUSED).runningAs("nobody").arguments(spec, dir, dir.resolve("qmp.sock"));
+        assertThat(kept).containsSequence("-action", "panic=pause").containsSequence("-runas", "nobody");
     }
 }

@@ -42,15 +42,19 @@ class QemuDriverIT extends VmDriverContract {
 
     @Override
     protected VmDriver newDriver() {
-        QemuDriver.Builder builder = QemuDriver.builder().stateDirectory(state).accelerator(accelerator());
-        cpuModel().ifPresent(builder::cpuModel);
-        qemu = builder.build();
+        qemu = build();
         return qemu;
     }
 
     @Override
     protected Optional<Supplier<VmDriver>> secondDriverOnTheSameState() {
-        return Optional.of(() -> QemuDriver.builder().stateDirectory(state).accelerator(accelerator()).build());
+        return Optional.of(this::build);
+    }
+
+    private QemuDriver build() {
+        QemuDriver.Builder builder = QemuDriver.builder().stateDirectory(state).accelerator(accelerator());
+        cpuModel().ifPresent(builder::cpuModel);
+        return builder.build();
     }
 
     @Override

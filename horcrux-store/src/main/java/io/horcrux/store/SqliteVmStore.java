@@ -334,7 +334,7 @@ public final class SqliteVmStore implements VmStore {
     private static SqliteVmStore openInMemory(Builder b) {
         String where = "in-memory database '" + b.memoryName + "'";
         if (!IN_MEMORY_NAMES.add(b.memoryName)) {
-            throw new StoreException(where + ": already open in this process by another SqliteVmStore");
+            throw new StoreException(where + ": already in use in this process by another SqliteVmStore");
         }
         try {
             // The memdb VFS shares one database among this process's connections by name and

@@ -25,7 +25,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * what real VMs do rarely:
  * <ul>
  *   <li>{@link #crash(String, String)} and {@link #guestPowerOff(String)}: the process dies
- *       or the guest shuts down on its own;</li>
+ *       or the guest shuts down on its own; {@link #guestPanic(String)}: the guest's kernel
+ *       panics; {@link #guestReboot(String)}: the guest reboots and runs on;</li>
+ *   <li>{@link #print(String, String)}: the guest prints on its serial console, which also
+ *       echoes what is written to it ({@link #console(String)});</li>
  *   <li>{@link #failNext(Operation, RuntimeException)}: the next call of an operation throws;</li>
  *   <li>{@link Builder#operationDelay(Duration)}: every lifecycle call takes this long;</li>
  *   <li>{@link Builder#guestShutdownTime(Duration)}: how long guests take to honour a
@@ -92,6 +95,49 @@ public final class SimulatedDriver implements VmDriver {
         endBehindTheBack(vmId, VmStatus.STOPPED, "guest powered off");
     }
 
+    /** The guest's kernel panics: the VM becomes CRASHED, as with QEMU's pvpanic device. */
+    public void guestPanic(String vmId) {
+        print(vmId, "Kernel panic - not syncing: simulated\n");
+        endBehindTheBack(vmId, VmStatus.CRASHED, "guest panicked");
+    }
+
+    /**
+     * The guest reboots by itself and runs on: the VM stays RUNNING, listeners hear of the
+     * reset, and the console begins a second boot.
+     *
+     * @throws DriverException if the VM is not running
+     */
+    public void guestReboot(String vmId) {
+        SimulatedVm vm = existing(vmId);
+        if (vm.status != VmStatus.RUNNING) {
+            throw new DriverException("VM '" + vmId + "' is not running");
+        }
+        print(vmId, "reboot: Restarting system\n");
+        observer.guestReset(vmId, "guest rebooted");
+    }
+
+    /**
+     * The guest prints {@code text} on its serial console.
+     *
+     * @throws DriverException if the VM is not running
+     */
+    public void print(String vmId, String text) {
+        Objects.requireNonNull(text, "text");
+        SimulatedVm vm = existing(vmId);
+        if (!vm.console.isLive()) {
+            throw new DriverException("VM '" + vmId + "' is not running");
+        }
+        vm.console.print(text);
+    }
+
+    /** The VM's console: what the test printed since its last start and the echo of writes. */
+    @Override
+    public java.util.Optional<io.horcrux.spi.GuestConsole> console(String vmId) {
+        Objects.requireNonNull(vmId, "vmId");
+        SimulatedVm vm = vms.get(vmId);
+        return vm == null ? java.util.Optional.empty() : java.util.Optional.of(vm.console);
+    }
+
     private void endBehindTheBack(String vmId, VmStatus end, String reason) {
         SimulatedVm vm = existing(vmId);
         synchronized (vm) {
@@ -100,6 +146,7 @@ public final class SimulatedDriver implements VmDriver {
             }
             vm.status = end;
         }
+        vm.console.ended();
         observer.statusChanged(vmId, end, reason);
     }
 
@@ -111,7 +158,7 @@ public final class SimulatedDriver implements VmDriver {
     @Override
     public void provision(VmSpec spec) {
         act(Operation.PROVISION, spec.id());
-        if (vms.putIfAbsent(spec.id(), new SimulatedVm()) != null) {
+        if (vms.putIfAbsent(spec.id(), new SimulatedVm(spec.id())) != null) {
             throw new DriverException("VM '" + spec.id() + "' is already provisioned");
         }
     }
@@ -150,6 +197,7 @@ public final class SimulatedDriver implements VmDriver {
                 throw new DriverException("VM '" + spec.id() + "' is already running");
             }
             vm.status = VmStatus.RUNNING;
+            vm.console.started();
         }
         return runtimeOf(spec.id());
     }
@@ -165,6 +213,7 @@ public final class SimulatedDriver implements VmDriver {
         synchronized (vm) {
             vm.status = VmStatus.STOPPED;
         }
+        vm.console.ended();
     }
 
     @Override
@@ -275,6 +324,11 @@ public final class SimulatedDriver implements VmDriver {
 
     private static final class SimulatedVm {
         volatile VmStatus status = VmStatus.STOPPED;
+        final SimulatedConsole console;
+
+        SimulatedVm(String id) {
+            console = new SimulatedConsole(id);
+        }
     }
 
     /** Settings of a {@link SimulatedDriver}. */

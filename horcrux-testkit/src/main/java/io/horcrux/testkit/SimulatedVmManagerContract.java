@@ -124,4 +124,59 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         await("the power-off to be recorded", () -> manager.get("web-1").status() == VmStatus.STOPPED);
         assertThat(manager.get("web-1").statusReason()).isEqualTo("guest powered off");
     }
+
+    @Test
+    void theConsoleShowsWhatTheGuestPrintsAndEchoesWhatIsTyped() {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        io.horcrux.VmConsole console = manager.console("web-1");
+        List<String> followed = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (io.horcrux.Subscription tail = console.follow(followed::add)) {
+            simulated().print("web-1", "booting\nready\n");
+            assertThat(console.await(java.util.regex.Pattern.compile("^rea"), Duration.ofSeconds(20))).isEqualTo("ready");
+            console.write("echo hi\n");
+            assertThat(console.await(java.util.regex.Pattern.compile("echo"), Duration.ofSeconds(20))).isEqualTo("echo hi");
+        }
+        simulated().print("web-1", "after\n");
+        assertThat(followed).containsExactly("booting\nready\n", "echo hi\n");
+        assertThat(console.output()).isEqualTo("booting\nready\necho hi\nafter\n");
+        assertThatThrownBy(() -> console.await(java.util.regex.Pattern.compile("never"), Duration.ofMillis(50)))
+                .isInstanceOf(io.horcrux.ConsoleTimeoutException.class).hasMessageContaining("within 50 ms")
+                .hasMessageContaining("after");
+        manager.stop("web-1", Duration.ZERO);
+        assertThat(console.output()).as("the last run's output").contains("after");
+        manager.start("web-1");
+        assertThat(console.output()).as("a new start begins a new output").isEmpty();
+        manager.stop("web-1", Duration.ZERO);
+    }
+
+    @Test
+    void aGuestThatRebootsStaysRunningAndListenersHearOfIt() throws InterruptedException {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        simulated().guestReboot("web-1");
+        VmEvent reboot = nextEvent();
+        while (reboot.newStatus() == VmStatus.STARTING || reboot.previousStatus() == VmStatus.STARTING) {
+            reboot = nextEvent(); // the start's own events come first
+        }
+        assertThat(reboot.previousStatus()).isEqualTo(VmStatus.RUNNING);
+        assertThat(reboot.newStatus()).isEqualTo(VmStatus.RUNNING);
+        assertThat(reboot.reason()).contains("rebooted");
+        assertThat(manager.get("web-1").status()).isEqualTo(VmStatus.RUNNING);
+        manager.stop("web-1", Duration.ZERO);
+    }
+
+    @Test
+    void aGuestThatPanicsIsCrashedWithTheReason() throws InterruptedException {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        simulated().guestPanic("web-1");
+        VmEvent crash = nextEvent();
+        while (crash.newStatus() == VmStatus.STARTING || crash.previousStatus() == VmStatus.STARTING) {
+            crash = nextEvent(); // the start's own events come first
+        }
+        assertThat(crash.newStatus()).isEqualTo(VmStatus.CRASHED);
+        assertThat(crash.reason()).contains("guest panicked");
+        assertThat(manager.console("web-1").output()).contains("Kernel panic");
+    }
 }

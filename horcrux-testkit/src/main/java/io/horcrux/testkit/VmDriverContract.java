@@ -250,8 +250,8 @@ public abstract class VmDriverContract {
     /**
      * Builds a second driver on the state {@link #driver} uses (the same state directory), for
      * the check that a driver does not share its state: the supplier is called while
-     * {@link #driver} is open, where it must throw a {@link DriverException}, and after it
-     * closed, where it must build. Empty, the default, for a driver whose state no other driver
+     * {@link #driver} is open, where it must throw a {@link DriverException} whose message says
+     * the state is "in use", and after it closed, where it must build. Empty, the default, for a driver whose state no other driver
      * can reach (one in memory).
      */
     protected java.util.Optional<java.util.function.Supplier<VmDriver>> secondDriverOnTheSameState() {
@@ -265,10 +265,33 @@ public abstract class VmDriverContract {
             return; // nothing another driver could share
         }
         VmSpec spec = provisioned("contract-exclusive");
-        assertThatThrownBy(() -> second.get().get().close()).isInstanceOf(DriverException.class);
+        assertThatThrownBy(() -> second.get().get().close()).isInstanceOf(DriverException.class)
+                .hasMessageContaining("in use"); // refused for the claim, not for another reason
         assertThat(driver.provisionedIds()).contains(spec.id());
         driver.close();
         driver = second.get().get(); // closed after the test, which also deprovisions the VM
         assertThat(driver.provisionedIds()).contains(spec.id());
+    }
+
+    @Test
+    void aRunningVmHasALiveConsoleAndAStoppedOneKeepsItsOutputButTakesNoInput() throws Exception {
+        VmSpec spec = provisioned("contract-console");
+        java.util.Optional<io.horcrux.spi.GuestConsole> console = driver.console(spec.id());
+        if (console.isEmpty()) {
+            return; // a driver without consoles: nothing to check
+        }
+        assertThat(console.get().isLive()).as("before the first start").isFalse();
+        driver.start(spec);
+        io.horcrux.spi.GuestConsole live = driver.console(spec.id()).orElseThrow();
+        assertThat(live.isLive()).isTrue();
+        driver.stop(spec.id(), Duration.ZERO);
+        io.horcrux.spi.GuestConsole last = driver.console(spec.id()).orElseThrow();
+        assertThat(last.isLive()).isFalse();
+        assertThatThrownBy(() -> last.write("echo hello\n")).isInstanceOf(DriverException.class);
+        long started = System.nanoTime();
+        assertThat(last.await(java.util.regex.Pattern.compile("never printed"), Duration.ofSeconds(60))).isEmpty();
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).as("an await on a stopped VM ends at once")
+                .isLessThan(Duration.ofSeconds(10));
+        assertThat(driver.console("contract-never-provisioned")).isEmpty();
     }
 }

@@ -566,4 +566,34 @@ public abstract class VmManagerContract {
         await("the other listener's events", () -> events.size() >= 4);
         assertThat(seen).hasSize(2);
     }
+
+    @Test
+    void theConsoleOfAStoppedVmRefusesInputAndEndsAnAwaitAtOnceNamingWhatItSaw() {
+        manager.create(spec("web-1"));
+        io.horcrux.VmConsole console = manager.console("web-1");
+        assertThat(console.vmId()).isEqualTo("web-1");
+        assertThatThrownBy(() -> console.write("ls\n")).isInstanceOf(io.horcrux.IllegalVmStateException.class)
+                .hasMessageContaining("web-1").hasMessageContaining("STOPPED");
+        long started = System.nanoTime();
+        assertThatThrownBy(() -> console.await(java.util.regex.Pattern.compile("login:"), Duration.ofSeconds(60)))
+                .isInstanceOf(io.horcrux.ConsoleTimeoutException.class).hasMessageContaining("web-1")
+                .hasMessageContaining("login:");
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+        assertThatThrownBy(() -> manager.console("nope")).isInstanceOf(io.horcrux.VmNotFoundException.class);
+    }
+
+    @Test
+    void badConsoleArgumentsAreRefusedNamingTheRule() {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        io.horcrux.VmConsole console = manager.console("web-1");
+        assertThatThrownBy(() -> console.write(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> console.write("x".repeat(io.horcrux.VmConsole.MAX_WRITE_BYTES + 1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most " + io.horcrux.VmConsole.MAX_WRITE_BYTES);
+        assertThatThrownBy(() -> console.await(null, Duration.ZERO)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> console.await(java.util.regex.Pattern.compile("x"), Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("timeout must not be negative");
+        assertThatThrownBy(() -> console.follow(null)).isInstanceOf(NullPointerException.class);
+        manager.stop("web-1", Duration.ZERO);
+    }
 }

@@ -369,7 +369,8 @@ public abstract class VmStoreContract {
      * Opens a second store on the inventory {@link #store} holds (the same file, the same
      * database), for the check that a store does not share its inventory: the supplier is
      * called while {@link #store} is open, where it must throw a
-     * {@link io.horcrux.StoreException}, and after it closed, where it must open. Empty, the
+     * {@link io.horcrux.StoreException} whose message says the inventory is "in use", and after
+     * it closed, where it must open. Empty, the
      * default, for a store whose inventory no other store can reach (one in memory).
      */
     protected java.util.Optional<java.util.function.Supplier<VmStore>> secondStoreOnTheSameInventory() {
@@ -383,7 +384,8 @@ public abstract class VmStoreContract {
             return; // nothing another store could share
         }
         store.insert(vm("a"));
-        assertThatThrownBy(() -> second.get().get().close()).isInstanceOf(io.horcrux.StoreException.class);
+        assertThatThrownBy(() -> second.get().get().close()).isInstanceOf(io.horcrux.StoreException.class)
+                .hasMessageContaining("in use"); // refused for the claim, not for another reason
         assertThat(store.find("a")).isPresent();
         store.close();
         store = second.get().get(); // closed after the test
