@@ -155,10 +155,7 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         manager.create(spec("web-1"));
         manager.start("web-1");
         simulated().guestReboot("web-1");
-        VmEvent reboot = nextEvent();
-        while (reboot.newStatus() == VmStatus.STARTING || reboot.previousStatus() == VmStatus.STARTING) {
-            reboot = nextEvent(); // the start's own events come first
-        }
+        VmEvent reboot = nextEventAfterTheStart();
         assertThat(reboot.previousStatus()).isEqualTo(VmStatus.RUNNING);
         assertThat(reboot.newStatus()).isEqualTo(VmStatus.RUNNING);
         assertThat(reboot.reason()).contains("rebooted");
@@ -171,12 +168,18 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         manager.create(spec("web-1"));
         manager.start("web-1");
         simulated().guestPanic("web-1");
-        VmEvent crash = nextEvent();
-        while (crash.newStatus() == VmStatus.STARTING || crash.previousStatus() == VmStatus.STARTING) {
-            crash = nextEvent(); // the start's own events come first
-        }
+        VmEvent crash = nextEventAfterTheStart();
         assertThat(crash.newStatus()).isEqualTo(VmStatus.CRASHED);
         assertThat(crash.reason()).contains("guest panicked");
         assertThat(manager.console("web-1").output()).contains("Kernel panic");
+    }
+
+    /** The next event that is not one of a start's own (STOPPED -> STARTING -> RUNNING). */
+    private VmEvent nextEventAfterTheStart() throws InterruptedException {
+        VmEvent event = nextEvent();
+        while (event.newStatus() == VmStatus.STARTING || event.previousStatus() == VmStatus.STARTING) {
+            event = nextEvent();
+        }
+        return event;
     }
 }
