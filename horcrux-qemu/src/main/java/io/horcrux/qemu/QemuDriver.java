@@ -45,8 +45,14 @@ import org.slf4j.LoggerFactory;
  * {@code /proc/<pid>/cmdline} that the process is this VM's QEMU (a reused pid is never
  * mistaken for it). Each VM has a directory {@code <stateDirectory>/<vmId>/} (mode 0700) with
  * its disks ({@code <disk>.qcow2} or {@code <disk>.raw}), {@code qemu.pid},
- * {@code serial.log} and the QMP socket {@code qmp.sock} (mode 0600). A socket path longer than
- * the 106 bytes a Unix socket path may have from Java moves to {@code /tmp/horcrux-<hash>/<vmId>.qmp} (mode 0700).
+ * {@code serial.log} (the console log), the QMP socket {@code qmp.sock} and the serial console's
+ * {@code console.sock} (mode 0600). A socket path longer than the 106 bytes a Unix socket path
+ * may have from Java moves to {@code /tmp/horcrux-<hash>/<vmId>.qmp} (or {@code .console}; mode 0700).
+ *
+ * <h2>The serial console</h2>
+ * The driver reads each VM's first serial port from its start (and again after a reattach) into
+ * a bounded log ({@link Builder#consoleLogBytes(int)}); {@link #console(String)} gives it, and a
+ * way to type while the VM runs.
  *
  * <h2>The operator monitor</h2>
  * QEMU serves one client per monitor, and the driver holds the VM's. With
@@ -68,7 +74,9 @@ import org.slf4j.LoggerFactory;
  * notices at once and tells the {@link DriverObserver}: {@link VmStatus#STOPPED} when the guest
  * powered off or QEMU quit on a monitor command, {@link VmStatus#CRASHED} otherwise. STOP and
  * RESUME events caused by another monitor (the operator's, or the guest) become PAUSED and
- * RUNNING notices; GUEST_PANICKED a CRASHED notice.
+ * RUNNING notices; a guest's own reset a {@link DriverObserver#guestReset reset notice};
+ * GUEST_PANICKED (every VM has a {@code pvpanic} device) a CRASHED notice, QEMU then ending or
+ * keeping the paused process as {@link Builder#guestPanic(GuestPanicAction)} says.
  *
  * <h2>Least privilege</h2>
  * VM directories are 0700 and QMP sockets and logs 0600; QEMU runs with {@code -sandbox on}
@@ -90,8 +98,9 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Threads</h2>
  * Thread-safe; the manager serialises the calls for one VM, calls for different VMs run in
- * parallel. The driver owns one daemon reader thread per running VM and a daemon pool for
- * supervision; {@link #close()} ends them and leaves the VMs running.
+ * parallel. The driver owns two daemon threads per running VM (its monitor's reader and its
+ * console's) and a daemon pool for supervision; {@link #close()} ends them and leaves the VMs
+ * running.
  */
 public final class QemuDriver implements VmDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
