@@ -33,7 +33,9 @@ public interface VmConsole {
 
     /**
      * The first line printed since the last start that matches {@code pattern} (lines already
-     * printed count; the unfinished last line too), waiting up to {@code timeout} for one.
+     * printed count), waiting up to {@code timeout} for one. An unfinished last line (a prompt
+     * such as {@code login: }) counts once the guest has printed nothing for 100 ms, so a line
+     * still arriving is never returned cut short.
      *
      * @return the matching line, without its line end
      * @throws NullPointerException     if an argument is null

@@ -1,5 +1,6 @@
 package io.horcrux.qemu;
 
+import io.horcrux.spi.GuestConsole;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -35,6 +36,8 @@ final class ConsoleLog {
     private int size;
     private long fileBytes;
     private boolean ended;
+    /** When the guest last printed, {@link System#nanoTime()}. */
+    private long lastAppend = System.nanoTime();
 
     private ConsoleLog(Path file, int maxBytes) {
         this.file = file;
@@ -69,6 +72,7 @@ final class ConsoleLog {
     void append(byte[] bytes, int offset, int length) {
         synchronized (this) {
             keep(bytes, offset, length);
+            lastAppend = System.nanoTime();
             try (FileChannel out = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND), PosixFilePermissions.asFileAttribute(VmFiles.OWNER_ONLY_FILE))) {
                 out.write(ByteBuffer.wrap(bytes, offset, length));
@@ -113,23 +117,27 @@ final class ConsoleLog {
     }
 
     /**
-     * The first line of the kept output that matches (the unfinished last line included), waiting
-     * up to {@code timeout} for one; empty on timeout, or at once when the console has ended and
-     * nothing matched.
+     * The first line of the kept output that matches, waiting up to {@code timeout} for one; the
+     * unfinished last line once the output has rested (see {@link GuestConsole#firstMatchingLine});
+     * empty on timeout, or at once when the console has ended and nothing matched.
      */
     Optional<String> await(Pattern pattern, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
+        long quietNanos = GuestConsole.QUIET.toNanos();
         synchronized (this) {
             while (true) {
-                Optional<String> line = firstMatch(text(), pattern);
+                long now = System.nanoTime();
+                boolean quiet = ended || now - lastAppend >= quietNanos;
+                Optional<String> line = GuestConsole.firstMatchingLine(text(), pattern, quiet);
                 if (line.isPresent() || ended) {
                     return line;
                 }
-                long left = deadline - System.nanoTime();
+                long left = deadline - now;
                 if (left <= 0) {
                     return Optional.empty();
                 }
-                wait(Math.max(1, left / 1_000_000), 0);
+                // Wake for new output, or when the output will have rested long enough.
+                wait(Math.max(1, Math.min(left, quietNanos) / 1_000_000), 0);
             }
         }
     }
@@ -138,11 +146,6 @@ final class ConsoleLog {
     io.horcrux.Subscription follow(Consumer<String> follower) {
         followers.add(follower);
         return () -> followers.remove(follower);
-    }
-
-    private static Optional<String> firstMatch(String text, Pattern pattern) {
-        return text.lines().map(line -> line.endsWith("\r") ? line.substring(0, line.length() - 1) : line)
-                .filter(line -> pattern.matcher(line).find()).findFirst();
     }
 
     private void keep(byte[] bytes, int offset, int length) {

@@ -102,4 +102,22 @@ class ConsoleLogTest {
         append(log, "two");
         assertThat(seen).containsExactly("one");
     }
+
+    @Test
+    void aLineStillArrivingIsNeverReturnedCutShortButAPromptThatRestsIs() throws Exception {
+        ConsoleLog log = ConsoleLog.fresh(dir.resolve("serial.log"), 4096);
+        append(log, "Linux 6.1.0-57-c");
+        CompletableFuture<Optional<String>> line = CompletableFuture.supplyAsync(() -> {
+            try {
+                return log.await(Pattern.compile("^Linux "), Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        append(log, "loud-amd64\n");
+        assertThat(line.get(10, TimeUnit.SECONDS)).contains("Linux 6.1.0-57-cloud-amd64");
+        append(log, "login: ");
+        assertThat(log.await(Pattern.compile("login:"), Duration.ofSeconds(10))).as("a prompt, once quiet")
+                .contains("login: ");
+    }
 }

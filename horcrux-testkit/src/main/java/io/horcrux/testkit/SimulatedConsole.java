@@ -24,6 +24,7 @@ final class SimulatedConsole implements GuestConsole {
     private final StringBuilder output = new StringBuilder();
     private final List<Consumer<String>> followers = new CopyOnWriteArrayList<>();
     private boolean live;
+    private long lastPrint = System.nanoTime();
 
     SimulatedConsole(String vmId) {
         this.vmId = vmId;
@@ -45,6 +46,7 @@ final class SimulatedConsole implements GuestConsole {
     void print(String text) {
         synchronized (this) {
             output.append(text);
+            lastPrint = System.nanoTime();
             if (output.length() > MAX_CHARS) {
                 output.delete(0, output.length() - MAX_CHARS);
             }
@@ -63,12 +65,14 @@ final class SimulatedConsole implements GuestConsole {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (this) {
             while (true) {
-                Optional<String> line = output.toString().lines().filter(l -> pattern.matcher(l).find()).findFirst();
-                long left = deadline - System.nanoTime();
+                long now = System.nanoTime();
+                boolean quiet = !live || now - lastPrint >= QUIET.toNanos();
+                Optional<String> line = GuestConsole.firstMatchingLine(output.toString(), pattern, quiet);
+                long left = deadline - now;
                 if (line.isPresent() || !live || left <= 0) {
                     return line;
                 }
-                wait(Math.max(1, left / 1_000_000));
+                wait(Math.max(1, Math.min(left, QUIET.toNanos()) / 1_000_000));
             }
         }
     }
