@@ -33,7 +33,7 @@ import java.util.UUID;
  *
  * <p>Immutable and thread-safe.
  */
-public final class QemuCommandLine {
+final class QemuCommandLine {
     /** The {@code -sandbox} value: seccomp on, obsolete and resource-control system calls denied. */
     static final String SANDBOX = "on,obsolete=deny,resourcecontrol=deny";
     /** A portable POSIX user name: what {@code useradd} accepts by default, at most 32 bytes. */
@@ -69,7 +69,7 @@ public final class QemuCommandLine {
      * @throws IllegalArgumentException if the accelerator is {@link Accelerator#AUTO} or the
      *                                  binary path is not absolute, normalised and printable
      */
-    public static QemuCommandLine of(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
+    static QemuCommandLine of(Path binary, Accelerator accelerator, MachineType machine, boolean sandbox) {
         return new QemuCommandLine(binary, accelerator, accelerator == Accelerator.KVM ? "host" : HostProbe.TCG_DEFAULT_MODEL,
                 machine, sandbox, null, GuestPanicAction.END);
     }
@@ -81,12 +81,12 @@ public final class QemuCommandLine {
      * @throws IllegalArgumentException if {@code model} is not a CPU model name
      *                                  ({@code [A-Za-z0-9][A-Za-z0-9._-]*}, at most 64 characters)
      */
-    public QemuCommandLine withCpuModel(String model) {
+    QemuCommandLine withCpuModel(String model) {
         return new QemuCommandLine(binary, accelerator, model, machine, sandbox, runAs, panicAction);
     }
 
     /** This command line with {@code -action panic=} for {@code action}; by default {@link GuestPanicAction#END}. */
-    public QemuCommandLine withPanicAction(GuestPanicAction action) {
+    QemuCommandLine withPanicAction(GuestPanicAction action) {
         return new QemuCommandLine(binary, accelerator, cpuModel, machine, sandbox, runAs, action);
     }
 
@@ -97,7 +97,7 @@ public final class QemuCommandLine {
      * @throws IllegalArgumentException if {@code user} is not a portable user name
      *                                  ({@code [a-z_][a-z0-9_-]*}, at most 32 characters)
      */
-    public QemuCommandLine runningAs(String user) {
+    QemuCommandLine runningAs(String user) {
         return new QemuCommandLine(binary, accelerator, cpuModel, machine, sandbox, requireUserName(user), panicAction);
     }
 
@@ -138,7 +138,7 @@ public final class QemuCommandLine {
      * @throws IllegalArgumentException if a path is not absolute, normalised and free of
      *                                  control characters
      */
-    public List<String> arguments(VmSpec spec, Path vmDirectory, Path qmpSocket) {
+    List<String> arguments(VmSpec spec, Path vmDirectory, Path qmpSocket) {
         requireSafePath("qmpSocket", qmpSocket);
         return build(spec, vmDirectory, qmpSocket, null);
     }
@@ -151,7 +151,7 @@ public final class QemuCommandLine {
      * @throws IllegalArgumentException if a path is not absolute, normalised and free of
      *                                  control characters, or both sockets are the same path
      */
-    public List<String> arguments(VmSpec spec, Path vmDirectory, Path qmpSocket, Path operatorSocket) {
+    List<String> arguments(VmSpec spec, Path vmDirectory, Path qmpSocket, Path operatorSocket) {
         requireSafePath("qmpSocket", qmpSocket);
         requireSafePath("operatorSocket", operatorSocket);
         if (operatorSocket.equals(qmpSocket)) {
