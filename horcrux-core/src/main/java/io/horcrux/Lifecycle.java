@@ -2,7 +2,6 @@ package io.horcrux;
 
 import io.horcrux.LifecycleOperation.Step;
 import io.horcrux.model.Vm;
-import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmDriver;
 import java.time.Duration;
@@ -54,9 +53,9 @@ final class Lifecycle {
         Step through = operation.through();
         Vm before = through == null ? vm
                 : recorder.moveTo(vm, through.status(), through.reason(grace), call.newRuntime() ? null : vm.runtime());
-        VmRuntime runtime;
+        LifecycleOperation.DriverCall.Result result;
         try {
-            runtime = call.call().run(driver, before, grace);
+            result = call.call().run(driver, before, grace);
         } catch (RuntimeException e) {
             if (through != null) {
                 VmStatus back = operation.statusAfterFailure(vm, () -> statusOrStopped(vm.id()));
@@ -65,7 +64,11 @@ final class Lifecycle {
             throw driverFailure(operation.label(), vm.id(), e);
         }
         Step to = operation.to();
-        return to == null ? before : recorder.moveTo(before, to.status(), to.reason(grace), runtime);
+        if (to == null) {
+            return before;
+        }
+        String reason = result.reason() != null ? result.reason() : to.reason(grace);
+        return recorder.moveTo(before, to.status(), reason, result.runtime());
     }
 
     private VmStatus statusOrStopped(String id) {

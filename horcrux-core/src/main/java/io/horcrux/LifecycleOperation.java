@@ -33,7 +33,7 @@ enum LifecycleOperation {
     STOP(EnumSet.of(RUNNING, PAUSED, CRASHED),
             new Step(STOPPING, "stop requested", "forced stop requested"),
             new Step(STOPPED, "stopped", "forced off"),
-            DriverCall.keepingRuntime((driver, id, grace) -> driver.stop(id, grace)),
+            DriverCall.stopping((driver, id, grace) -> driver.stop(id, grace)),
             // The process may still run: back to what the driver sees, and a crashed VM stays crashed.
             (vm, driverSees) -> {
                 VmStatus seen = driverSees.get();
@@ -74,9 +74,13 @@ enum LifecycleOperation {
      * none while it starts); every other call keeps those it has.
      */
     record DriverCall(boolean newRuntime, Call call) {
+        /** What the driver's part gave: the VM's runtime facts, and its own words for the event (or null). */
+        record Result(VmRuntime runtime, String reason) {
+        }
+
         @FunctionalInterface
         interface Call {
-            VmRuntime run(VmDriver driver, Vm vm, Duration grace);
+            Result run(VmDriver driver, Vm vm, Duration grace);
         }
 
         @FunctionalInterface
@@ -85,14 +89,28 @@ enum LifecycleOperation {
         }
 
         static DriverCall startingProcess(java.util.function.BiFunction<VmDriver, Vm, VmRuntime> start) {
-            return new DriverCall(true, (driver, vm, grace) -> start.apply(driver, vm));
+            return new DriverCall(true, (driver, vm, grace) -> new Result(start.apply(driver, vm), null));
         }
 
         static DriverCall keepingRuntime(Action action) {
             return new DriverCall(false, (driver, vm, grace) -> {
                 action.run(driver, vm.id(), grace);
-                return vm.runtime();
+                return new Result(vm.runtime(), null);
             });
+        }
+
+        /** A stop, whose outcome words the event, except a forced stop asked for (zero grace) which keeps its own. */
+        static DriverCall stopping(Stop stop) {
+            return new DriverCall(false, (driver, vm, grace) -> {
+                io.horcrux.spi.StopOutcome outcome = stop.run(driver, vm.id(), grace);
+                boolean forcedOnRequest = grace != null && grace.isZero();
+                return new Result(vm.runtime(), outcome == null || forcedOnRequest ? null : outcome.reason());
+            });
+        }
+
+        @FunctionalInterface
+        interface Stop {
+            io.horcrux.spi.StopOutcome run(VmDriver driver, String vmId, Duration grace);
         }
     }
 

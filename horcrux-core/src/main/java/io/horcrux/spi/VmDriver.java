@@ -90,8 +90,10 @@ public interface VmDriver extends AutoCloseable {
     /**
      * Stops the VM: asks the guest to power off, waits up to {@code grace}, then forces it off.
      * {@link Duration#ZERO} forces at once. Returns when the process is gone.
+     *
+     * @return how it ended, for the event's reason
      */
-    void stop(String vmId, Duration grace);
+    StopOutcome stop(String vmId, Duration grace);
 
     /** Pauses the VM's vCPUs. */
     void pause(String vmId);

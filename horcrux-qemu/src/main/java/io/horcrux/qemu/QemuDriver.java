@@ -11,6 +11,7 @@ import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.DriverObserver;
 import io.horcrux.spi.GuestConsole;
+import io.horcrux.spi.StopOutcome;
 import io.horcrux.spi.VmDriver;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -268,9 +269,9 @@ public final class QemuDriver implements VmDriver {
         QemuProcess vm = table.get(id);
         if (vm != null && vm.status() == VmStatus.CRASHED) {
             vm.requestStop();
-            String how = stops.stop(vm, Duration.ZERO);
+            StopOutcome how = stops.stop(vm, Duration.ZERO);
             table.forget(vm);
-            log.info("VM {}: the process kept after its crash ended ({})", id, how);
+            log.info("VM {}: the process kept after its crash ended ({})", id, how.reason());
         }
     }
 
@@ -306,7 +307,7 @@ public final class QemuDriver implements VmDriver {
      * @throws DriverException if the process survives SIGKILL
      */
     @Override
-    public void stop(String vmId, Duration grace) {
+    public StopOutcome stop(String vmId, Duration grace) {
         Objects.requireNonNull(grace, "grace");
         if (grace.isNegative()) {
             throw new IllegalArgumentException("grace must not be negative, was " + grace);
@@ -319,14 +320,16 @@ public final class QemuDriver implements VmDriver {
                     stops.forceGone(new QemuProcess(vmId, files, pid, s.startTicks(), watcher))));
             files.removeRuntimeFiles();
             table.clearCrash(vmId);
-            return;
+            return StopOutcome.NOT_RUNNING;
         }
         vm.requestStop();
         long started = System.nanoTime();
-        String how = stops.stop(vm, grace);
+        StopOutcome outcome = stops.stop(vm, grace);
         table.forget(vm);
         table.clearCrash(vmId);
-        log.info("VM {}: stopped ({}) in {} ms", vmId, how, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        log.info("VM {}: {} (grace {} ms) in {} ms", vmId, outcome.reason(), grace.toMillis(),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        return outcome;
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.horcrux.qemu;
 
 import io.horcrux.DriverException;
 import io.horcrux.internal.HostProcess;
+import io.horcrux.spi.StopOutcome;
 import java.time.Duration;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -27,18 +28,19 @@ final class StopSequence {
 
     /**
      * Ends the process: the guest is asked to power off and given {@code grace} (none when zero),
-     * then QEMU is told to quit, then signalled. Returns how it ended, for the log.
+     * then QEMU is told to quit, then signalled. Returns how it ended.
      *
      * @throws DriverException if the process survives SIGKILL
      */
-    String stop(QemuProcess vm, Duration grace) {
+    StopOutcome stop(QemuProcess vm, Duration grace) {
         if (!grace.isZero() && ask(vm, "system_powerdown") && waitGone(vm, grace, false)) {
-            return "exited within the grace period";
+            return StopOutcome.GUEST_POWERED_OFF;
         }
         if (quit(vm)) {
-            return grace.isZero() ? "quit" : "quit after the grace period";
+            return StopOutcome.ENDED;
         }
-        return forceGone(vm);
+        forceGone(vm);
+        return StopOutcome.FORCED;
     }
 
     /** Tells QEMU to quit and waits for it; false if it would not. */

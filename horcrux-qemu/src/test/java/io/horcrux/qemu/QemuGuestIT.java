@@ -112,7 +112,9 @@ class QemuGuestIT {
         assertThat(console.await(Pattern.compile("^answer: \\d+$"), ANSWER)).isEqualTo("answer: 42");
         assertThat(console.output()).contains(guest.readyLine()).contains("answer: 42");
         long started = System.nanoTime();
-        assertThat(manager.stop("answer", Duration.ofSeconds(60)).status()).isEqualTo(VmStatus.STOPPED);
+        Vm stopped = manager.stop("answer", Duration.ofSeconds(60));
+        assertThat(stopped.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(stopped.statusReason()).isEqualTo("the guest powered off when asked");
         assertThat(Duration.ofNanos(System.nanoTime() - started)).as("the guest honoured ACPI: no escalation")
                 .isLessThan(Duration.ofSeconds(20));
         assertThat(console.output()).as("the last run's output after the stop").contains("answer: 42");

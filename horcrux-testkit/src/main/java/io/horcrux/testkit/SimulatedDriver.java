@@ -203,17 +203,24 @@ public final class SimulatedDriver implements VmDriver {
     }
 
     @Override
-    public void stop(String vmId, Duration grace) {
+    public io.horcrux.spi.StopOutcome stop(String vmId, Duration grace) {
         Objects.requireNonNull(grace, "grace");
         act(Operation.STOP, vmId);
         SimulatedVm vm = existing(vmId);
+        boolean guestHonours = !grace.isZero() && guestShutdownTime != null && guestShutdownTime.compareTo(grace) <= 0;
         if (!grace.isZero()) {
-            sleep(guestShutdownTime == null || guestShutdownTime.compareTo(grace) > 0 ? grace : guestShutdownTime);
+            sleep(guestHonours ? guestShutdownTime : grace);
         }
+        boolean wasActive;
         synchronized (vm) {
+            wasActive = vm.status.isActive();
             vm.status = VmStatus.STOPPED;
         }
         vm.console.ended();
+        if (!wasActive) {
+            return io.horcrux.spi.StopOutcome.NOT_RUNNING;
+        }
+        return guestHonours ? io.horcrux.spi.StopOutcome.GUEST_POWERED_OFF : io.horcrux.spi.StopOutcome.ENDED;
     }
 
     @Override

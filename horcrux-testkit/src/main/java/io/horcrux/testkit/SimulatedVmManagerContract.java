@@ -182,4 +182,13 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         }
         return event;
     }
+
+    @Test
+    void aStopSaysHowItEnded() {
+        manager.create(spec("web-1"));
+        manager.start("web-1");
+        assertThat(manager.stop("web-1", Duration.ofSeconds(5)).statusReason()).isEqualTo("the guest powered off when asked");
+        manager.start("web-1");
+        assertThat(manager.stop("web-1", Duration.ZERO).statusReason()).isEqualTo("forced off");
+    }
 }

@@ -127,7 +127,7 @@ class InMemoryVmManagerTest extends SimulatedVmManagerContract {
             @Override public void provision(io.horcrux.model.VmSpec s) { delegate.provision(s); }
             @Override public void deprovision(io.horcrux.model.VmSpec s) { delegate.deprovision(s); }
             @Override public io.horcrux.model.VmRuntime start(io.horcrux.model.VmSpec s) { return delegate.start(s); }
-            @Override public void stop(String id, java.time.Duration g) { delegate.stop(id, g); }
+            @Override public io.horcrux.spi.StopOutcome stop(String id, java.time.Duration g) { return delegate.stop(id, g); }
             @Override public void pause(String id) { delegate.pause(id); }
             @Override public void resume(String id) { delegate.resume(id); }
             @Override public void reset(String id) { delegate.reset(id); }
