@@ -99,7 +99,7 @@ final class QemuLauncher {
                 restrictSocket(files.operatorSocket());
             }
             vm.console(SerialConsole.connect(id, files.consoleSocket(), ConsoleLog.fresh(files.serialLog(), consoleBytes),
-                    qmpTimeout));
+                    qmpTimeout, vm::isGone));
             connect(vm);
             JsonNode runState = vm.qmp().execute("query-status");
             if (QemuDriver.INTERNAL_ERROR.equals(runState.path("status").asText())) {
@@ -199,7 +199,7 @@ final class QemuLauncher {
         try {
             if (Files.exists(files.consoleSocket(), LinkOption.NOFOLLOW_LINKS)) {
                 attached.console(SerialConsole.connect(id, files.consoleSocket(),
-                        ConsoleLog.resumed(files.serialLog(), consoleBytes), qmpTimeout));
+                        ConsoleLog.resumed(files.serialLog(), consoleBytes), qmpTimeout, attached::isGone));
             }
             connect(attached);
             attached.observed(attached.qmp().execute("query-status"));

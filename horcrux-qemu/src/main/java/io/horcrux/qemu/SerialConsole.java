@@ -39,11 +39,12 @@ final class SerialConsole implements AutoCloseable {
 
     /**
      * Connects to the console socket, retrying until {@code timeout} (QEMU makes it before it
-     * daemonizes, so it is normally there at once).
+     * daemonizes, so it is normally there at once) or until {@code gone} says QEMU has exited.
      *
      * @throws DriverException if it cannot be reached
      */
-    static SerialConsole connect(String vmId, Path socket, ConsoleLog consoleLog, Duration timeout) {
+    static SerialConsole connect(String vmId, Path socket, ConsoleLog consoleLog, Duration timeout,
+                                 java.util.function.BooleanSupplier gone) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             try {
@@ -58,6 +59,9 @@ final class SerialConsole implements AutoCloseable {
                 console.reader.start();
                 return console;
             } catch (IOException e) {
+                if (gone.getAsBoolean()) {
+                    throw new DriverException("VM '" + vmId + "': QEMU exited before its serial console could be reached");
+                }
                 if (System.nanoTime() - deadline >= 0) {
                     throw new DriverException("VM '" + vmId + "': cannot connect to its serial console " + socket + ": "
                             + e, e);

@@ -71,7 +71,7 @@ class ConsoleLogTest {
         assertThat(log.await(Pattern.compile("READY"), Duration.ZERO)).contains("HORCRUX-GUEST-READY");
         CompletableFuture<Optional<String>> later = CompletableFuture.supplyAsync(() -> {
             try {
-                return log.await(Pattern.compile("^answer: \\d+$"), Duration.ofSeconds(30));
+                return log.await(Pattern.compile("^answer: 42$"), Duration.ofSeconds(30));
             } catch (InterruptedException e) {
                 throw new IllegalStateException(e);
             }
@@ -104,19 +104,10 @@ class ConsoleLogTest {
     }
 
     @Test
-    void aLineStillArrivingIsNeverReturnedCutShortButAPromptThatRestsIs() throws Exception {
+    void anUnfinishedLineCountsOnceTheOutputRests() throws Exception {
         ConsoleLog log = ConsoleLog.fresh(dir.resolve("serial.log"), 4096);
-        append(log, "Linux 6.1.0-57-c");
-        CompletableFuture<Optional<String>> line = CompletableFuture.supplyAsync(() -> {
-            try {
-                return log.await(Pattern.compile("^Linux "), Duration.ofSeconds(30));
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        append(log, "loud-amd64\n");
-        assertThat(line.get(10, TimeUnit.SECONDS)).contains("Linux 6.1.0-57-cloud-amd64");
-        append(log, "login: ");
+        append(log, "Debian GNU/Linux\nlogin: ");
+        // The rule itself (never a line cut short) is GuestConsole.firstMatchingLine's, tested there.
         assertThat(log.await(Pattern.compile("login:"), Duration.ofSeconds(10))).as("a prompt, once quiet")
                 .contains("login: ");
     }
