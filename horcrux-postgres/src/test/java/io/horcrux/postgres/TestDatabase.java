@@ -60,11 +60,13 @@ final class TestDatabase implements BeforeAllCallback, AfterAllCallback {
         byte[] random = new byte[6];
         SecureRandom rng = new SecureRandom();
         rng.nextBytes(random);
-        name = "horcrux_test_" + HexFormat.of().formatHex(random);
+        String name = "horcrux_test_" + HexFormat.of().formatHex(random);
         byte[] secret = new byte[12];
         rng.nextBytes(secret);
-        password = HexFormat.of().formatHex(secret);
+        String password = HexFormat.of().formatHex(secret);
         try (Connection c = admin(); Statement s = c.createStatement()) {
+            this.name = name; // from here on, afterAll drops what was made
+            this.password = password;
             // Generated names and a hex password: nothing here comes from outside.
             s.execute("CREATE ROLE " + name + " LOGIN PASSWORD '" + password + "'");
             s.execute("CREATE DATABASE " + name + " OWNER " + name);
