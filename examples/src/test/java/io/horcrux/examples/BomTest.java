@@ -38,7 +38,7 @@ class BomTest {
             }
         }
 
-        assertThat(published).contains("horcrux-core", "horcrux-testkit", "horcrux-store", "horcrux-qemu");
+        assertThat(published).contains("horcrux-core", "horcrux-testkit", "horcrux-store", "horcrux-postgres", "horcrux-qemu");
         assertThat(managed(bom)).containsExactlyInAnyOrderElementsOf(published);
         assertThat(managed(parent)).containsAll(published);
         assertThat(text(bom.getDocumentElement(), "version")).isEqualTo(text(parent.getDocumentElement(), "version"));

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class ModulePathTest {
     private static final Set<String> PUBLISHED = Set.of("io.horcrux.core", "io.horcrux.testkit", "io.horcrux.store",
-            "io.horcrux.qemu");
+            "io.horcrux.postgres", "io.horcrux.qemu");
 
     @Test
     void thePublishedModulesResolveAndKeepTheirInternalsToThemselves() throws ClassNotFoundException {
@@ -32,12 +32,15 @@ class ModulePathTest {
         Module core = layer.findModule("io.horcrux.core").orElseThrow();
         Module store = layer.findModule("io.horcrux.store").orElseThrow();
         Module qemu = layer.findModule("io.horcrux.qemu").orElseThrow();
+        Module postgres = layer.findModule("io.horcrux.postgres").orElseThrow();
         Module testkit = layer.findModule("io.horcrux.testkit").orElseThrow();
         assertThat(core.isExported("io.horcrux.spi")).isTrue();
         assertThat(core.isExported("io.horcrux.internal")).isFalse();
         assertThat(core.isExported("io.horcrux.internal", store)).isTrue();
         assertThat(core.isExported("io.horcrux.internal", qemu)).isTrue();
         assertThat(core.isExported("io.horcrux.internal", testkit)).isFalse();
+        assertThat(core.isExported("io.horcrux.internal", postgres)).isFalse(); // it needs the SPI only
+        assertThat(postgres.canRead(core)).isTrue();
         assertThat(testkit.canRead(core)).isTrue();
         Class<?> driver = layer.findLoader("io.horcrux.qemu").loadClass("io.horcrux.qemu.QemuDriver");
         assertThat(driver.getModule()).isSameAs(qemu);

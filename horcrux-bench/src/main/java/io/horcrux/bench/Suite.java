@@ -22,7 +22,11 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *       exit code 1 when a ratio measured in this run is grossly worse than in the baseline;</li>
  *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
  *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
- *   <li>{@code compare RESULTS BASELINE}: the same check on two JMH result files, without running.</li>
+ *   <li>{@code compare RESULTS BASELINE}: the same check on two JMH result files, without running;</li>
+ *   <li>{@code postgres [DIR]}: runs {@link PostgresBenchmark} (about two minutes; needs the tests'
+ *       PostgreSQL server, see {@code scripts/setup-debian}), writes {@code DIR/postgres.json} and
+ *       {@code DIR/postgres-machine.json} (default {@code horcrux-bench/target}) and prints the
+ *       store-to-raw-pgjdbc ratios against their goals. Not part of {@code quick}.</li>
  * </ul>
  * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
  * run on the same machine, so they survive a noisy or different machine.
@@ -69,6 +73,15 @@ public final class Suite {
             new Ratio("forced stop / raw QEMU quit",
                     "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true));
 
+    /** What {@code postgres} reports: the PostgreSQL store against raw pgjdbc on the same rows. */
+    static final List<Ratio> POSTGRES_RATIOS = List.of(
+            new Ratio("list 1000: PostgreSQL store / raw pgjdbc",
+                    "PostgresBenchmark.storeList1000", "PostgresBenchmark.rawList1000", "<= 1.5", 1.5),
+            new Ratio("point read: PostgreSQL store / raw pgjdbc",
+                    "PostgresBenchmark.storePointRead", "PostgresBenchmark.rawPointRead", "<= 1.5", 1.5),
+            new Ratio("createAll 1000 (manager) / raw batch insert",
+                    "PostgresBenchmark.createAll1000", "PostgresBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
+
     /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
     static final double TOLERANCE = 2.0;
 
@@ -102,8 +115,18 @@ public final class Suite {
                 System.exit(check(Results.read(results), Results.read(baseline), Hypervisor.read(machineFile(results)),
                         Hypervisor.read(machineFile(baseline))) ? 0 : 1);
             }
+            case "postgres" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
+                Files.createDirectories(dir);
+                Path out = dir.resolve("postgres.json");
+                new Runner(new OptionsBuilder().include("PostgresBenchmark").resultFormat(ResultFormatType.JSON)
+                        .result(out.toString()).build()).run();
+                writeMachine(machineFile(out));
+                System.exit(printRatios(Results.read(out), POSTGRES_RATIOS) ? 0 : 1);
+            }
             default -> {
-                System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json");
+                System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json"
+                        + " | postgres [dir]");
                 System.exit(2);
             }
         }
@@ -183,6 +206,21 @@ public final class Suite {
         }
         System.out.println(ok ? "baseline check: passed" : "baseline check: FAILED");
         return ok;
+    }
+
+    /** Prints each ratio with its numerator and denominator; false when one was not measured. */
+    static boolean printRatios(Results results, List<Ratio> ratios) {
+        boolean measured = true;
+        System.out.printf(Locale.ROOT, "%n%-50s %12s %12s %8s %8s  %s%n", "ratio (lower is better)", "numerator",
+                "denominator", "ratio", "goal", "verdict");
+        for (Ratio r : ratios) {
+            double ratio = ratio(results, r);
+            measured &= !Double.isNaN(ratio);
+            String verdict = Double.isNaN(ratio) ? "not measured" : r.goalMet(results) ? "goal met" : "goal missed";
+            System.out.printf(Locale.ROOT, "%-50s %9.1f us %9.1f us %8.3f %8s  %s%n", r.name(),
+                    nanos(results, r.numerator()) / 1e3, nanos(results, r.denominator()) / 1e3, ratio, r.goal(), verdict);
+        }
+        return measured;
     }
 
     /**
