@@ -55,7 +55,7 @@ final class InventoryLock implements AutoCloseable {
         if (!taken) {
             String holder = holder(connection, schema);
             close(connection);
-            throw new StoreException(where + ": the inventory is open in another PostgresVmStore (" + holder
+            throw new StoreException(where + ": the inventory is in use by another PostgresVmStore (" + holder
                     + "); one store per inventory. Close it, or use another schema");
         }
         return new InventoryLock(connection, schema.hashCode());

@@ -145,7 +145,7 @@ class OpeningTest {
             assertThatThrownBy(() -> open("held"))
                     .isInstanceOf(StoreException.class)
                     .hasMessageContaining("schema held")
-                    .hasMessageContaining("open in another PostgresVmStore")
+                    .hasMessageContaining("in use by another PostgresVmStore")
                     .hasMessageContaining("pid " + ProcessHandle.current().pid());
             try (PostgresVmStore elsewhere = open("held_too")) {
                 elsewhere.insert(vm("beside")); // another schema is another inventory
