@@ -15,8 +15,9 @@ import java.util.function.Predicate;
 /**
  * What {@code /proc} says about a host process, and how to end one: for drivers whose VMs are
  * host processes that are not the JVM's children (a daemonized QEMU, for one). The PID 1 of a
- * container may reap such a process late, so "gone" means: absent, a zombie, or a different
- * process under the same pid (its start time differs). A process is named by its pid and its
+ * container may reap such a process late, so "gone" means: absent, a zombie whose threads have
+ * all exited (so its files and locks are released), or a different process under the same pid
+ * (its start time differs). A process is named by its pid and its
  * start time together, so a pid the kernel reuses is never signalled by mistake.
  */
 public final class HostProcess {
@@ -59,7 +60,27 @@ public final class HostProcess {
     /** Whether the process started at {@code startTicks} no longer runs. */
     public static boolean isGone(long pid, long startTicks) {
         Optional<Stat> stat = stat(pid);
-        return stat.isEmpty() || stat.get().isZombie() || stat.get().startTicks() != startTicks;
+        if (stat.isEmpty() || stat.get().startTicks() != startTicks) {
+            return true;
+        }
+        // A zombie leader may wait for its other threads to exit (a vCPU thread tearing down its
+        // KVM state, say), and they still hold the process's files and locks until they do.
+        return stat.get().isZombie() && !hasOtherThreads(pid);
+    }
+
+    /** Whether threads other than the leader are still listed for the process. */
+    private static boolean hasOtherThreads(long pid) {
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+            String leader = Long.toString(pid);
+            for (Path task : tasks) {
+                if (!task.getFileName().toString().equals(leader)) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            return false; // gone meanwhile
+        }
     }
 
     /** The arguments of a process, empty when it is gone or unreadable. */
