@@ -15,10 +15,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The manager's live stats: checks that the VM is {@code RUNNING} or {@code PAUSED}, then asks the driver. A read, so it
- * takes no lock of the VM and may run beside its lifecycle operations; a VM that stops between
- * the check and the driver's answer is reported as such rather than as a driver failure.
- * Many VMs are read on the batch executor, each over its own monitor.
+ * The manager's live stats: checks that the VM is {@code RUNNING} or {@code PAUSED}, then asks
+ * the driver. A read, so it takes no lock of the VM and may run beside its lifecycle
+ * operations. A VM that stops between the check and the driver's answer, or whose end the
+ * driver saw before the manager heard of it, is refused as not running (in the status the
+ * manager or the driver gives it) rather than reported as a driver failure. Many VMs are read
+ * on the batch executor, each over its own monitor.
  */
 final class LiveStats {
     private static final Logger log = LoggerFactory.getLogger(VmManager.class);
@@ -41,6 +43,15 @@ final class LiveStats {
             return driver.stats(id);
         } catch (DriverException e) {
             VmStatus now = find.apply(id).map(Vm::status).orElseThrow(() -> new VmNotFoundException(id));
+            if (hasStats(now)) {
+                // The driver may have seen the process end before its notice reached the manager.
+                try {
+                    now = driver.status(id);
+                } catch (RuntimeException notKnown) {
+                    e.addSuppressed(notKnown);
+                    throw e;
+                }
+            }
             if (!hasStats(now)) {
                 IllegalVmStateException stopped = new IllegalVmStateException(id, now, OPERATION);
                 stopped.initCause(e);
