@@ -58,6 +58,8 @@ final class LiveStats {
                 throw stopped;
             }
             throw e;
+        } catch (RuntimeException e) {
+            throw Lifecycle.driverFailure(OPERATION, id, e);
         }
     }
 

@@ -48,7 +48,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 public final class SimulatedDriver implements VmDriver {
 
     /** The operations whose next call {@link #failNext} can make fail. */
-    public enum Operation { PROVISION, DEPROVISION, START, STOP, PAUSE, RESUME, RESET, ATTACH }
+    public enum Operation { PROVISION, DEPROVISION, START, STOP, PAUSE, RESUME, RESET, ATTACH,
+        /** {@link SimulatedDriver#stats(String)}, which takes no {@link Builder#operationDelay time}. */
+        STATS }
 
     private final Duration operationDelay;
     private final Duration guestShutdownTime;
@@ -180,6 +182,13 @@ public final class SimulatedDriver implements VmDriver {
     public VmStats stats(String vmId) {
         Objects.requireNonNull(vmId, "vmId");
         ensureOpen();
+        RuntimeException failure = pendingFault(Operation.STATS.name() + '/' + vmId);
+        if (failure == null) {
+            failure = pendingFault(Operation.STATS.name());
+        }
+        if (failure != null) {
+            throw failure;
+        }
         return liveStats(vmId).now();
     }
 

@@ -207,6 +207,19 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
                 .hasMessageContaining("CRASHED");
     }
 
+    @Test
+    void aDriverThatFailsToReadStatsIsADriverErrorAndStatsAllLeavesThatVmOut() {
+        manager.create(spec("web-1"));
+        manager.create(spec("web-2"));
+        manager.startAll(List.of("web-1", "web-2"));
+        simulated().failNext(SimulatedDriver.Operation.STATS, "web-1", new IllegalStateException("monitor hung"));
+        assertThatThrownBy(() -> manager.stats("web-1")).isInstanceOf(DriverException.class)
+                .hasMessageContaining("web-1").hasCauseInstanceOf(IllegalStateException.class);
+        simulated().failNext(SimulatedDriver.Operation.STATS, "web-2", new DriverException("monitor timed out"));
+        assertThat(manager.statsAll(List.of("web-1", "web-2"))).containsOnlyKeys("web-1");
+        assertThat(manager.statsAll(List.of("web-1", "web-2"))).as("the failure was for one call").hasSize(2);
+    }
+
     /** The next event that is not one of a start's own (STOPPED -> STARTING -> RUNNING). */
     private VmEvent nextEventAfterTheStart() throws InterruptedException {
         VmEvent event = nextEvent();
