@@ -12,6 +12,7 @@ import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStats;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
@@ -20,6 +21,7 @@ import java.io.OutputStream;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -37,6 +39,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link Lifecycle} over {@link LifecycleOperation}, the table of start, stop, pause,
  *       resume and reset; {@link StatusRecorder} stores, caches and publishes each change;</li>
  *   <li>{@link BatchRunner}: the batch executor;</li>
+ *   <li>{@link LiveStats}: the live stats of one VM or of many at once;</li>
  *   <li>{@link Supervisor}: the driver's notices, and reattaching when the manager opens;</li>
  *   <li>{@link OrphanSweep}: what a crash left provisioned, removed when the manager opens;</li>
  *   <li>{@link InventoryJson}: the inventory's JSON document;</li>
@@ -56,6 +59,7 @@ final class DefaultVmManager implements VmManager {
     private final Provisioning provisioning;
     private final Lifecycle lifecycle;
     private final BatchRunner batches;
+    private final LiveStats stats;
     private final Supervisor supervisor;
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile boolean closed;
@@ -70,6 +74,7 @@ final class DefaultVmManager implements VmManager {
         this.provisioning = new Provisioning(store, driver, cache, locks, b.clock, b.maxMemoryMiB);
         this.lifecycle = new Lifecycle(locks, driver, recorder, this::find);
         this.batches = new BatchRunner(b.batchExecutor, b.batchParallelism);
+        this.stats = new LiveStats(driver, this::find, batches);
         this.supervisor = new Supervisor(locks, store, driver, recorder, this::find, () -> closed);
         metrics.bindCache(this::cacheStats);
         driver.setObserver(supervisor);
@@ -212,6 +217,20 @@ final class DefaultVmManager implements VmManager {
         Objects.requireNonNull(ids, "ids");
         ensureOpen();
         return batches.run(ids, operation);
+    }
+
+    // ---------------------------------------------------------------- live stats
+
+    @Override
+    public VmStats stats(String id) {
+        return onVm("stats", id, stats::of);
+    }
+
+    @Override
+    public Map<String, VmStats> statsAll(Collection<String> ids) {
+        Objects.requireNonNull(ids, "ids");
+        ensureOpen();
+        return metrics.timed("statsAll", () -> stats.ofAll(ids));
     }
 
     // ---------------------------------------------------------------- console, events, JSON

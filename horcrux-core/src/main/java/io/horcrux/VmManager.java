@@ -6,6 +6,7 @@ import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStats;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -15,6 +16,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Executor;
@@ -296,6 +298,37 @@ public interface VmManager extends AutoCloseable {
     BatchResult<String> deleteAll(Collection<String> ids);
 
     /**
+     * What a {@code RUNNING} or {@code PAUSED} VM has used since its process started, read
+     * now from the driver: vCPU time, host memory, uptime, and I/O per disk by the disk's name.
+     * With the QEMU driver this asks the VM's monitor and reads {@code /proc}; see
+     * {@link VmStats}. Takes no lock of the VM: it may run beside a lifecycle operation.
+     *
+     * @throws VmNotFoundException     if there is no VM with this id
+     * @throws IllegalVmStateException if the VM is not {@code RUNNING} or {@code PAUSED}, also
+     *                                 when it stopped while its stats were read
+     * @throws DriverException         if the driver has no live stats or cannot read them
+     * @throws StoreException          if the inventory cannot be read
+     * @throws NullPointerException    if {@code id} is null
+     * @throws IllegalStateException   if the manager is closed
+     */
+    VmStats stats(String id);
+
+    /**
+     * The stats of many VMs in one call, read concurrently on the batch executor (each VM over
+     * its own monitor), as {@link #stats(String)} reads them. Repeated ids are read once.
+     *
+     * <p>The map holds exactly the VMs whose stats could be read, in the order of {@code ids}:
+     * an id with no VM, a VM that is not {@code RUNNING} or {@code PAUSED}, and a VM whose
+     * driver failed to answer (logged as a warning) are left out, so one VM stopping or failing
+     * never hides the others' stats. The ids missing from its keys are those without stats.
+     *
+     * @return unmodifiable, id to stats
+     * @throws NullPointerException  if {@code ids} or one of them is null
+     * @throws IllegalStateException if the manager is closed
+     */
+    Map<String, VmStats> statsAll(Collection<String> ids);
+
+    /**
      * The VM's serial console: what its guest printed since its last start, and a way to type
      * into it while it runs. The console follows the VM across restarts; see {@link VmConsole}.
      *
@@ -469,7 +502,7 @@ public interface VmManager extends AutoCloseable {
         }
 
         /**
-         * The executor of {@code startAll}, {@code stopAll} and {@code deleteAll}. The caller
+         * The executor of {@code startAll}, {@code stopAll}, {@code deleteAll} and {@code statsAll}. The caller
          * keeps ownership: the manager does not shut it down. Default: a pool owned by the manager.
          *
          * @throws NullPointerException  if {@code executor} is null

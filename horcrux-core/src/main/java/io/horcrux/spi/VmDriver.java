@@ -3,6 +3,7 @@ package io.horcrux.spi;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStats;
 import io.horcrux.model.VmStatus;
 import java.time.Duration;
 import java.util.Set;
@@ -132,6 +133,20 @@ public interface VmDriver extends AutoCloseable {
      */
     default java.util.Optional<GuestConsole> console(String vmId) {
         return java.util.Optional.empty();
+    }
+
+    /**
+     * What a VM this driver runs (started or reattached, {@code RUNNING} or {@code PAUSED}) has
+     * used since its process started: vCPU time, host memory, uptime and I/O per disk, keyed by
+     * the disk names of its spec. The manager checks the VM's status first and may call this for
+     * several VMs at the same time. Live stats are an optional capability: the default has none
+     * and throws.
+     *
+     * @throws io.horcrux.DriverException if the driver has no live stats (the default), runs no
+     *                                    process for the VM, or cannot read them
+     */
+    default VmStats stats(String vmId) {
+        throw new io.horcrux.DriverException("the " + name() + " driver has no live stats (VM '" + vmId + "')");
     }
 
     /** Releases connections and threads; leaves VMs running. Idempotent. */

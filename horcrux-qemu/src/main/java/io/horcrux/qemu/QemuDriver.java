@@ -8,6 +8,7 @@ import io.horcrux.model.Violation;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStats;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.DriverObserver;
 import io.horcrux.spi.GuestConsole;
@@ -432,6 +433,21 @@ public final class QemuDriver implements VmDriver {
         ConsoleLog last = ConsoleLog.resumed(files.serialLog(), consoleBytes);
         last.end();
         return Optional.of(new QemuGuestConsole(vmId, last, null));
+    }
+
+    /**
+     * The live stats of a VM this driver runs (started or reattached): vCPU time summed over the
+     * vCPU threads of {@code query-cpus-fast} from {@code /proc/<pid>/task/<tid>/stat}, the
+     * process's {@code VmRSS}, its uptime from its start time, and {@code query-blockstats} per
+     * disk of its spec. See {@link QemuStats}.
+     *
+     * @throws DriverException if the driver runs no process for the VM, or its monitor or
+     *                         {@code /proc} cannot be read
+     */
+    @Override
+    public VmStats stats(String vmId) {
+        Objects.requireNonNull(vmId, "vmId");
+        return QemuStats.read(connected(vmId, "read the stats of"));
     }
 
     VmFiles files(String vmId) {

@@ -92,7 +92,7 @@ final class QemuLauncher {
             long pid = spawn(args, files);
             HostProcess.Stat stat = HostProcess.stat(pid).filter(s -> !s.isZombie())
                     .orElseThrow(() -> new DriverException("QEMU (pid " + pid + ") exited right after starting"));
-            vm = new QemuProcess(id, files, pid, stat.startTicks(), pool);
+            vm = new QemuProcess(id, files, pid, stat.startTicks(), diskNames(spec), pool);
             restrictSocket(files.qmpSocket());
             restrictSocket(files.consoleSocket());
             if (operatorMonitor) {
@@ -195,7 +195,8 @@ final class QemuLauncher {
             log.info("VM {}: no QEMU process to reattach to", id);
             return VmStatus.STOPPED;
         }
-        QemuProcess attached = new QemuProcess(id, files, pid.get(), stat.get().startTicks(), pool);
+        QemuProcess attached = new QemuProcess(id, files, pid.get(), stat.get().startTicks(), diskNames(vm.spec()),
+                pool);
         try {
             if (Files.exists(files.consoleSocket(), LinkOption.NOFOLLOW_LINKS)) {
                 attached.console(SerialConsole.connect(id, files.consoleSocket(),
@@ -218,6 +219,10 @@ final class QemuLauncher {
         }
         log.info("VM {}: reattached to QEMU (pid {}), {}", id, pid.get(), attached.status());
         return attached.status();
+    }
+
+    private static List<String> diskNames(VmSpec spec) {
+        return spec.disks().stream().map(DiskSpec::name).toList();
     }
 
     private void connect(QemuProcess vm) {

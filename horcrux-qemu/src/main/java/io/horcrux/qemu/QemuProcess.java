@@ -3,6 +3,7 @@ package io.horcrux.qemu;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.horcrux.internal.HostProcess;
 import io.horcrux.model.VmStatus;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 
@@ -19,6 +20,8 @@ final class QemuProcess {
     final VmFiles files;
     final long pid;
     final long startTicks;
+    /** The names of the spec's disks, in its order: disk N is QEMU's device {@code diskN}. */
+    final List<String> diskNames;
     /** Handles the VM's monitor events in order, off the monitor's reader thread. */
     final SerialExecutor events;
     private volatile QmpClient qmp;
@@ -35,11 +38,17 @@ final class QemuProcess {
     /** The driver was closed: the process runs on, unwatched. */
     private boolean detached;
 
+    /** A process whose disks are not known (one that is only to be ended). */
     QemuProcess(String id, VmFiles files, long pid, long startTicks, Executor pool) {
+        this(id, files, pid, startTicks, List.of(), pool);
+    }
+
+    QemuProcess(String id, VmFiles files, long pid, long startTicks, List<String> diskNames, Executor pool) {
         this.id = id;
         this.files = files;
         this.pid = pid;
         this.startTicks = startTicks;
+        this.diskNames = List.copyOf(diskNames);
         this.events = new SerialExecutor(pool);
     }
 

@@ -349,6 +349,8 @@ class QemuLifecycleIT {
         assertThat(second.attach(vm)).isEqualTo(VmStatus.PAUSED);
         second.resume("phoenix");
         assertThat(second.status("phoenix")).isEqualTo(VmStatus.RUNNING);
+        assertThat(second.stats("phoenix").disks()).as("the reattached VM's disks by the spec's names")
+                .containsOnlyKeys("root");
 
         QemuItSupport.kill(second, "phoenix", true);
         assertThat(awaitNotice("phoenix", VmStatus.CRASHED).id()).isEqualTo("phoenix");

@@ -4,9 +4,11 @@ import io.horcrux.DriverException;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStats;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.DriverObserver;
 import io.horcrux.spi.VmDriver;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -29,6 +31,12 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       panics; {@link #guestReboot(String)}: the guest reboots and runs on;</li>
  *   <li>{@link #print(String, String)}: the guest prints on its serial console, which also
  *       echoes what is written to it ({@link #console(String)});</li>
+ *   <li>{@link #stats(String)}: live stats of a running or paused VM: its uptime from the
+ *       driver's clock ({@link Builder#clock(Clock)}), vCPU time that grows while it runs (as
+ *       if its guest kept one vCPU busy) and stands still while it is paused, its spec's memory
+ *       as resident memory, and disk counters that move only when the test says the guest did
+ *       I/O ({@link #diskWrite(String, String, long)}, {@link #diskRead(String, String, long)});
+ *       all begin again at each start;</li>
  *   <li>{@link #failNext(Operation, RuntimeException)}: the next call of an operation throws;</li>
  *   <li>{@link Builder#operationDelay(Duration)}: every lifecycle call takes this long;</li>
  *   <li>{@link Builder#guestShutdownTime(Duration)}: how long guests take to honour a
@@ -40,10 +48,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 public final class SimulatedDriver implements VmDriver {
 
     /** The operations whose next call {@link #failNext} can make fail. */
-    public enum Operation { PROVISION, DEPROVISION, START, STOP, PAUSE, RESUME, RESET, ATTACH }
+    public enum Operation { PROVISION, DEPROVISION, START, STOP, PAUSE, RESUME, RESET, ATTACH,
+        /** {@link SimulatedDriver#stats(String)}, which takes no {@link Builder#operationDelay time}. */
+        STATS }
 
     private final Duration operationDelay;
     private final Duration guestShutdownTime;
+    private final Clock clock;
     private final Map<String, SimulatedVm> vms = new ConcurrentHashMap<>();
     private final Map<String, Queue<RuntimeException>> faults = new ConcurrentHashMap<>();
     private volatile DriverObserver observer = (id, status, reason) -> { };
@@ -52,6 +63,7 @@ public final class SimulatedDriver implements VmDriver {
     private SimulatedDriver(Builder builder) {
         this.operationDelay = builder.operationDelay;
         this.guestShutdownTime = builder.guestShutdownTime;
+        this.clock = builder.clock;
     }
 
     /** A driver whose operations take no time and whose guests shut down at once. */
@@ -138,6 +150,58 @@ public final class SimulatedDriver implements VmDriver {
         return vm == null ? java.util.Optional.empty() : java.util.Optional.of(vm.console);
     }
 
+    /**
+     * The guest writes {@code bytes} to the named disk in one request: the disk's written bytes
+     * grow by {@code bytes} and its write requests by one.
+     *
+     * @throws DriverException          if the VM is not running or paused
+     * @throws IllegalArgumentException if the VM has no disk of that name, or {@code bytes} is
+     *                                  negative
+     */
+    public void diskWrite(String vmId, String disk, long bytes) {
+        liveStats(vmId).io(vmId, Objects.requireNonNull(disk, "disk"), bytes, true);
+    }
+
+    /**
+     * The guest reads {@code bytes} from the named disk in one request.
+     *
+     * @throws DriverException          if the VM is not running or paused
+     * @throws IllegalArgumentException if the VM has no disk of that name, or {@code bytes} is
+     *                                  negative
+     */
+    public void diskRead(String vmId, String disk, long bytes) {
+        liveStats(vmId).io(vmId, Objects.requireNonNull(disk, "disk"), bytes, false);
+    }
+
+    /**
+     * The stats of the VM's current run (see the class description).
+     *
+     * @throws DriverException if the VM is not running or paused
+     */
+    @Override
+    public VmStats stats(String vmId) {
+        Objects.requireNonNull(vmId, "vmId");
+        ensureOpen();
+        RuntimeException failure = pendingFault(Operation.STATS.name() + '/' + vmId);
+        if (failure == null) {
+            failure = pendingFault(Operation.STATS.name());
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return liveStats(vmId).now();
+    }
+
+    private SimulatedStats liveStats(String vmId) {
+        SimulatedVm vm = existing(vmId);
+        synchronized (vm) {
+            if (!vm.status.isActive() || vm.stats == null) {
+                throw new DriverException("VM '" + vmId + "' is not running; it has no stats");
+            }
+            return vm.stats;
+        }
+    }
+
     private void endBehindTheBack(String vmId, VmStatus end, String reason) {
         SimulatedVm vm = existing(vmId);
         synchronized (vm) {
@@ -197,6 +261,7 @@ public final class SimulatedDriver implements VmDriver {
                 throw new DriverException("VM '" + spec.id() + "' is already running");
             }
             vm.status = VmStatus.RUNNING;
+            vm.stats = new SimulatedStats(spec, clock);
             vm.console.started();
         }
         return runtimeOf(spec.id());
@@ -253,6 +318,11 @@ public final class SimulatedDriver implements VmDriver {
                         + operation.name().toLowerCase(java.util.Locale.ROOT));
             }
             vm.status = to;
+            if (to == VmStatus.PAUSED) {
+                vm.stats.paused();
+            } else {
+                vm.stats.resumed();
+            }
         }
     }
 
@@ -331,6 +401,8 @@ public final class SimulatedDriver implements VmDriver {
 
     private static final class SimulatedVm {
         volatile VmStatus status = VmStatus.STOPPED;
+        /** The stats of the current or last run; null before the first start. */
+        SimulatedStats stats;
         final SimulatedConsole console;
 
         SimulatedVm(String id) {
@@ -342,8 +414,20 @@ public final class SimulatedDriver implements VmDriver {
     public static final class Builder {
         private Duration operationDelay = Duration.ZERO;
         private Duration guestShutdownTime = Duration.ZERO;
+        private Clock clock = Clock.systemUTC();
 
         private Builder() {
+        }
+
+        /**
+         * The clock of the VMs' uptime and vCPU time in {@link SimulatedDriver#stats(String)};
+         * give a clock the test moves to make them exact. Default {@link Clock#systemUTC()}.
+         *
+         * @throws NullPointerException if {@code clock} is null
+         */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
         }
 
         /** How long each lifecycle call takes; default zero. */

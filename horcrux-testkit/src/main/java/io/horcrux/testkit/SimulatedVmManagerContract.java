@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.horcrux.DriverException;
 import io.horcrux.VmManager;
+import io.horcrux.IllegalVmStateException;
+import io.horcrux.model.DiskStats;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmQuery;
@@ -172,6 +174,50 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         assertThat(crash.newStatus()).isEqualTo(VmStatus.CRASHED);
         assertThat(crash.reason()).contains("guest panicked");
         assertThat(manager.console("web-1").output()).contains("Kernel panic");
+    }
+
+    @Test
+    void theGuestsDiskIoShowsInItsStatsAndEachStartBeginsAtZero() {
+        manager.create(spec("web-1"));
+        assertThatThrownBy(() -> simulated().diskWrite("web-1", "root", 1)).as("a stopped VM does no I/O")
+                .isInstanceOf(DriverException.class);
+        manager.start("web-1");
+        assertThat(manager.stats("web-1").disk("root")).isEqualTo(DiskStats.ZERO);
+        simulated().diskWrite("web-1", "root", 4 << 20);
+        simulated().diskWrite("web-1", "root", 512);
+        simulated().diskRead("web-1", "root", 4096);
+        assertThat(manager.stats("web-1").disk("root")).isEqualTo(new DiskStats(4096, (4 << 20) + 512, 1, 2));
+        assertThat(manager.stats("web-1").memoryRssBytes()).as("the spec's memory").isEqualTo(64L << 20);
+        assertThatThrownBy(() -> simulated().diskWrite("web-1", "data", 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("data").hasMessageContaining("root");
+        assertThatThrownBy(() -> simulated().diskWrite("web-1", "root", -1)).isInstanceOf(IllegalArgumentException.class);
+        manager.stop("web-1", Duration.ZERO);
+        manager.start("web-1");
+        assertThat(manager.stats("web-1").disk("root")).as("after a restart").isEqualTo(DiskStats.ZERO);
+    }
+
+    @Test
+    void aVmThatCrashesIsLeftOutOfStatsAllAndRefusedByStats() {
+        manager.create(spec("web-1"));
+        manager.create(spec("web-2"));
+        manager.startAll(List.of("web-1", "web-2"));
+        simulated().crash("web-2", "killed by signal 9");
+        assertThat(manager.statsAll(List.of("web-1", "web-2"))).containsOnlyKeys("web-1");
+        assertThatThrownBy(() -> manager.stats("web-2")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("CRASHED");
+    }
+
+    @Test
+    void aDriverThatFailsToReadStatsIsADriverErrorAndStatsAllLeavesThatVmOut() {
+        manager.create(spec("web-1"));
+        manager.create(spec("web-2"));
+        manager.startAll(List.of("web-1", "web-2"));
+        simulated().failNext(SimulatedDriver.Operation.STATS, "web-1", new IllegalStateException("monitor hung"));
+        assertThatThrownBy(() -> manager.stats("web-1")).isInstanceOf(DriverException.class)
+                .hasMessageContaining("web-1").hasCauseInstanceOf(IllegalStateException.class);
+        simulated().failNext(SimulatedDriver.Operation.STATS, "web-2", new DriverException("monitor timed out"));
+        assertThat(manager.statsAll(List.of("web-1", "web-2"))).containsOnlyKeys("web-1");
+        assertThat(manager.statsAll(List.of("web-1", "web-2"))).as("the failure was for one call").hasSize(2);
     }
 
     /** The next event that is not one of a start's own (STOPPED -> STARTING -> RUNNING). */

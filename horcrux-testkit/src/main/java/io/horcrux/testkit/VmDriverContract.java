@@ -8,6 +8,7 @@ import io.horcrux.model.DiskSpec;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStats;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmDriver;
 import java.time.Duration;
@@ -293,5 +294,40 @@ public abstract class VmDriverContract {
         assertThat(Duration.ofNanos(System.nanoTime() - started)).as("an await on a stopped VM ends at once")
                 .isLessThan(Duration.ofSeconds(10));
         assertThat(driver.console("contract-never-provisioned")).isEmpty();
+    }
+
+    /**
+     * Whether the driver has live stats ({@link VmDriver#stats}); true unless overridden. A
+     * driver without them must refuse every call with a {@link DriverException}, as the
+     * default does.
+     */
+    protected boolean hasStats() {
+        return true;
+    }
+
+    @Test
+    void aRunningVmHasStatsWhoseUptimeGrowsAndAStoppedOneHasNone() throws Exception {
+        VmSpec spec = provisioned("contract-stats");
+        assertThatThrownBy(() -> driver.stats(spec.id())).as("before the first start").isInstanceOf(DriverException.class);
+        if (!hasStats()) {
+            driver.start(spec);
+            assertThatThrownBy(() -> driver.stats(spec.id())).isInstanceOf(DriverException.class);
+            return;
+        }
+        driver.start(spec);
+        VmStats first = driver.stats(spec.id());
+        assertThat(first.cpuTime()).as("vCPU time within what its vCPUs could use")
+                .isLessThanOrEqualTo(first.uptime().multipliedBy(spec.cpus()).plusSeconds(1));
+        assertThat(first.disks()).containsOnlyKeys(spec.disks().stream().map(DiskSpec::name).toList());
+        Thread.sleep(120);
+        VmStats later = driver.stats(spec.id());
+        assertThat(later.uptime()).as("uptime grows").isGreaterThan(first.uptime());
+        assertThat(later.cpuTime()).as("vCPU time never goes back").isGreaterThanOrEqualTo(first.cpuTime());
+        driver.pause(spec.id());
+        assertThat(driver.stats(spec.id()).uptime()).as("a paused VM has stats").isGreaterThanOrEqualTo(later.uptime());
+        driver.stop(spec.id(), Duration.ZERO);
+        assertThatThrownBy(() -> driver.stats(spec.id())).as("after the stop").isInstanceOf(DriverException.class)
+                .hasMessageContaining(spec.id());
+        assertThatThrownBy(() -> driver.stats("contract-never-provisioned")).isInstanceOf(DriverException.class);
     }
 }

@@ -16,6 +16,7 @@ import io.horcrux.model.Vm;
 import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStats;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
@@ -595,5 +596,45 @@ public abstract class VmManagerContract {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("timeout must not be negative");
         assertThatThrownBy(() -> console.follow(null)).isInstanceOf(NullPointerException.class);
         manager.stop("web-1", Duration.ZERO);
+    }
+
+    // ---------------------------------------------------------------- live stats
+
+    @Test
+    void statsAreReadOfRunningAndPausedVmsAndRefusedOtherwise() {
+        manager.create(spec("web-1"));
+        assertThatThrownBy(() -> manager.stats("web-1")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("web-1").hasMessageContaining("STOPPED");
+        assertThatThrownBy(() -> manager.stats("nobody")).isInstanceOf(VmNotFoundException.class)
+                .hasMessageContaining("nobody");
+        assertThatThrownBy(() -> manager.stats(null)).isInstanceOf(NullPointerException.class);
+        manager.start("web-1");
+        VmStats running = manager.stats("web-1");
+        assertThat(running.disks()).containsOnlyKeys("root");
+        assertThat(running.cpuTime()).as("vCPU time within what its vCPUs could use")
+                .isLessThanOrEqualTo(running.uptime().multipliedBy(manager.get("web-1").spec().cpus()).plusSeconds(1));
+        manager.pause("web-1");
+        assertThat(manager.stats("web-1").uptime()).isGreaterThanOrEqualTo(running.uptime());
+        manager.stop("web-1", Duration.ZERO);
+        assertThatThrownBy(() -> manager.stats("web-1")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("STOPPED");
+    }
+
+    @Test
+    void statsAllReadsEveryRunningVmInTheOrderGivenAndLeavesOutTheOthers() {
+        for (String id : List.of("a", "b", "c", "idle")) {
+            manager.create(spec(id));
+        }
+        manager.startAll(List.of("a", "b", "c"));
+        manager.pause("b");
+        Map<String, VmStats> all = manager.statsAll(List.of("c", "idle", "a", "nobody", "b", "c"));
+        assertThat(List.copyOf(all.keySet())).containsExactly("c", "a", "b");
+        assertThat(all.values()).allSatisfy(stats -> assertThat(stats.disks()).containsOnlyKeys("root"));
+        assertThat(manager.statsAll(List.of())).isEmpty();
+        assertThat(manager.statsAll(List.of("idle", "nobody"))).isEmpty();
+        assertThatThrownBy(() -> all.put("x", all.get("a"))).isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(() -> manager.statsAll(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> manager.statsAll(java.util.Arrays.asList("a", null)))
+                .isInstanceOf(NullPointerException.class);
     }
 }
