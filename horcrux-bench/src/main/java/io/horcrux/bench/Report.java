@@ -137,6 +137,7 @@ public final class Report {
                     + "handing the reply to the caller.\n");
         }
         renderProbe(md, results);
+        renderGuest(md, results, chartDir);
         renderPeer(md, results, chartDir);
         renderAllocation(md, results);
         md.append("\n## Every result\n\n| benchmark | median | error |\n|---|---:|---:|\n");
@@ -264,5 +265,37 @@ public final class Report {
             }
             md.append(" |\n");
         }
+    }
+
+    /** The test guest through Horcrux and by hand, from {@code guest.json}: boot to readiness and a graceful stop. */
+    private static void renderGuest(StringBuilder md, Results results, Path chartDir) throws IOException {
+        Optional<Results.Score> start = results.get("GuestBenchmark.startToReady");
+        Optional<Results.Score> rawStart = results.get("GuestBenchmark.rawStartToReady");
+        Optional<Results.Score> stop = results.get("GuestBenchmark.gracefulStop");
+        Optional<Results.Score> rawStop = results.get("GuestBenchmark.rawPowerdownToExit");
+        if (start.isEmpty() || rawStart.isEmpty() || stop.isEmpty() || rawStop.isEmpty()) {
+            return;
+        }
+        double startMs = start.get().medianNanos() / 1e6;
+        double rawStartMs = rawStart.get().medianNanos() / 1e6;
+        double stopMs = stop.get().medianNanos() / 1e6;
+        double rawStopMs = rawStop.get().medianNanos() / 1e6;
+        md.append("\n## A real guest\n\n");
+        md.append("The test guest (Debian's cloud kernel, a busybox initramfs) on q35, through Horcrux and by hand in one "
+                + "run (`GuestBenchmark`): start to its readiness line on the serial console (raw: QEMU with "
+                + "`-serial stdio`), and a graceful stop of the booted guest (raw: `system_powerdown` over a bare QMP "
+                + "socket to QEMU's exit).\n\n");
+        md.append("| what | Horcrux | raw QEMU | measured | goal | met |\n|---|---:|---:|---:|---:|---|\n");
+        double ratio = startMs / rawStartMs;
+        md.append(String.format(Locale.ROOT, "| start to readiness line | %s | %s | %.3fx | within 10 %% | %s |%n",
+                millis(startMs), millis(rawStartMs), ratio, ratio <= 1.10 ? "yes" : "**no**"));
+        double difference = stopMs - rawStopMs;
+        md.append(String.format(Locale.ROOT, "| graceful stop (the guest powers off) | %s | %s | %+.1f ms | within 10 ms | %s |%n",
+                millis(stopMs), millis(rawStopMs), difference, difference <= 10 ? "yes" : "**no**"));
+        String chart = "guest";
+        saveBarChart(chartDir.resolve(chart), "A real guest: Horcrux against raw QEMU (ms, log scale)",
+                List.of("start to readiness", "graceful stop"), "Horcrux", List.of(startMs, stopMs),
+                "raw QEMU", List.of(rawStartMs, rawStopMs));
+        md.append("\n![A real guest](").append(chart).append(".png)\n");
     }
 }
