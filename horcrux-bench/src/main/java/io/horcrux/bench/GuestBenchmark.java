@@ -5,16 +5,12 @@ import io.horcrux.model.BootSpec;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.VmSpec;
 import io.horcrux.qemu.QemuDriver;
+import io.horcrux.testkit.TestGuest;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.Reader;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -47,23 +43,6 @@ public class GuestBenchmark {
     private static final Duration BOOT = Duration.ofSeconds(120);
     private static final int MEMORY_MIB = 256;
 
-    /** What {@code scripts/build-test-guest} wrote. */
-    record TestGuest(String kernel, String initrd, String cmdline, String readyLine) {
-        static TestGuest locate() {
-            String dir = System.getProperty("horcrux.testGuest", System.getenv("HORCRUX_GUEST_DIR"));
-            Path base = dir == null || dir.isBlank()
-                    ? Path.of(System.getProperty("user.home"), ".cache", "horcrux", "test-guest") : Path.of(dir);
-            Properties p = new Properties();
-            try (Reader in = Files.newBufferedReader(base.resolve("guest.properties"), StandardCharsets.UTF_8)) {
-                p.load(in);
-            } catch (IOException e) {
-                throw new UncheckedIOException("the test guest is not built: run scripts/build-test-guest", e);
-            }
-            return new TestGuest(p.getProperty("kernel"), p.getProperty("initrd"), p.getProperty("cmdline"),
-                    p.getProperty("readyLine"));
-        }
-    }
-
     /** A manager over SQLite and the QEMU driver, and the guest it boots. */
     @State(Scope.Benchmark)
     public static class Horcrux {
@@ -92,7 +71,7 @@ public class GuestBenchmark {
         String create() {
             String id = "guest-" + ++counter;
             manager.create(VmSpec.builder().id(id).memoryMiB(MEMORY_MIB).cpus(1).disk(DiskSpec.qcow2("root", 64L << 20))
-                    .boot(BootSpec.kernel(guest.kernel(), guest.initrd(), guest.cmdline())).build());
+                    .boot(BootSpec.kernel(guest.kernel().toString(), guest.initrd().toString(), guest.cmdline())).build());
             return id;
         }
 
@@ -150,7 +129,8 @@ public class GuestBenchmark {
             Hypervisor hypervisor = Hypervisor.probed();
             process = new ProcessBuilder(List.of("qemu-system-x86_64", "-machine", "q35", "-accel", hypervisor.qemuAccel(),
                     "-cpu", hypervisor.cpuModel(), "-m", MEMORY_MIB + "M", "-smp", "1", "-nodefaults", "-no-user-config",
-                    "-display", "none", "-kernel", guest.kernel(), "-initrd", guest.initrd(), "-append", guest.cmdline(),
+                    "-display", "none", "-kernel", guest.kernel().toString(), "-initrd", guest.initrd().toString(),
+                    "-append", guest.cmdline(),
                     "-serial", "stdio", "-qmp", "unix:" + RawQemu.socket(directory, 0) + ",server=on,wait=off"))
                     .redirectErrorStream(true).start();
         }

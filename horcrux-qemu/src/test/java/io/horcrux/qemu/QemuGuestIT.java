@@ -15,6 +15,7 @@ import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmStore;
 import io.horcrux.testkit.InMemoryVmStore;
+import io.horcrux.testkit.TestGuest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,7 +39,7 @@ class QemuGuestIT {
     private static final Duration BOOT = Duration.ofSeconds(90);
     private static final Duration ANSWER = Duration.ofSeconds(30);
     private static final int CONSOLE_BYTES = 64 * 1024;
-    private static TestGuestIT.TestGuest guest;
+    private static TestGuest guest;
     private static Path root;
 
     private Path state;
@@ -48,7 +49,7 @@ class QemuGuestIT {
 
     @BeforeAll
     static void locateGuest() throws Exception {
-        guest = TestGuestIT.TestGuest.locate();
+        guest = TestGuest.locate();
         root = QemuItSupport.newStateDirectory("guests");
     }
 

@@ -12,6 +12,7 @@ import io.horcrux.model.DiskStats;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStats;
 import io.horcrux.testkit.InMemoryVmStore;
+import io.horcrux.testkit.TestGuest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,14 +34,14 @@ class QemuStatsIT {
     private static final Duration BOOT = Duration.ofSeconds(90);
     private static final Duration ANSWER = Duration.ofSeconds(120);
     private static final long MIB = 1L << 20;
-    private static TestGuestIT.TestGuest guest;
+    private static TestGuest guest;
     private static Path root;
 
     private VmManager manager;
 
     @BeforeAll
     static void locateGuest() throws Exception {
-        guest = TestGuestIT.TestGuest.locate();
+        guest = TestGuest.locate();
         root = QemuItSupport.newStateDirectory("stats");
     }
 

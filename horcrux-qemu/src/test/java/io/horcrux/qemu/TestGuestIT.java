@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.Reader;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -18,10 +17,10 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.ToLongFunction;
+import io.horcrux.testkit.TestGuest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,54 +38,12 @@ import org.junit.jupiter.api.Test;
  * that many times and prints the times.
  */
 class TestGuestIT {
-    static final String BUILD_COMMAND = "scripts/build-test-guest";
     private static final int BOOTS = Integer.getInteger("horcrux.testGuest.boots", 1);
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration POWER_OFF_TIMEOUT = Duration.ofSeconds(10);
 
     private static Path root;
-
-    /** What {@code guest.properties} says. */
-    record TestGuest(Path kernel, Path initrd, String cmdline, String microvmCmdline, String readyLine,
-            String versions) {
-        static TestGuest locate() throws IOException {
-            String dir = System.getProperty("horcrux.testGuest");
-            if (dir == null || dir.isBlank()) {
-                dir = System.getenv("HORCRUX_GUEST_DIR");
-            }
-            Path base = dir == null || dir.isBlank()
-                    ? Path.of(System.getProperty("user.home"), ".cache", "horcrux", "test-guest")
-                    : Path.of(dir);
-            Path file = base.resolve("guest.properties");
-            if (!Files.isRegularFile(file)) {
-                throw new AssertionError("the test guest is not built (no " + file + "): run " + BUILD_COMMAND
-                        + " (scripts/setup-debian runs it too), or point -Dhorcrux.testGuest at its directory");
-            }
-            Properties p = new Properties();
-            try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                p.load(in);
-            }
-            TestGuest guest = new TestGuest(Path.of(required(p, file, "kernel")), Path.of(required(p, file, "initrd")),
-                    required(p, file, "cmdline"), required(p, file, "microvmCmdline"), required(p, file, "readyLine"),
-                    p.getProperty("kernelPackage") + " " + p.getProperty("kernelVersion") + ", busybox-static "
-                            + p.getProperty("busyboxVersion"));
-            for (Path f : List.of(guest.kernel, guest.initrd)) {
-                if (!Files.isRegularFile(f)) {
-                    throw new AssertionError(file + " names " + f + ", which is missing: run " + BUILD_COMMAND);
-                }
-            }
-            return guest;
-        }
-
-        private static String required(Properties p, Path file, String key) {
-            String value = p.getProperty(key);
-            if (value == null || value.isBlank()) {
-                throw new AssertionError(file + " has no " + key + ": run " + BUILD_COMMAND + " --force");
-            }
-            return value;
-        }
-    }
 
     /** One boot's figures, in milliseconds. */
     record Boot(long readyMillis, long answerMillis, long powerOffMillis) {
