@@ -104,7 +104,7 @@ final class SimulatedImages {
             for (int step = 0; step < STEPS.length; step++) {
                 cancellation.throwIfCancelled("VM '" + spec.id() + "': copy of disk '" + disk.name() + "'");
                 if (step > 0 && !copyTime.isZero()) {
-                    pause(copyTime.dividedBy(STEPS.length - 1), spec.id());
+                    pause(copyTime.dividedBy(STEPS.length - 1), spec.id(), cancellation);
                 }
                 cancellation.throwIfCancelled("VM '" + spec.id() + "': copy of disk '" + disk.name() + "'");
                 listener.onProgress(new Progress(spec.id(), Progress.COPY, disk.name(), STEPS[step]));
@@ -113,9 +113,11 @@ final class SimulatedImages {
         cancellation.throwIfCancelled("provisioning VM '" + spec.id() + "'");
     }
 
-    private static void pause(Duration duration, String vmId) {
-        try {
-            Thread.sleep(duration.toMillis(), duration.toNanosPart() % 1_000_000);
+    /** Waits out a step of a copy; a cancel ends the wait at once. */
+    private static void pause(Duration duration, String vmId, Cancellation cancellation) {
+        java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(1);
+        try (io.horcrux.Subscription wake = cancellation.onCancel(cancelled::countDown)) {
+            cancelled.await(duration.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new OperationCancelledException("VM '" + vmId + "': provisioning interrupted", e);
