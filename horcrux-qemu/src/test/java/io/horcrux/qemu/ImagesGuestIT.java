@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.horcrux.Cancellation;
 import io.horcrux.VmConsole;
 import io.horcrux.VmManager;
+import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
 import io.horcrux.model.DiskFormat;
 import io.horcrux.model.DiskSpec;
@@ -35,7 +36,8 @@ import org.junit.jupiter.api.Test;
  * Disks made from images, seen by the real test guest on real QEMU (the accelerator the probe
  * chose, q35): an overlay reads its base and takes the guest's writes while the base's bytes stay
  * the same; a full copy is independent of its source both ways; a CD-ROM is an ISO 9660 volume the
- * guest mounts and cannot write. The guest writes through its console with {@code dd} and
+ * guest mounts and cannot write, and a bootable ISO the firmware boots when the boot order puts the
+ * CD-ROM first. The guest writes through its console with {@code dd} and
  * {@code sync}; the test reads the images back on the host after a graceful stop.
  */
 class ImagesGuestIT {
@@ -143,10 +145,7 @@ class ImagesGuestIT {
         Path content = Files.createDirectory(images.resolve("cd"));
         Files.writeString(content.resolve("hello.txt"), "CDROM-CONTENT-42\n");
         Path iso = images.resolve("media.iso");
-        Process mkiso = new ProcessBuilder("genisoimage", "-quiet", "-V", "HORCRUX", "-o", iso.toString(), content.toString())
-                .redirectErrorStream(true).start();
-        String mkisoOut = new String(mkiso.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(mkiso.waitFor()).as("genisoimage (scripts/setup-debian installs it): %s", mkisoOut).isZero();
+        genisoimage("-quiet", "-V", "HORCRUX", "-o", iso.toString(), content.toString());
         String isoHash = sha256(iso);
         manager.create(guestSpec("media", DiskSpec.qcow2("root", 16L << 20), DiskSpec.cdrom("media", iso)));
 
@@ -163,7 +162,39 @@ class ImagesGuestIT {
         assertThat(iso).exists();
     }
 
+    @Test
+    void aVmWhoseBootOrderPutsTheCdromFirstBootsTheTestGuestFromItsIso() throws Exception {
+        Path tree = Files.createDirectory(images.resolve("boot"));
+        Files.copy(Path.of("/usr/lib/ISOLINUX/isolinux.bin"), tree.resolve("isolinux.bin"));
+        Files.copy(Path.of("/usr/lib/syslinux/modules/bios/ldlinux.c32"), tree.resolve("ldlinux.c32"));
+        Files.copy(guest.kernel(), tree.resolve("vmlinuz"));
+        Files.copy(guest.initrd(), tree.resolve("initrd.gz"));
+        Files.writeString(tree.resolve("isolinux.cfg"), "DEFAULT guest\nPROMPT 0\nTIMEOUT 0\nLABEL guest\n"
+                + "  KERNEL /vmlinuz\n  APPEND initrd=/initrd.gz " + guest.cmdline() + " horcrux.booted=cdrom\n");
+        Path iso = images.resolve("boot.iso");
+        genisoimage("-quiet", "-V", "HORCRUX-BOOT", "-R", "-J", "-o", iso.toString(), "-b", "isolinux.bin", "-c", "boot.cat",
+                "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", tree.toString());
+        String isoHash = sha256(iso);
+        manager.create(VmSpec.builder().id("install").memoryMiB(256).cpus(1)
+                .disk(DiskSpec.qcow2("root", 16L << 20)).disk(DiskSpec.cdrom("installer", iso))
+                .boot(BootSpec.devices(BootDevice.CDROM, BootDevice.DISK)).build());
+
+        VmConsole console = boot("install");
+        assertThat(answer(console, "cat /proc/cmdline")).as("the kernel and command line the ISO's boot loader gave")
+                .contains("horcrux.booted=cdrom");
+        stop("install");
+        assertThat(sha256(iso)).isEqualTo(isoHash);
+    }
+
     // ---------------------------------------------------------------- helpers
+
+    private static void genisoimage(String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("genisoimage"));
+        command.addAll(List.of(args));
+        Process mkiso = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(mkiso.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(mkiso.waitFor()).as("genisoimage (scripts/setup-debian installs it): %s", out).isZero();
+    }
 
     private VmSpec guestSpec(String id, DiskSpec... disks) {
         VmSpec.Builder b = VmSpec.builder().id(id).memoryMiB(256).cpus(1)
