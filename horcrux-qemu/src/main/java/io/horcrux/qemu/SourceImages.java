@@ -7,12 +7,9 @@ import io.horcrux.model.DiskKind;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.VmSpec;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -135,31 +132,13 @@ final class SourceImages {
 
     /** What the file system says against the file, or null. */
     private String fileProblem(Path source) {
-        PosixFileAttributes attributes;
-        try {
-            attributes = Files.readAttributes(source, PosixFileAttributes.class);
-        } catch (IOException e) {
-            return "must be an existing file, " + source + " does not exist";
+        String problem = io.horcrux.internal.SourceFiles.problem(source);
+        if (problem != null) {
+            return problem;
         }
-        if (attributes.isDirectory()) {
-            return "must be a regular file, " + source + " is a directory";
-        }
-        if (!attributes.isRegularFile()) {
-            return "must be a regular file, " + source + " is a device or another special file";
-        }
-        boolean own = attributes.owner().getName().equals(System.getProperty("user.name"));
-        if (!Files.isReadable(source) || own && !attributes.permissions().contains(PosixFilePermission.OWNER_READ)) {
-            return "must be readable, " + source + " is not (the owner's read bit is checked, even for root)";
-        }
-        Path real = realPath(source);
-        if (real.startsWith(stateDirectory)) {
+        if (realPath(source).startsWith(stateDirectory)) {
             return "must not be inside the driver's state directory " + stateDirectory + " (another VM's files), "
                     + source + " is";
-        }
-        try (InputStream in = Files.newInputStream(real, LinkOption.NOFOLLOW_LINKS)) {
-            in.read();
-        } catch (IOException e) {
-            return "must be readable, " + source + ": " + e.getMessage();
         }
         return null;
     }

@@ -13,8 +13,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -55,21 +53,9 @@ final class SimulatedImages {
     }
 
     private static String problem(Path source) {
-        PosixFileAttributes attributes;
-        try {
-            attributes = Files.readAttributes(source, PosixFileAttributes.class);
-        } catch (IOException e) {
-            return "must be an existing file, " + source + " does not exist";
-        }
-        if (attributes.isDirectory()) {
-            return "must be a regular file, " + source + " is a directory";
-        }
-        if (!attributes.isRegularFile()) {
-            return "must be a regular file, " + source + " is a device or another special file";
-        }
-        boolean ownerOnly = attributes.owner().getName().equals(System.getProperty("user.name"));
-        if (!Files.isReadable(source) || ownerOnly && !attributes.permissions().contains(PosixFilePermission.OWNER_READ)) {
-            return "must be readable, " + source + " is not (the owner's read bit is checked, even for root)";
+        String problem = io.horcrux.internal.SourceFiles.problem(source);
+        if (problem != null) {
+            return problem;
         }
         byte[] head = new byte[8];
         int n;
