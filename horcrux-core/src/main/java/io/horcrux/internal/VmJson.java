@@ -9,6 +9,7 @@ import io.horcrux.model.Architecture;
 import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
 import io.horcrux.model.DiskFormat;
+import io.horcrux.model.DiskKind;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.NicSpec;
 import io.horcrux.model.Vm;
@@ -87,6 +88,10 @@ public final class VmJson {
             if (disk.readOnly()) {
                 gen.writeBooleanField("readOnly", true);
             }
+            if (disk.kind() != DiskKind.EMPTY) {
+                gen.writeStringField("kind", disk.kind().name());
+            }
+            writeOptional(gen, "source", disk.source());
             gen.writeEndObject();
         }
         gen.writeEndArray();
@@ -230,6 +235,8 @@ public final class VmJson {
         DiskFormat format = null;
         long size = -1;
         boolean readOnly = false;
+        DiskKind kind = DiskKind.EMPTY; // absent in documents from before disks had sources
+        String source = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
@@ -238,13 +245,15 @@ public final class VmJson {
                 case "format" -> format = enumValue(p, DiskFormat.class);
                 case "sizeBytes" -> size = p.getValueAsLong(-1);
                 case "readOnly" -> readOnly = p.getValueAsBoolean();
+                case "kind" -> kind = enumValue(p, DiskKind.class);
+                case "source" -> source = text(p);
                 default -> p.skipChildren();
             }
         }
         if (format == null) {
             throw new IOException("a disk needs a format" + at(p));
         }
-        return new DiskSpec(name, format, size, readOnly);
+        return new DiskSpec(name, format, size, readOnly, kind, source);
     }
 
     private static NicSpec readNic(JsonParser p) throws IOException {

@@ -27,7 +27,10 @@ import java.util.TreeMap;
  *       (a {@code VmManager} may set a lower maximum)</td></tr>
  *   <tr><td>cpus</td><td>1 to {@value #MAX_CPUS}</td></tr>
  *   <tr><td>disks</td><td>at most {@value #MAX_DISKS}; unique names; sizes positive multiples of
- *       512 from {@value #MIN_DISK_BYTES} to {@value #MAX_DISK_BYTES} bytes</td></tr>
+ *       512 from {@value #MIN_DISK_BYTES} to {@value #MAX_DISK_BYTES} bytes (or 0, the source's
+ *       size, for an overlay or a copy; always 0 for a CD-ROM); a source image, as an absolute,
+ *       normalised path, exactly for overlays, copies and CD-ROMs; overlays QCOW2 and writable,
+ *       CD-ROMs RAW and read-only</td></tr>
  *   <tr><td>nics</td><td>at most {@value #MAX_NICS}; unique names; unique unicast MACs, generated
  *       when absent</td></tr>
  *   <tr><td>labels</td><td>at most {@value #MAX_LABELS}; keys {@code [A-Za-z0-9][A-Za-z0-9._/-]{0,62}};
@@ -177,6 +180,16 @@ public record VmSpec(
             }
             checkPartName(field, disk.name(), names, violations);
             long size = disk.sizeBytes();
+            if (disk.kind() == DiskKind.EMPTY && disk.source() != null) {
+                violations.add(new Violation(field + ".source", "an empty disk has no source image; use"
+                        + " DiskSpec.overlay, copyOf or cdrom"));
+            }
+            if (disk.kind() != DiskKind.EMPTY) {
+                checkSourcedDisk(field, disk, violations);
+                if (size == 0 || disk.kind() == DiskKind.CDROM) {
+                    continue; // the source's size
+                }
+            }
             if (size < MIN_DISK_BYTES || size > MAX_DISK_BYTES) {
                 violations.add(new Violation(field + ".sizeBytes", "must be between " + MIN_DISK_BYTES + " and "
                         + MAX_DISK_BYTES + " bytes, was " + size));
@@ -185,6 +198,40 @@ public record VmSpec(
             }
         }
         return List.copyOf(disks.stream().filter(d -> d != null).toList());
+    }
+
+    /** The rules of a disk made from a source image: a valid source, and what its kind allows. */
+    private static void checkSourcedDisk(String field, DiskSpec disk, List<Violation> violations) {
+        if (disk.source() == null) {
+            violations.add(new Violation(field + ".source", "an overlay, a copy or a CD-ROM needs a source image"));
+        } else {
+            checkHostPath(field + ".source", disk.source(), violations);
+        }
+        switch (disk.kind()) {
+            case OVERLAY -> {
+                if (disk.format() != DiskFormat.QCOW2) {
+                    violations.add(new Violation(field + ".format", "an overlay is a QCOW2 image, was " + disk.format()));
+                }
+                if (disk.readOnly()) {
+                    violations.add(new Violation(field + ".readOnly", "an overlay is for writes; attach a read-only"
+                            + " base as a copy or a CD-ROM instead"));
+                }
+            }
+            case CDROM -> {
+                if (disk.format() != DiskFormat.RAW) {
+                    violations.add(new Violation(field + ".format", "a CD-ROM is read as RAW, was " + disk.format()));
+                }
+                if (!disk.readOnly()) {
+                    violations.add(new Violation(field + ".readOnly", "a CD-ROM is read-only"));
+                }
+                if (disk.sizeBytes() != 0) {
+                    violations.add(new Violation(field + ".sizeBytes", "a CD-ROM has its image's size: must be 0, was "
+                            + disk.sizeBytes()));
+                }
+            }
+            default -> {
+            }
+        }
     }
 
     private static List<NicSpec> checkNics(List<NicSpec> nics, List<Violation> violations) {

@@ -26,7 +26,8 @@ import java.util.Objects;
  * UTF-8 JSON text of one object, the same objects the inventory export writes for each VM:
  * <pre>
  * spec: {"id", "name", "memoryMiB", "cpus", "architecture",
- *        "disks": [{"name", "format", "sizeBytes", "readOnly" (only when true)}],
+ *        "disks": [{"name", "format", "sizeBytes", "readOnly" (only when true),
+ *                   "kind", "source" (only for a disk made from an image; absent: an empty disk)}],
  *        "nics": [{"name", "mac"}], "labels": {key: value},
  *        "boot": {"order": [device], "kernel", "initrd", "cmdline" (each only when set)}}
  * vm:   {"spec": spec, "status", "version", "createdAt", "updatedAt" (ISO-8601 instants),

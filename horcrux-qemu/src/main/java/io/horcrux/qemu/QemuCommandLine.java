@@ -2,6 +2,7 @@ package io.horcrux.qemu;
 
 import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
+import io.horcrux.model.DiskKind;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.NicSpec;
 import io.horcrux.model.VmSpec;
@@ -21,8 +22,9 @@ import java.util.UUID;
  * {@code -nodefaults -no-user-config -display none}, a {@code pvpanic} device and
  * {@code -action panic=} ({@link #withPanicAction}), {@code -sandbox} (when supported),
  * {@code -runas} (when {@link #runningAs(String) a user is set}), the
- * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
- * {@code -device}, each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
+ * boot settings, each disk as a {@code file} and a format {@code -blockdev} (the format always
+ * given, never probed) plus a virtio block {@code -device} (a CD-ROM: its ISO, read-only, as a
+ * {@code scsi-cd} on one virtio-scsi controller), each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
  * the spec's MAC, the first serial port on a Unix socket for the driver's console, the QMP monitor on a Unix
  * socket, the operator's QMP monitor on a second one when asked for, {@code -pidfile} and
  * {@code -daemonize}.
@@ -186,13 +188,26 @@ final class QemuCommandLine {
         }
         boot(args, spec.boot());
         String bus = machine.virtioBus();
+        boolean scsi = false;
         for (int i = 0; i < spec.disks().size(); i++) {
             DiskSpec disk = spec.disks().get(i);
-            String readOnly = disk.readOnly() ? ",read-only=on" : "";
-            add(args, "-blockdev", "driver=file,node-name=file" + i + ",filename=" + escape(files.disk(disk).toString())
-                    + readOnly);
+            boolean cdrom = disk.kind() == DiskKind.CDROM;
+            Path image = files.image(disk); // a CD-ROM is its ISO, in place; every other disk the VM's own image
+            requireSafePath("disks[" + i + "]", image);
+            String readOnly = disk.readOnly() || cdrom ? ",read-only=on" : "";
+            add(args, "-blockdev", "driver=file,node-name=file" + i + ",filename=" + escape(image.toString()) + readOnly);
+            // The format always given: QEMU never probes a disk. An overlay's backing file is opened with
+            // the format recorded in it at creation (qemu-img create -F).
             add(args, "-blockdev", "driver=" + disk.format().qemuName() + ",node-name=disk" + i + ",file=file" + i + readOnly);
-            add(args, "-device", "virtio-blk-" + bus + ",drive=disk" + i + ",id=disk" + i);
+            if (cdrom) {
+                if (!scsi) {
+                    add(args, "-device", "virtio-scsi-" + bus + ",id=scsi0");
+                    scsi = true;
+                }
+                add(args, "-device", "scsi-cd,bus=scsi0.0,drive=disk" + i + ",id=disk" + i);
+            } else {
+                add(args, "-device", "virtio-blk-" + bus + ",drive=disk" + i + ",id=disk" + i);
+            }
         }
         for (int i = 0; i < spec.nics().size(); i++) {
             NicSpec nic = spec.nics().get(i);

@@ -123,6 +123,8 @@ public final class QemuDriver implements VmDriver {
     private final StopSequence stops;
     private final Supervisor supervisor;
     private final QemuLauncher launcher;
+    private final SourceImages sources;
+    private final SourcedDisks sourcedDisks;
     private volatile boolean closed;
 
     private QemuDriver(Builder b, StateDirectory state, QemuBinaries binaries, HostProbe.Choice choice) {
@@ -149,6 +151,8 @@ public final class QemuDriver implements VmDriver {
         this.consoleBytes = b.consoleLogBytes;
         this.launcher = new QemuLauncher(commandLine, state, table, supervisor, stops, watcher, b.qmpTimeout,
                 operatorMonitor, consoleBytes);
+        this.sources = new SourceImages(qemuImg, state.path());
+        this.sourcedDisks = new SourcedDisks(qemuImg, sources);
     }
 
     /** A builder; {@link Builder#stateDirectory(Path)} is required. */
@@ -213,7 +217,16 @@ public final class QemuDriver implements VmDriver {
         return defaultStopGrace;
     }
 
-    /** Refuses architectures other than {@link Architecture#X86_64}. */
+    /**
+     * Refuses architectures other than {@link Architecture#X86_64} (an
+     * {@link InvalidVmSpecException}), and source images of disks (overlay bases, copied
+     * images, CD-ROM ISOs) that are missing, not a regular file, unreadable (the owner's read
+     * bit is checked even for root), inside the state directory (another VM's files), not an
+     * image {@code qemu-img} reads, empty, a CD-ROM that is not raw, a chain whose backing file
+     * is missing or has no recorded format, or larger than the disk's size (a
+     * {@link DriverException} listing each disk's field and rule). Runs
+     * {@code qemu-img info --backing-chain} once per source file, until that file changes.
+     */
     @Override
     public void check(VmSpec spec) {
         Objects.requireNonNull(spec, "spec");
@@ -221,6 +234,7 @@ public final class QemuDriver implements VmDriver {
             throw new InvalidVmSpecException(List.of(new Violation("architecture",
                     "the QEMU driver runs X86_64 guests only, was " + spec.architecture())));
         }
+        sources.check(spec);
     }
 
     /**
@@ -232,9 +246,30 @@ public final class QemuDriver implements VmDriver {
      */
     @Override
     public void provision(VmSpec spec) {
+        provision(spec, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create());
+    }
+
+    /**
+     * As {@link #provision(VmSpec)}, with the disks made from images: an
+     * {@link io.horcrux.model.DiskKind#OVERLAY overlay} by {@code qemu-img create -f qcow2 -b
+     * <base> -F <base's format>} (the format recorded in the overlay, so QEMU never guesses it;
+     * the base only read), a {@link io.horcrux.model.DiskKind#COPY copy} by
+     * {@code qemu-img convert -p -f <source's format>} with its progress to {@code listener}
+     * (and {@code qemu-img resize} when the disk is larger than the source), a CD-ROM attached
+     * in place. Cancelled, qemu-img is ended and the VM's directory removed.
+     *
+     * @throws io.horcrux.OperationCancelledException if cancelled or interrupted; nothing is kept
+     * @throws DriverException                        as {@link #provision(VmSpec)}, or if a
+     *                                                source image is refused (see {@link #check})
+     */
+    @Override
+    public void provision(VmSpec spec, io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
         ensureOpen();
         check(spec);
-        state.provision(spec, qemuImg);
+        cancellation.throwIfCancelled("provisioning VM '" + spec.id() + "'");
+        state.provision(spec, qemuImg, (disk, image) -> sourcedDisks.make(spec, disk, image, listener, cancellation));
     }
 
     /**

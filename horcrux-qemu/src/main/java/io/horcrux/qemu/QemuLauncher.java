@@ -72,8 +72,10 @@ final class QemuLauncher {
             throw new DriverException("VM '" + id + "' is not provisioned: " + files.directory() + " is missing");
         }
         for (DiskSpec disk : spec.disks()) {
-            if (!Files.isRegularFile(files.disk(disk), LinkOption.NOFOLLOW_LINKS)) {
-                throw new DriverException("VM '" + id + "': disk image " + files.disk(disk) + " is missing");
+            LinkOption[] own = disk.kind() == io.horcrux.model.DiskKind.CDROM ? new LinkOption[0]
+                    : new LinkOption[] {LinkOption.NOFOLLOW_LINKS};
+            if (!Files.isRegularFile(files.image(disk), own)) {
+                throw new DriverException("VM '" + id + "': disk image " + files.image(disk) + " is missing");
             }
         }
         Optional<Long> leftover = QemuIdentity.liveProcess(files);

@@ -100,6 +100,11 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
         return directory.resolve(disk.name() + "." + disk.format().qemuName());
     }
 
+    /** The file QEMU opens for the disk: a CD-ROM's ISO in place, else the VM's own {@link #disk image}. */
+    Path image(DiskSpec disk) {
+        return disk.kind() == io.horcrux.model.DiskKind.CDROM ? Path.of(disk.source()) : disk(disk);
+    }
+
 
     /** Removes what only a running QEMU has: its sockets and pidfile. */
     void removeRuntimeFiles() {

@@ -37,6 +37,12 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       as resident memory, and disk counters that move only when the test says the guest did
  *       I/O ({@link #diskWrite(String, String, long)}, {@link #diskRead(String, String, long)});
  *       all begin again at each start;</li>
+ *   <li>disks made from images ({@link io.horcrux.model.DiskSpec#overlay},
+ *       {@link io.horcrux.model.DiskSpec#copyOf copyOf}, {@link io.horcrux.model.DiskSpec#cdrom cdrom}):
+ *       the source images are checked on the host as the QEMU driver checks them
+ *       ({@link #check(VmSpec)}), copies report their progress and can be cancelled
+ *       ({@link Builder#copyTime(Duration)}), and a read-only disk refuses
+ *       {@link #diskWrite(String, String, long) writes};</li>
  *   <li>{@link #failNext(Operation, RuntimeException)}: the next call of an operation throws;</li>
  *   <li>{@link Builder#operationDelay(Duration)}: every lifecycle call takes this long;</li>
  *   <li>{@link Builder#guestShutdownTime(Duration)}: how long guests take to honour a
@@ -54,6 +60,7 @@ public final class SimulatedDriver implements VmDriver {
 
     private final Duration operationDelay;
     private final Duration guestShutdownTime;
+    private final Duration copyTime;
     private final Clock clock;
     private final Map<String, SimulatedVm> vms = new ConcurrentHashMap<>();
     private final Map<String, Queue<RuntimeException>> faults = new ConcurrentHashMap<>();
@@ -63,6 +70,7 @@ public final class SimulatedDriver implements VmDriver {
     private SimulatedDriver(Builder builder) {
         this.operationDelay = builder.operationDelay;
         this.guestShutdownTime = builder.guestShutdownTime;
+        this.copyTime = builder.copyTime;
         this.clock = builder.clock;
     }
 
@@ -154,12 +162,17 @@ public final class SimulatedDriver implements VmDriver {
      * The guest writes {@code bytes} to the named disk in one request: the disk's written bytes
      * grow by {@code bytes} and its write requests by one.
      *
-     * @throws DriverException          if the VM is not running or paused
+     * @throws DriverException          if the VM is not running or paused, or the disk is
+     *                                  read-only (a CD-ROM, say)
      * @throws IllegalArgumentException if the VM has no disk of that name, or {@code bytes} is
      *                                  negative
      */
     public void diskWrite(String vmId, String disk, long bytes) {
-        liveStats(vmId).io(vmId, Objects.requireNonNull(disk, "disk"), bytes, true);
+        SimulatedStats stats = liveStats(vmId);
+        if (existing(vmId).readOnlyDisks.contains(Objects.requireNonNull(disk, "disk"))) {
+            throw new DriverException("VM '" + vmId + "': disk '" + disk + "' is read-only");
+        }
+        stats.io(vmId, disk, bytes, true);
     }
 
     /**
@@ -219,10 +232,41 @@ public final class SimulatedDriver implements VmDriver {
         return (int) vms.values().stream().filter(vm -> vm.status.isActive()).count();
     }
 
+    /**
+     * Refuses, as the QEMU driver does, a disk whose source image (an overlay's base, a copy's
+     * source, a CD-ROM's ISO) is missing, not a regular file, unreadable (the owner's read bit
+     * is checked even for root) or not an image (empty, or a qcow2 header of a version QEMU does
+     * not know): a {@link DriverException} naming each disk's {@code source} field and the rule.
+     * Source images are only looked at, never written.
+     */
+    @Override
+    public void check(VmSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        SimulatedImages.check(spec);
+    }
+
     @Override
     public void provision(VmSpec spec) {
+        provision(spec, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create());
+    }
+
+    /**
+     * Provisions the VM in memory after {@link #check(VmSpec)}. Each {@link io.horcrux.model.DiskKind#COPY}
+     * disk is a simulated copy that takes {@link Builder#copyTime(Duration)} and reports 0, 25,
+     * 50, 75 and 100 percent to {@code listener}; cancelled (or interrupted) before its end, it
+     * throws an {@link io.horcrux.OperationCancelledException} and nothing is provisioned.
+     */
+    @Override
+    public void provision(VmSpec spec, io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
         act(Operation.PROVISION, spec.id());
-        if (vms.putIfAbsent(spec.id(), new SimulatedVm(spec.id())) != null) {
+        check(spec);
+        if (vms.containsKey(spec.id())) {
+            throw new DriverException("VM '" + spec.id() + "' is already provisioned");
+        }
+        SimulatedImages.copy(spec, copyTime, listener, cancellation);
+        if (vms.putIfAbsent(spec.id(), new SimulatedVm(spec)) != null) {
             throw new DriverException("VM '" + spec.id() + "' is already provisioned");
         }
     }
@@ -404,9 +448,12 @@ public final class SimulatedDriver implements VmDriver {
         /** The stats of the current or last run; null before the first start. */
         SimulatedStats stats;
         final SimulatedConsole console;
+        final Set<String> readOnlyDisks;
 
-        SimulatedVm(String id) {
-            console = new SimulatedConsole(id);
+        SimulatedVm(VmSpec spec) {
+            console = new SimulatedConsole(spec.id());
+            readOnlyDisks = spec.disks().stream().filter(io.horcrux.model.DiskSpec::readOnly)
+                    .map(io.horcrux.model.DiskSpec::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
         }
     }
 
@@ -414,6 +461,7 @@ public final class SimulatedDriver implements VmDriver {
     public static final class Builder {
         private Duration operationDelay = Duration.ZERO;
         private Duration guestShutdownTime = Duration.ZERO;
+        private Duration copyTime = Duration.ZERO;
         private Clock clock = Clock.systemUTC();
 
         private Builder() {
@@ -427,6 +475,16 @@ public final class SimulatedDriver implements VmDriver {
          */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * How long the copy of each {@link io.horcrux.model.DiskSpec#copyOf} disk takes when a VM
+         * is provisioned, in four equal steps, each reported to the progress listener; long
+         * enough, a test can cancel a copy in the middle. Default zero.
+         */
+        public Builder copyTime(Duration time) {
+            this.copyTime = requireNonNegative(time, "copyTime");
             return this;
         }
 
