@@ -49,7 +49,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *
  * <p>Port forwards behave as under QEMU, without binding anything: a running VM's
  * {@link VmRuntime#forwards()} lists its spec's forwards with a host port of 0 replaced by one
- * the driver chose (from {@value #FIRST_CHOSEN_PORT} up, never one another running VM of this
+ * the driver chose (from 40000 up, never one another running VM of this
  * driver holds), and a start asking for a fixed host port that another running VM of this driver
  * holds fails with a {@link DriverException} naming the port. Tap NICs are accepted as they are:
  * there is no host to look the device up on.
