@@ -18,7 +18,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -107,7 +106,7 @@ final class CloudInitSeed {
         CloudInit ci = spec.cloudInit();
         Path staging = files.directory().resolve(".cidata-build");
         Path partial = files.directory().resolve(".seed.cidata.iso.partial");
-        removeTree(staging);
+        StateDirectory.deleteTree(staging);
         Files.deleteIfExists(partial);
         Files.createDirectory(staging, PosixFilePermissions.asFileAttribute(VmFiles.OWNER_ONLY_DIR));
         try {
@@ -127,7 +126,7 @@ final class CloudInitSeed {
             log.info("VM {}: cloud-init seed {} built with {} in {} ms", spec.id(), files.cloudInitSeed(),
                     tool.getFileName(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         } finally {
-            removeTree(staging);
+            StateDirectory.deleteTree(staging);
             Files.deleteIfExists(partial);
         }
     }
@@ -185,21 +184,5 @@ final class CloudInitSeed {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
-    }
-
-    private static void removeTree(Path dir) throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Files.delete(dir);
-            return;
-        }
-        try (Stream<Path> entries = Files.list(dir)) {
-            for (Path entry : entries.toList()) {
-                removeTree(entry);
-            }
-        }
-        Files.delete(dir);
     }
 }
