@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The host ports a running QEMU's user-mode NICs listen on, read from its own account: QMP has no
@@ -21,6 +23,7 @@ import java.util.regex.Pattern;
  * the same after a reattach.
  */
 final class UserNetForwards {
+    private static final Logger log = LoggerFactory.getLogger(UserNetForwards.class);
     /** {@code Hub -1 (net0):}: the start of one netdev's table. */
     private static final Pattern SECTION = Pattern.compile("\\(([A-Za-z0-9_-]+)\\):\\s*$");
     /** {@code TCP[HOST_FORWARD]  12   127.0.0.1 40289   10.0.2.15  22  0  0}. */
@@ -45,7 +48,9 @@ final class UserNetForwards {
             return List.of();
         }
         String table = qmp.execute("human-monitor-command", Map.of("command-line", "info usernet")).asText();
-        return match(spec, parse(table));
+        List<PortForward> bound = match(spec, parse(table));
+        log.info("VM {}: port forwards bound: {}", spec.id(), bound);
+        return bound;
     }
 
     /** The table's listening sockets by netdev id ({@code net<i>}, as {@link QemuCommandLine} names them). */

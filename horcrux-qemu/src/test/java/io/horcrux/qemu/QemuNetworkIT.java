@@ -81,7 +81,22 @@ class QemuNetworkIT {
 
     @AfterEach
     void close() {
-        manager.close();
+        try {
+            // A test that fails while its manager leaves VMs running must not leave them behind.
+            manager.withStream(io.horcrux.model.VmQuery.all(), vms -> vms.filter(vm -> vm.status().isActive()).toList())
+                    .forEach(vm -> manager.stop(vm.id(), Duration.ZERO));
+        } finally {
+            manager.close();
+        }
+    }
+
+    /** Fails, saying what to do, when the test guest was built before it had what the network tests use. */
+    static void requireNetworkGuest(VmConsole console) {
+        String answer = run(console, "[ -x /etc/udhcpc/default.script ] && [ -d /mnt ]", "NETGUEST");
+        if (!answer.equals("NETGUEST=0")) {
+            throw new AssertionError("the test guest has no /etc/udhcpc/default.script or /mnt: it was built by an older"
+                    + " scripts/build-test-guest; run scripts/build-test-guest (or scripts/setup-debian) again");
+        }
     }
 
     static VmSpec.Builder guestSpec(TestGuest guest, String id) {
@@ -102,6 +117,7 @@ class QemuNetworkIT {
         manager.start("seeded");
         VmConsole console = manager.console("seeded");
         console.await(Pattern.compile(Pattern.quote(guest.readyLine())), BOOT);
+        requireNetworkGuest(console);
 
         assertThat(run(console, "dev=$(findfs LABEL=cidata) && mount -t iso9660 -o ro \"$dev\" /mnt && echo \"seed on $dev\"",
                 "MOUNTED")).as(console.output()).isEqualTo("MOUNTED=0");
@@ -145,6 +161,7 @@ class QemuNetworkIT {
 
         VmConsole console = manager.console("served");
         console.await(Pattern.compile(Pattern.quote(guest.readyLine())), BOOT);
+        requireNetworkGuest(console);
         console.write("udhcpc -i eth0 -n -q -t 10 -T 2\n");
         assertThat(console.await(Pattern.compile("^horcrux-guest: eth0 has "), ANSWER)).isEqualTo("horcrux-guest: eth0 has 10.0.2.15");
         // One connection per nc; the loop serves the next.
