@@ -37,6 +37,13 @@ import java.util.TreeMap;
  *       values at most 255 characters without control characters</td></tr>
  *   <tr><td>boot</td><td>kernel and initrd absolute, normalised paths without control
  *       characters; initrd and cmdline only with a kernel</td></tr>
+ *   <tr><td>nics[i].forwards</td><td>on user-mode NICs only; host ports 0 (chosen at start) to
+ *       65535, guest ports 1 to 65535, host addresses dotted IPv4 literals; unique within the VM
+ *       (no two on the same protocol, host address and fixed host port); see {@link PortForward}</td></tr>
+ *   <tr><td>nics[i].tapDevice</td><td>on tap NICs only, and there required: {@value NicSpec#TAP_DEVICE_RULE};
+ *       unique within the VM</td></tr>
+ *   <tr><td>cloudInit</td><td>optional; sizes and the shape of meta-data and network-config as
+ *       {@link CloudInit} says</td></tr>
  * </table>
  *
  * <pre>{@code
@@ -57,7 +64,8 @@ public record VmSpec(
         List<DiskSpec> disks,
         List<NicSpec> nics,
         Map<String, String> labels,
-        BootSpec boot) {
+        BootSpec boot,
+        CloudInit cloudInit) {
 
     public static final long MIN_MEMORY_MIB = 16;
     public static final long MAX_MEMORY_MIB = 16L * 1024 * 1024;
@@ -70,6 +78,12 @@ public record VmSpec(
     public static final long MAX_DISK_BYTES = 1L << 46;
     private static final int MAX_PATH_LENGTH = 4096;
     private static final SecureRandom MAC_RANDOM = new SecureRandom();
+
+    /** A spec without cloud-init: the form before {@link CloudInit} existed. */
+    public VmSpec(String id, String name, long memoryMiB, int cpus, Architecture architecture, List<DiskSpec> disks,
+                  List<NicSpec> nics, Map<String, String> labels, BootSpec boot) {
+        this(id, name, memoryMiB, cpus, architecture, disks, nics, labels, boot, null);
+    }
 
     /**
      * Checks every rule and normalises: {@code name} defaults to the id, lists and maps are
@@ -102,6 +116,9 @@ public record VmSpec(
             boot = BootSpec.defaults();
         }
         checkBoot(boot, violations);
+        if (cloudInit != null) {
+            CloudInitRules.check(cloudInit, violations);
+        }
         if (!violations.isEmpty()) {
             throw new InvalidVmSpecException(violations);
         }
@@ -118,6 +135,9 @@ public record VmSpec(
         disks.forEach(b::disk);
         nics.forEach(b::nic);
         labels.forEach(b::label);
+        if (cloudInit != null) {
+            b.cloudInit(cloudInit);
+        }
         return b;
     }
 
@@ -243,6 +263,7 @@ public record VmSpec(
         }
         Set<String> names = new HashSet<>();
         Set<String> macs = new HashSet<>();
+        NetworkRules network = new NetworkRules();
         List<NicSpec> normalised = new ArrayList<>(nics.size());
         for (int i = 0; i < nics.size(); i++) {
             NicSpec nic = nics.get(i);
@@ -261,7 +282,8 @@ public record VmSpec(
             } else if (!macs.add(mac)) {
                 violations.add(new Violation(field + ".mac", "must be unique within the VM, " + mac + " is repeated"));
             }
-            normalised.add(new NicSpec(nic.name(), mac));
+            network.check(field, nic, violations);
+            normalised.add(new NicSpec(nic.name(), mac, nic.mode(), nic.tapDevice(), nic.forwards()));
         }
         return List.copyOf(normalised);
     }
@@ -382,6 +404,7 @@ public record VmSpec(
         private final List<NicSpec> nics = new ArrayList<>();
         private final Map<String, String> labels = new java.util.LinkedHashMap<>();
         private BootSpec boot = BootSpec.defaults();
+        private CloudInit cloudInit;
 
         private Builder() {
         }
@@ -440,10 +463,20 @@ public record VmSpec(
         }
 
         /**
+         * The cloud-init NoCloud seed the guest reads at boot (user-data, meta-data,
+         * network-config); default none. The driver attaches it as a read-only volume labelled
+         * {@code cidata}. See {@link CloudInit}.
+         */
+        public Builder cloudInit(CloudInit cloudInit) {
+            this.cloudInit = cloudInit;
+            return this;
+        }
+
+        /**
          * @throws InvalidVmSpecException listing every violation
          */
         public VmSpec build() {
-            return new VmSpec(id, name, memoryMiB, cpus, architecture, disks, nics, labels, boot);
+            return new VmSpec(id, name, memoryMiB, cpus, architecture, disks, nics, labels, boot, cloudInit);
         }
     }
 }

@@ -44,6 +44,13 @@ import java.util.Set;
  *       100) and, cancelled, ends with an {@link io.horcrux.OperationCancelledException}
  *       leaving nothing. The contract checks this with a small raw image it writes.</li>
  *   <li>Send changes it notices on its own to the {@link DriverObserver}.</li>
+ *   <li><strong>Report port forwards as bound.</strong> The {@link VmRuntime} of {@link #start}
+ *       and {@link #runtime} lists the forwards of the spec's user-mode NICs, in spec order,
+ *       each with the host port actually listening: a forward asked with host port 0 carries
+ *       the port chosen at start, a fixed one its own. A start whose fixed host port is in use
+ *       (by another VM or program) fails with a {@link io.horcrux.DriverException} naming the
+ *       port and leaves the VM stopped. After {@link #attach}, {@link #runtime} reports the
+ *       forwards the running process holds.</li>
  *   <li>{@link #close()} releases the driver's connections, threads and claim on its state and
  *       leaves VMs running, so that a new driver can {@link #attach} to them. Idempotent.</li>
  * </ul>

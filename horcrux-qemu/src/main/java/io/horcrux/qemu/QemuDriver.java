@@ -125,6 +125,7 @@ public final class QemuDriver implements VmDriver {
     private final QemuLauncher launcher;
     private final SourceImages sources;
     private final SourcedDisks sourcedDisks;
+    private final CloudInitSeed seeds;
     private volatile boolean closed;
 
     private QemuDriver(Builder b, StateDirectory state, QemuBinaries binaries, HostProbe.Choice choice) {
@@ -149,8 +150,9 @@ public final class QemuDriver implements VmDriver {
                 + choice.accelerator() + " with CPU model " + choice.cpuModel() + "); QEMU was ended. Try another"
                 + " CPU model (QemuDriver.Builder.cpuModel, or leave it unset to let the probe choose) or Accelerator.TCG");
         this.consoleBytes = b.consoleLogBytes;
+        this.seeds = CloudInitSeed.locate();
         this.launcher = new QemuLauncher(commandLine, state, table, supervisor, stops, watcher, b.qmpTimeout,
-                operatorMonitor, consoleBytes);
+                operatorMonitor, consoleBytes, seeds);
         this.sources = new SourceImages(qemuImg, state.path());
         this.sourcedDisks = new SourcedDisks(qemuImg, sources);
     }
@@ -219,13 +221,19 @@ public final class QemuDriver implements VmDriver {
 
     /**
      * Refuses architectures other than {@link Architecture#X86_64} (an
-     * {@link InvalidVmSpecException}), and source images of disks (overlay bases, copied
+     * {@link InvalidVmSpecException}); source images of disks (overlay bases, copied
      * images, CD-ROM ISOs) that are missing, not a regular file, unreadable (the owner's read
      * bit is checked even for root), inside the state directory (another VM's files), not an
      * image {@code qemu-img} reads, empty, a CD-ROM that is not raw, a chain whose backing file
      * is missing or has no recorded format, or larger than the disk's size (a
-     * {@link DriverException} listing each disk's field and rule). Runs
-     * {@code qemu-img info --backing-chain} once per source file, until that file changes.
+     * {@link DriverException} listing each disk's field and rule); and cloud-init when the host
+     * has no tool to build its seed image with. Runs {@code qemu-img info --backing-chain} once
+     * per source file, until that file changes.
+     *
+     * @throws InvalidVmSpecException   for an architecture other than X86_64
+     * @throws DriverException          for a source image the host refuses, or a spec with
+     *                                  cloud-init on a host without {@code genisoimage}
+     *                                  ({@code xorrisofs} or {@code mkisofs})
      */
     @Override
     public void check(VmSpec spec) {
@@ -235,6 +243,7 @@ public final class QemuDriver implements VmDriver {
                     "the QEMU driver runs X86_64 guests only, was " + spec.architecture())));
         }
         sources.check(spec);
+        seeds.check(spec);
     }
 
     /**
@@ -324,6 +333,13 @@ public final class QemuDriver implements VmDriver {
      * Spawns QEMU, waits for its QMP greeting and returns with the VM running. On any failure
      * the process is killed and its socket and pidfile removed, and the exception carries
      * QEMU's first error lines and names the accelerator and CPU model.
+     *
+     * <p>Before QEMU runs: each tap NIC's device must exist (a {@link DriverException} says how
+     * to make it), each fixed host port of a forward must be free (one naming the port when it is
+     * not), and the cloud-init seed ({@code seed.cidata.iso} in the VM's directory) is built, or
+     * rebuilt when the spec's cloud-init changed since it was built. The runtime facts returned
+     * list the forwards with the host ports QEMU bound (read back from QEMU, so a host port 0
+     * shows the port it chose).
      */
     @Override
     public VmRuntime start(VmSpec spec) {
@@ -331,7 +347,7 @@ public final class QemuDriver implements VmDriver {
         check(spec);
         endKeptCrash(spec.id());
         QemuProcess vm = launcher.start(spec);
-        return new VmRuntime(vm.pid, vm.files.qmpSocket().toString());
+        return runtimeOf(vm);
     }
 
     /**
@@ -387,12 +403,19 @@ public final class QemuDriver implements VmDriver {
         connected(vmId, "reset").qmp().execute("system_reset");
     }
 
-    /** The pid and QMP socket of a VM this driver runs (started or reattached). */
+    /**
+     * The pid, QMP socket and port forwards (as bound, read from QEMU at start or reattach) of a
+     * VM this driver runs (started or reattached).
+     */
     @Override
     public Optional<VmRuntime> runtime(String vmId) {
         ensureOpen();
         QemuProcess vm = table.get(vmId);
-        return vm == null ? Optional.empty() : Optional.of(new VmRuntime(vm.pid, vm.files.qmpSocket().toString()));
+        return vm == null ? Optional.empty() : Optional.of(runtimeOf(vm));
+    }
+
+    private static VmRuntime runtimeOf(QemuProcess vm) {
+        return new VmRuntime(vm.pid, vm.files.qmpSocket().toString(), vm.forwards());
     }
 
     /**

@@ -42,10 +42,12 @@ final class QemuLauncher {
     private final Duration qmpTimeout;
     private final boolean operatorMonitor;
     private final int consoleBytes;
+    private final CloudInitSeed seeds;
 
     QemuLauncher(QemuCommandLine commandLine, StateDirectory state, ProcessTable table,
                  Supervisor supervisor, StopSequence stops, ExecutorService pool, Duration qmpTimeout,
-                 boolean operatorMonitor, int consoleBytes) {
+                 boolean operatorMonitor, int consoleBytes, CloudInitSeed seeds) {
+        this.seeds = seeds;
         this.commandLine = commandLine;
         this.state = state;
         this.table = table;
@@ -83,6 +85,8 @@ final class QemuLauncher {
             throw new DriverException("VM '" + id + "': a QEMU process of it (pid " + leftover.get()
                     + ") already runs without this driver watching it; attach or stop it first");
         }
+        HostNetwork.check(spec);
+        seeds.prepare(spec, files);
         files.prepareSocketDirectory();
         files.removeRuntimeFiles();
         List<String> args = operatorMonitor
@@ -108,6 +112,7 @@ final class QemuLauncher {
                 throw new DriverException(supervisor.hypervisorFailure());
             }
             vm.observed(runState);
+            vm.forwards(UserNetForwards.read(vm.qmp(), spec));
             table.register(vm);
             Files.deleteIfExists(files.startLog());
             log.info("VM {}: QEMU started (pid {}, {} -cpu {}, {}) in {} ms", id, pid, commandLine.accelerator(),
@@ -214,6 +219,14 @@ final class QemuLauncher {
             stops.forceGone(attached);
             files.removeRuntimeFiles();
             return VmStatus.STOPPED;
+        }
+        try {
+            attached.forwards(UserNetForwards.read(attached.qmp(), vm.spec()));
+        } catch (DriverException e) {
+            List<io.horcrux.model.PortForward> stored = vm.runtime() == null ? List.of() : vm.runtime().forwards();
+            log.warn("VM {}: cannot read its port forwards from QEMU, keeping the stored ones {}: {}", id, stored,
+                    e.getMessage());
+            attached.forwards(stored);
         }
         table.register(attached);
         if (!attached.qmp().isOpen()) {

@@ -185,7 +185,8 @@ final class StateDirectory implements AutoCloseable {
         lock.close();
     }
 
-    private static void deleteTree(Path dir) throws IOException {
+    /** Removes a file or a directory tree (never following symbolic links); nothing when absent. */
+    static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -1,6 +1,8 @@
 package io.horcrux.testkit;
 
 import io.horcrux.DriverException;
+import io.horcrux.model.NicSpec;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
@@ -10,6 +12,8 @@ import io.horcrux.spi.DriverObserver;
 import io.horcrux.spi.VmDriver;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
@@ -49,6 +53,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       graceful stop ({@code null}: they ignore it, as a guest without an OS does).</li>
  * </ul>
  *
+ * <p>Port forwards behave as under QEMU, without binding anything: a running VM's
+ * {@link VmRuntime#forwards()} lists its spec's forwards with a host port of 0 replaced by one
+ * the driver chose (from 40000 up, never one another running VM of this
+ * driver holds), and a start asking for a fixed host port that another running VM of this driver
+ * holds fails with a {@link DriverException} naming the port. Tap NICs are accepted as they are:
+ * there is no host to look the device up on.
+ *
  * <p>Thread-safe. Closing forgets every VM, as if the host had been switched off.
  */
 public final class SimulatedDriver implements VmDriver {
@@ -64,6 +75,11 @@ public final class SimulatedDriver implements VmDriver {
     private final Clock clock;
     private final Map<String, SimulatedVm> vms = new ConcurrentHashMap<>();
     private final Map<String, Queue<RuntimeException>> faults = new ConcurrentHashMap<>();
+    /** The first host port the driver chooses for a forward asked with host port 0. */
+    static final int FIRST_CHOSEN_PORT = 40000;
+    /** Guards the host ports of running VMs' forwards: a start's choice and check are one step. */
+    private final Object ports = new Object();
+    private int nextChosenPort = FIRST_CHOSEN_PORT;
     private volatile DriverObserver observer = (id, status, reason) -> { };
     private volatile boolean closed;
 
@@ -304,11 +320,12 @@ public final class SimulatedDriver implements VmDriver {
             if (vm.status.isActive()) {
                 throw new DriverException("VM '" + spec.id() + "' is already running");
             }
+            vm.forwards = bindForwards(spec);
             vm.status = VmStatus.RUNNING;
             vm.stats = new SimulatedStats(spec, clock);
             vm.console.started();
         }
-        return runtimeOf(spec.id());
+        return runtimeOf(spec.id(), vm);
     }
 
     @Override
@@ -381,11 +398,60 @@ public final class SimulatedDriver implements VmDriver {
     public java.util.Optional<VmRuntime> runtime(String vmId) {
         ensureOpen();
         SimulatedVm vm = vms.get(vmId);
-        return vm != null && vm.status.isActive() ? java.util.Optional.of(runtimeOf(vmId)) : java.util.Optional.empty();
+        return vm != null && vm.status.isActive() ? java.util.Optional.of(runtimeOf(vmId, vm)) : java.util.Optional.empty();
     }
 
-    private static VmRuntime runtimeOf(String vmId) {
-        return new VmRuntime(0, "simulated:" + vmId);
+    private static VmRuntime runtimeOf(String vmId, SimulatedVm vm) {
+        return new VmRuntime(0, "simulated:" + vmId, vm.forwards);
+    }
+
+    /** The spec's forwards as bound: fixed host ports checked against other running VMs, 0 replaced by a free one. */
+    private List<PortForward> bindForwards(VmSpec spec) {
+        synchronized (ports) {
+            List<PortForward> held = new ArrayList<>();
+            vms.forEach((id, other) -> {
+                if (!id.equals(spec.id()) && other.status.isActive()) {
+                    held.addAll(other.forwards);
+                }
+            });
+            List<PortForward> bound = new ArrayList<>();
+            for (NicSpec nic : spec.nics()) {
+                for (PortForward f : nic.forwards()) {
+                    if (f.hostPort() != 0) {
+                        for (PortForward h : held) {
+                            if (overlaps(h, f)) {
+                                throw new DriverException("VM '" + spec.id() + "': host port " + f.protocol().lowerCase()
+                                        + " " + f.hostAddress() + ":" + f.hostPort() + " of forward " + f
+                                        + " is in use by another VM");
+                            }
+                        }
+                    }
+                    bound.add(f);
+                }
+            }
+            for (int i = 0; i < bound.size(); i++) {
+                PortForward f = bound.get(i);
+                if (f.hostPort() == 0) {
+                    PortForward chosen;
+                    do {
+                        chosen = f.withHostPort(nextChosenPort);
+                        nextChosenPort = nextChosenPort >= 65535 ? FIRST_CHOSEN_PORT : nextChosenPort + 1;
+                    } while (isHeld(chosen, held) || isHeld(chosen, bound));
+                    bound.set(i, chosen);
+                }
+            }
+            return List.copyOf(bound);
+        }
+    }
+
+    private static boolean isHeld(PortForward f, List<PortForward> held) {
+        return held.stream().anyMatch(h -> h != f && overlaps(h, f));
+    }
+
+    /** Same protocol and port, on the same address or where one listens on every address. */
+    private static boolean overlaps(PortForward a, PortForward b) {
+        return a.protocol() == b.protocol() && a.hostPort() == b.hostPort() && (a.hostAddress().equals(b.hostAddress())
+                || a.hostAddress().equals("0.0.0.0") || b.hostAddress().equals("0.0.0.0"));
     }
 
     @Override
@@ -445,6 +511,8 @@ public final class SimulatedDriver implements VmDriver {
 
     private static final class SimulatedVm {
         volatile VmStatus status = VmStatus.STOPPED;
+        /** The forwards of the current run, host ports bound. */
+        volatile List<PortForward> forwards = List.of();
         /** The stats of the current or last run; null before the first start. */
         SimulatedStats stats;
         final SimulatedConsole console;

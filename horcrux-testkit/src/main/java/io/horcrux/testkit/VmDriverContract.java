@@ -2,9 +2,12 @@ package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.horcrux.DriverException;
 import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicSpec;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
@@ -232,6 +235,63 @@ public abstract class VmDriverContract {
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.CRASHED);
         driver.start(spec);
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+    }
+
+    /** Provisions a VM of this spec that the contract cleans up after the test. */
+    protected VmSpec provisioned(VmSpec spec) {
+        driver.provision(spec);
+        provisioned.add(spec);
+        return spec;
+    }
+
+    /** A TCP port of 127.0.0.1 that nothing listens on now (the kernel's choice, released at once). */
+    protected static int freeLoopbackPort() {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void aStartedVmReportsEveryForwardWithTheHostPortItBound() {
+        int fixed = freeLoopbackPort();
+        VmSpec spec = provisioned(spec("contract-fwd").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(0, 22), PortForward.tcp(fixed, 80),
+                        PortForward.udp(0, 53)))
+                .build());
+
+        VmRuntime runtime = driver.start(spec);
+
+        assertThat(runtime.forwards()).hasSize(3);
+        assertThat(runtime.forwards()).extracting(PortForward::protocol, PortForward::hostAddress, PortForward::guestPort)
+                .containsExactly(tuple(PortForward.Protocol.TCP, "127.0.0.1", 22),
+                        tuple(PortForward.Protocol.TCP, "127.0.0.1", 80), tuple(PortForward.Protocol.UDP, "127.0.0.1", 53));
+        assertThat(runtime.forwards().get(1).hostPort()).isEqualTo(fixed);
+        assertThat(runtime.forwards().get(0).hostPort()).isBetween(1, 65535).isNotEqualTo(fixed);
+        assertThat(runtime.forwards().get(2).hostPort()).isBetween(1, 65535);
+        assertThat(driver.runtime(spec.id())).map(VmRuntime::forwards).contains(runtime.forwards());
+        driver.stop(spec.id(), Duration.ZERO);
+        assertThat(driver.runtime(spec.id())).isEmpty();
+    }
+
+    @Test
+    void aSecondVmAskingForAFixedHostPortInUseFailsNamingItAndLeavesNothingRunning() {
+        int fixed = freeLoopbackPort();
+        VmSpec first = provisioned(spec("contract-port-a").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(fixed, 22))).build());
+        VmSpec second = provisioned(spec("contract-port-b").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(fixed, 22))).build());
+        driver.start(first);
+
+        assertThatThrownBy(() -> driver.start(second)).isInstanceOf(DriverException.class)
+                .hasMessageContaining(String.valueOf(fixed));
+        assertThat(driver.status(second.id())).isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.runtime(second.id())).isEmpty();
+        assertThat(driver.status(first.id())).isEqualTo(VmStatus.RUNNING);
+
+        driver.stop(first.id(), Duration.ZERO);
+        assertThat(driver.start(second).forwards()).extracting(PortForward::hostPort).containsExactly(fixed);
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.horcrux.HorcruxException;
@@ -11,7 +12,9 @@ import io.horcrux.VmManager;
 import io.horcrux.VmNotFoundException;
 import io.horcrux.model.BatchResult;
 import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicSpec;
 import io.horcrux.model.Page;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmQuery;
@@ -411,6 +414,24 @@ public abstract class VmManagerContract {
             }
         }
         assertThat(last).hasSize(vms);
+    }
+
+    @Test
+    void aStartedVmsForwardsAreInItsRuntimeFactsWithTheHostPortsBoundAndGoWhenItStops() {
+        manager.create(spec("fwd").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(0, 22), PortForward.udp(0, 53))).build());
+
+        Vm started = manager.start("fwd");
+
+        assertThat(started.runtime().forwards()).extracting(PortForward::protocol, PortForward::guestPort)
+                .containsExactly(tuple(PortForward.Protocol.TCP, 22), tuple(PortForward.Protocol.UDP, 53));
+        assertThat(started.runtime().forwards()).allSatisfy(f -> {
+            assertThat(f.hostPort()).isBetween(1, 65535);
+            assertThat(f.hostAddress()).isEqualTo(PortForward.LOOPBACK);
+        });
+        assertThat(manager.get("fwd").runtime()).isEqualTo(started.runtime());
+        assertThat(manager.list(VmQuery.all()).items()).extracting(Vm::runtime).containsExactly(started.runtime());
+        assertThat(manager.stop("fwd", Duration.ZERO).runtime()).isNull();
     }
 
     // ---------------------------------------------------------------- cache
