@@ -61,6 +61,7 @@ final class DefaultVmManager implements VmManager {
     private final BatchRunner batches;
     private final LiveStats stats;
     private final Supervisor supervisor;
+    private final SnapshotOperations snapshots;
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile boolean closed;
 
@@ -75,6 +76,7 @@ final class DefaultVmManager implements VmManager {
         this.lifecycle = new Lifecycle(locks, driver, recorder, this::find);
         this.batches = new BatchRunner(b.batchExecutor, b.batchParallelism);
         this.stats = new LiveStats(driver, this::find, batches);
+        this.snapshots = new SnapshotOperations(store, driver, lifecycle, recorder, b.clock);
         this.supervisor = new Supervisor(locks, store, driver, recorder, this::find, () -> closed);
         metrics.bindCache(this::cacheStats);
         driver.setObserver(supervisor);
@@ -240,6 +242,40 @@ final class DefaultVmManager implements VmManager {
         Objects.requireNonNull(ids, "ids");
         ensureOpen();
         return metrics.timed("statsAll", () -> stats.ofAll(ids));
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    @Override
+    public io.horcrux.model.Snapshot snapshot(String vmId, String name) {
+        return snapshot(vmId, name, io.horcrux.model.SnapshotMode.AUTOMATIC);
+    }
+
+    @Override
+    public io.horcrux.model.Snapshot snapshot(String vmId, String name, io.horcrux.model.SnapshotMode mode) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(mode, "mode");
+        return onVm("snapshot", vmId, id -> snapshots.take(id, name, mode));
+    }
+
+    @Override
+    public List<io.horcrux.model.Snapshot> snapshots(String vmId) {
+        return onVm("snapshots", vmId, snapshots::list);
+    }
+
+    @Override
+    public Vm revert(String vmId, String name) {
+        Objects.requireNonNull(name, "name");
+        return onVm("revert", vmId, id -> snapshots.revert(id, name));
+    }
+
+    @Override
+    public void deleteSnapshot(String vmId, String name) {
+        Objects.requireNonNull(name, "name");
+        onVm("deleteSnapshot", vmId, id -> {
+            snapshots.delete(id, name);
+            return null;
+        });
     }
 
     // ---------------------------------------------------------------- console, events, JSON

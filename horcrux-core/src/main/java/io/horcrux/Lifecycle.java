@@ -45,6 +45,11 @@ final class Lifecycle {
         return withVm(id, vm -> run(operation, vm, grace));
     }
 
+    /** Runs one row of the table on a VM whose lock the caller holds, as stored. */
+    Vm runHeld(LifecycleOperation operation, Vm vm, Duration grace) {
+        return run(operation, vm, grace);
+    }
+
     private Vm run(LifecycleOperation operation, Vm vm, Duration grace) {
         if (!operation.allowedFrom(vm.status())) {
             throw new IllegalVmStateException(vm.id(), vm.status(), operation.label());

@@ -3,6 +3,8 @@ package io.horcrux;
 import io.horcrux.model.BatchResult;
 import io.horcrux.model.CacheStats;
 import io.horcrux.model.Page;
+import io.horcrux.model.Snapshot;
+import io.horcrux.model.SnapshotMode;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
@@ -403,6 +405,80 @@ public interface VmManager extends AutoCloseable {
      * @throws IllegalStateException    if the manager is closed
      */
     List<Vm> importJson(InputStream in);
+
+    // ---------------------------------------------------------------- snapshots
+
+    /**
+     * Takes a snapshot of the VM: of a {@code STOPPED} VM its disks; of a {@code RUNNING} or
+     * {@code PAUSED} one its disks and its memory and device state together, so that
+     * {@link #revert} resumes the guest where it was. Same as
+     * {@link #snapshot(String, String, SnapshotMode)} with {@link SnapshotMode#AUTOMATIC}.
+     */
+    Snapshot snapshot(String vmId, String name);
+
+    /**
+     * Takes a snapshot of the VM's disks that can change (neither read-only nor CD-ROMs; all must
+     * be qcow2) and, in mode {@link SnapshotMode#AUTOMATIC} of an active VM, of its memory. Its
+     * parent is the snapshot the VM is at ({@link Snapshot#current()}), and it becomes the
+     * current one. The snapshots are stored in the inventory apart from the VM and read only by
+     * {@link #snapshots}.
+     *
+     * @param name the snapshot's name, unique for the VM, following the rules of VM ids
+     * @throws InvalidSnapshotException       if the name breaks the rule of ids, the VM has no
+     *                                        disk that can hold a snapshot, or one of them is raw;
+     *                                        nothing reaches the driver
+     * @throws SnapshotAlreadyExistsException if the VM has a snapshot of that name
+     * @throws VmNotFoundException            if there is no VM with this id
+     * @throws IllegalVmStateException        if the VM is not {@code STOPPED}, {@code RUNNING}
+     *                                        or {@code PAUSED}
+     * @throws DriverException                if the driver fails; no part of the snapshot is kept
+     * @throws NullPointerException           if an argument is null
+     * @throws IllegalStateException          if the manager is closed
+     */
+    Snapshot snapshot(String vmId, String name, SnapshotMode mode);
+
+    /**
+     * The VM's snapshots, oldest first: the nodes of its snapshot tree, each naming its parent.
+     *
+     * @throws VmNotFoundException   if there is no VM with this id
+     * @throws NullPointerException  if {@code vmId} is null
+     * @throws IllegalStateException if the manager is closed
+     */
+    List<Snapshot> snapshots(String vmId);
+
+    /**
+     * Brings the VM back to one of its snapshots, which becomes its current one (a snapshot taken
+     * next starts a branch from it). Of a snapshot without memory the disks go back and the VM
+     * is {@code STOPPED} (stopped first, with the driver's default grace, if it ran); of one with
+     * memory the VM is {@code RUNNING} or {@code PAUSED} as it was when taken, the guest running
+     * on from that instant (a stopped VM is started first).
+     *
+     * @throws SnapshotNotFoundException if the VM has no snapshot of that name (another VM's
+     *                                   snapshot is not one of its own)
+     * @throws InvalidSnapshotException  if the name breaks the rule of ids
+     * @throws VmNotFoundException       if there is no VM with this id
+     * @throws IllegalVmStateException   if the VM is not {@code STOPPED}, {@code RUNNING} or
+     *                                   {@code PAUSED}
+     * @throws DriverException           if the driver fails
+     * @throws NullPointerException      if an argument is null
+     * @throws IllegalStateException     if the manager is closed
+     */
+    Vm revert(String vmId, String name);
+
+    /**
+     * Deletes one of the VM's snapshots, keeping its disks' current content; its children hang
+     * from its parent now, and if it was current its parent is.
+     *
+     * @throws SnapshotNotFoundException if the VM has no snapshot of that name
+     * @throws InvalidSnapshotException  if the name breaks the rule of ids
+     * @throws VmNotFoundException       if there is no VM with this id
+     * @throws IllegalVmStateException   if the VM is not {@code STOPPED}, {@code RUNNING} or
+     *                                   {@code PAUSED}
+     * @throws DriverException           if the driver fails; the snapshot is kept
+     * @throws NullPointerException      if an argument is null
+     * @throws IllegalStateException     if the manager is closed
+     */
+    void deleteSnapshot(String vmId, String name);
 
     /**
      * The cache's hit and miss counts and size; all zero when the cache is off. Works after

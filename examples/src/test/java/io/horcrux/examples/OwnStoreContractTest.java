@@ -23,6 +23,12 @@ class OwnStoreContractTest extends VmStoreContract {
     }
 
     /** The project's store, here passing every call to the store it wraps. */
+    /** This example store keeps no snapshots: the contract checks it refuses them clearly. */
+    @Override
+    protected boolean keepsSnapshots() {
+        return false;
+    }
+
     static final class OwnStore implements VmStore {
         private final VmStore inventory;
 

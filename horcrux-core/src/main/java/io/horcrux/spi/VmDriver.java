@@ -51,6 +51,16 @@ import java.util.Set;
  *       (by another VM or program) fails with a {@link io.horcrux.DriverException} naming the
  *       port and leaves the VM stopped. After {@link #attach}, {@link #runtime} reports the
  *       forwards the running process holds.</li>
+ *   <li><strong>Snapshots.</strong> {@link #snapshot}, {@link #revert} and
+ *       {@link #deleteSnapshot} act on every disk of the VM that can change (those neither
+ *       read-only nor CD-ROMs; the manager has checked they are all qcow2 and that there is at
+ *       least one), all or none: a failure on one disk undoes what was done to the others and
+ *       throws a {@link io.horcrux.DriverException}. The manager holds the VM's lock and has
+ *       checked its status and the name (a valid id). A snapshot of a stopped VM holds its
+ *       disks; one with memory of a running or paused VM also its memory and device state, and
+ *       a revert to it leaves the VM running or paused as the snapshot was taken. The defaults
+ *       refuse with a {@link io.horcrux.DriverException}; the contract checks a driver that
+ *       {@linkplain #supportsSnapshots() supports them}.</li>
  *   <li>{@link #close()} releases the driver's connections, threads and claim on its state and
  *       leaves VMs running, so that a new driver can {@link #attach} to them. Idempotent.</li>
  * </ul>
@@ -186,6 +196,49 @@ public interface VmDriver extends AutoCloseable {
      */
     default VmStats stats(String vmId) {
         throw new io.horcrux.DriverException("the " + name() + " driver has no live stats (VM '" + vmId + "')");
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /** Whether this driver takes snapshots. The default: no. */
+    default boolean supportsSnapshots() {
+        return false;
+    }
+
+    /**
+     * Takes a snapshot named {@code name} of the VM's disks, and with {@code withMemory} (only for
+     * a {@code RUNNING} or {@code PAUSED} VM) of its memory and device state; the VM's status
+     * stays. A disk-only snapshot of an active VM is taken at one instant across its disks.
+     *
+     * @implSpec The default refuses with a {@link io.horcrux.DriverException}. An implementation
+     *           leaves no part of the snapshot behind when it fails.
+     * @param vm the VM as stored, {@code STOPPED}, {@code RUNNING} or {@code PAUSED}
+     */
+    default void snapshot(Vm vm, String name, boolean withMemory) {
+        throw new io.horcrux.DriverException("the " + name() + " driver takes no snapshots (VM '" + vm.id() + "')");
+    }
+
+    /**
+     * Brings the VM back to {@code snapshot}. Of a snapshot without memory the VM is
+     * {@code STOPPED} (the manager stops it first); with memory it is {@code RUNNING} or
+     * {@code PAUSED} (the manager starts it first), and after the revert it runs on from the
+     * snapshot, in the status {@link io.horcrux.model.Snapshot#takenWhile()}.
+     *
+     * @implSpec The default refuses with a {@link io.horcrux.DriverException}.
+     * @return the VM's status after the revert
+     */
+    default VmStatus revert(Vm vm, io.horcrux.model.Snapshot snapshot) {
+        throw new io.horcrux.DriverException("the " + name() + " driver takes no snapshots (VM '" + vm.id() + "')");
+    }
+
+    /**
+     * Deletes the named snapshot from the VM's disks, keeping their current content; the VM's
+     * status stays. Idempotent: a disk without it is left as it is.
+     *
+     * @implSpec The default refuses with a {@link io.horcrux.DriverException}.
+     */
+    default void deleteSnapshot(Vm vm, String name) {
+        throw new io.horcrux.DriverException("the " + name() + " driver takes no snapshots (VM '" + vm.id() + "')");
     }
 
     /** Releases connections and threads; leaves VMs running. Idempotent. */

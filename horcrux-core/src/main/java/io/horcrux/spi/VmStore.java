@@ -44,6 +44,14 @@ import java.util.stream.Stream;
  *       (instants to at least the millisecond).</li>
  *   <li>Listing is by id, with a keyset cursor: the cursor is the id of the last item.</li>
  *   <li>Failures of the storage itself are {@link io.horcrux.StoreException}s.</li>
+ *   <li><strong>Snapshots</strong> ({@link #snapshots}, {@link #insertSnapshot},
+ *       {@link #revertSnapshot}, {@link #deleteSnapshot}) are kept apart from the VM's record
+ *       (their own table) and read only when asked for, never with {@link #find} or a list. At
+ *       most one snapshot of a VM is {@linkplain io.horcrux.model.Snapshot#current() current};
+ *       deleting a snapshot re-hangs its children from its parent (and makes its parent current
+ *       if it was); deleting the VM deletes its snapshots. Each write is one transaction. The
+ *       defaults refuse with a {@link io.horcrux.StoreException}; the contract checks every
+ *       implementation that keeps them.</li>
  *   <li>{@link #close()} is idempotent; other calls after it throw {@link IllegalStateException}.</li>
  * </ul>
  */
@@ -126,6 +134,53 @@ public interface VmStore extends AutoCloseable {
         try (Stream<Vm> vms = stream(query.withoutPaging())) {
             return vms.count();
         }
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /**
+     * The snapshots of a VM, oldest first (by {@code takenAt}, then name): empty when it has
+     * none or is not stored.
+     *
+     * @implSpec The default refuses: this store keeps no snapshots.
+     * @throws io.horcrux.StoreException if the inventory cannot be read, or keeps no snapshots
+     */
+    default java.util.List<io.horcrux.model.Snapshot> snapshots(String vmId) {
+        throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
+    }
+
+    /**
+     * Stores a new snapshot of a stored VM and makes it the VM's current one (whatever
+     * {@code snapshot.current()} says): the one that was current stops being so.
+     *
+     * @implSpec The default refuses: this store keeps no snapshots.
+     * @throws io.horcrux.VmNotFoundException             if no VM has that id
+     * @throws io.horcrux.SnapshotAlreadyExistsException if the VM has a snapshot of that name
+     * @throws io.horcrux.SnapshotNotFoundException      if its parent is not a snapshot of the VM
+     */
+    default void insertSnapshot(String vmId, io.horcrux.model.Snapshot snapshot) {
+        throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
+    }
+
+    /**
+     * Makes the named snapshot the VM's current one.
+     *
+     * @implSpec The default refuses: this store keeps no snapshots.
+     * @throws io.horcrux.SnapshotNotFoundException if the VM has no snapshot of that name
+     */
+    default void revertSnapshot(String vmId, String name) {
+        throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
+    }
+
+    /**
+     * Removes the named snapshot: its children hang from its parent now (roots if it was one),
+     * and if it was current its parent is (none if it was a root).
+     *
+     * @implSpec The default refuses: this store keeps no snapshots.
+     * @throws io.horcrux.SnapshotNotFoundException if the VM has no snapshot of that name
+     */
+    default void deleteSnapshot(String vmId, String name) {
+        throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
     }
 
     /** Releases connections and files. Idempotent. */

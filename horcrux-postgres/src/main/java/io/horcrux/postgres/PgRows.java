@@ -45,9 +45,12 @@ final class PgRows {
     final String existingIds;
     private final String vms;
     private final String labels;
+    /** The schema's name, quoted. */
+    final String schema;
 
     /** @param schema the schema's name, already quoted */
     PgRows(String schema) {
+        this.schema = schema;
         vms = schema + ".vms";
         labels = schema + ".vm_labels";
         insert = "INSERT INTO " + vms + " (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";

@@ -31,13 +31,13 @@ final class PgSchema {
     static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
     /** Script {@code i} takes the schema from version {@code i} to {@code i + 1}. */
-    static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql");
+    static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V4__snapshots.sql");
 
     /** The schema version this code writes and reads. */
     static final int LATEST = SCRIPTS.size();
 
     /** The tables the scripts create: if any exists, the version table must too. */
-    static final List<String> TABLES = List.of("vms", "vm_labels");
+    static final List<String> TABLES = List.of("vms", "vm_labels", "vm_snapshots");
 
     static final String VERSION_TABLE = "horcrux_schema";
 

@@ -98,6 +98,7 @@ public final class PostgresVmStore implements VmStore {
     private final HikariDataSource pool; // null on the application's DataSource
     private final PgReader reads;
     private final PgWriter writes;
+    private final PgSnapshots snapshots;
     private volatile boolean closed;
 
     PostgresVmStore(String where, InventoryLock lock, HikariDataSource pool, DataSource connections,
@@ -114,6 +115,7 @@ public final class PostgresVmStore implements VmStore {
         };
         this.reads = new PgReader(borrow, rows, fetchSize, where, this::ensureOpen);
         this.writes = new PgWriter(borrow, rows, where, this::ensureOpen);
+        this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen);
     }
 
     /**
@@ -184,6 +186,28 @@ public final class PostgresVmStore implements VmStore {
     @Override
     public void delete(String id, long expectedVersion) {
         writes.delete(id, expectedVersion);
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    @Override
+    public List<io.horcrux.model.Snapshot> snapshots(String vmId) {
+        return snapshots.list(vmId);
+    }
+
+    @Override
+    public void insertSnapshot(String vmId, io.horcrux.model.Snapshot snapshot) {
+        snapshots.insert(vmId, snapshot);
+    }
+
+    @Override
+    public void revertSnapshot(String vmId, String name) {
+        snapshots.revert(vmId, name);
+    }
+
+    @Override
+    public void deleteSnapshot(String vmId, String name) {
+        snapshots.delete(vmId, name);
     }
 
     // ---------------------------------------------------------------- reads

@@ -100,6 +100,7 @@ public final class SqliteVmStore implements VmStore {
     private final String memoryName; // null for a file
     private final SqliteWriter writes;
     private final SqliteReader reads;
+    private final SqliteSnapshots snapshots;
     private volatile boolean closed;
 
     private SqliteVmStore(Builder b, String where, String url, OwnerLock fileLock) {
@@ -139,6 +140,7 @@ public final class SqliteVmStore implements VmStore {
         }
         this.writes = writer;
         this.reads = r;
+        this.snapshots = new SqliteSnapshots(writer, r, where);
         log.info("opened {} (schema version {}, {} reader connections, synchronous={})", where, Migrations.LATEST,
                 b.readerPoolSize, b.synchronous);
     }
@@ -190,6 +192,30 @@ public final class SqliteVmStore implements VmStore {
             return Set.of();
         }
         return reads.existingIds(distinct);
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /** {@inheritDoc} <p>On a reader connection: it never waits for writes. */
+    @Override
+    public List<io.horcrux.model.Snapshot> snapshots(String vmId) {
+        ensureOpen();
+        return snapshots.list(vmId);
+    }
+
+    @Override
+    public void insertSnapshot(String vmId, io.horcrux.model.Snapshot snapshot) {
+        snapshots.insert(vmId, snapshot);
+    }
+
+    @Override
+    public void revertSnapshot(String vmId, String name) {
+        snapshots.revert(vmId, name);
+    }
+
+    @Override
+    public void deleteSnapshot(String vmId, String name) {
+        snapshots.delete(vmId, name);
     }
 
     @Override

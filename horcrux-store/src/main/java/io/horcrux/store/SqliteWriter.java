@@ -187,6 +187,37 @@ final class SqliteWriter implements AutoCloseable {
         }
     }
 
+    /** Work on the writer connection inside a transaction. */
+    interface Work<T> {
+        T run(Connection writer) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} in one write transaction on the writer connection, under the write lock:
+     * committed when it returns, rolled back when it throws (a Horcrux exception passes through,
+     * an {@link SQLException} becomes a {@link StoreException} naming {@code operation}).
+     */
+    <T> T inTransaction(String operation, Work<T> work) {
+        writeLock.lock();
+        try {
+            ensureOpen.run();
+            beginWrite();
+            try {
+                T result = work.run(writer);
+                commit.execute();
+                return result;
+            } catch (SQLException | RuntimeException e) {
+                abort(e);
+                if (e instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw failure(operation, e);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
     /** Why a compare-and-set matched no row; under writeLock. */
     private RuntimeException missingOrConflict(String id, long expectedVersion) throws SQLException {
         versionOf.setString(1, id);

@@ -31,6 +31,8 @@ import java.util.stream.Stream;
 public final class InMemoryVmStore implements VmStore {
     private final ConcurrentSkipListMap<String, Vm> vms = new ConcurrentSkipListMap<>();
     private final Object writeLock = new Object();
+    /** Each VM's snapshots in the order taken; guarded by {@link #writeLock}. */
+    private final java.util.Map<String, List<io.horcrux.model.Snapshot>> snapshots = new java.util.HashMap<>();
     private volatile boolean closed;
 
     private InMemoryVmStore() {
@@ -86,6 +88,7 @@ public final class InMemoryVmStore implements VmStore {
         synchronized (writeLock) {
             checkVersion(id, expectedVersion);
             vms.remove(id);
+            snapshots.remove(id);
         }
     }
 
@@ -129,9 +132,82 @@ public final class InMemoryVmStore implements VmStore {
         return query.after().map(after -> vms.tailMap(after, false)).orElse(vms);
     }
 
+    // ---------------------------------------------------------------- snapshots
+
+    @Override
+    public List<io.horcrux.model.Snapshot> snapshots(String vmId) {
+        ensureOpen();
+        synchronized (writeLock) {
+            List<io.horcrux.model.Snapshot> list = new ArrayList<>(snapshots.getOrDefault(vmId, List.of()));
+            list.sort(java.util.Comparator.comparing(io.horcrux.model.Snapshot::takenAt)
+                    .thenComparing(io.horcrux.model.Snapshot::name));
+            return List.copyOf(list);
+        }
+    }
+
+    @Override
+    public void insertSnapshot(String vmId, io.horcrux.model.Snapshot snapshot) {
+        ensureOpen();
+        Objects.requireNonNull(snapshot, "snapshot");
+        synchronized (writeLock) {
+            if (!vms.containsKey(vmId)) {
+                throw new VmNotFoundException(vmId);
+            }
+            List<io.horcrux.model.Snapshot> list = snapshots.computeIfAbsent(vmId, k -> new ArrayList<>());
+            if (indexOf(list, snapshot.name()) >= 0) {
+                throw new io.horcrux.SnapshotAlreadyExistsException(vmId, snapshot.name());
+            }
+            if (snapshot.parent().isPresent() && indexOf(list, snapshot.parent().get()) < 0) {
+                throw new io.horcrux.SnapshotNotFoundException(vmId, snapshot.parent().get());
+            }
+            list.replaceAll(s -> s.withCurrent(false));
+            list.add(snapshot.withCurrent(true));
+        }
+    }
+
+    @Override
+    public void revertSnapshot(String vmId, String name) {
+        ensureOpen();
+        synchronized (writeLock) {
+            List<io.horcrux.model.Snapshot> list = existingSnapshots(vmId, name);
+            list.replaceAll(s -> s.withCurrent(s.name().equals(name)));
+        }
+    }
+
+    @Override
+    public void deleteSnapshot(String vmId, String name) {
+        ensureOpen();
+        synchronized (writeLock) {
+            List<io.horcrux.model.Snapshot> list = existingSnapshots(vmId, name);
+            io.horcrux.model.Snapshot gone = list.remove(indexOf(list, name));
+            list.replaceAll(s -> {
+                io.horcrux.model.Snapshot t = s.parent().equals(java.util.Optional.of(name)) ? s.withParent(gone.parent()) : s;
+                return gone.current() && gone.parent().equals(java.util.Optional.of(t.name())) ? t.withCurrent(true) : t;
+            });
+        }
+    }
+
+    private List<io.horcrux.model.Snapshot> existingSnapshots(String vmId, String name) {
+        List<io.horcrux.model.Snapshot> list = snapshots.get(vmId);
+        if (list == null || indexOf(list, name) < 0) {
+            throw new io.horcrux.SnapshotNotFoundException(vmId, name);
+        }
+        return list;
+    }
+
+    private static int indexOf(List<io.horcrux.model.Snapshot> list, String name) {
+        for (int i = 0; i < list.size(); i++) {
+            if (list.get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** Forgets every VM. The store stays open. */
     public void clear() {
         synchronized (writeLock) {
+            snapshots.clear();
             vms.clear();
         }
     }

@@ -460,4 +460,114 @@ public abstract class VmStoreContract {
         assertThat(store.find("text")).contains(vm);
         assertThat(store.list(VmQuery.all().withLabel("team", "\u00fcber/\ud83d\ude80")).items()).containsExactly(vm);
     }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /**
+     * Whether the store keeps snapshots; a store that does not (the SPI's defaults) is checked to
+     * refuse every snapshot call with a {@link io.horcrux.StoreException}. True unless overridden.
+     */
+    protected boolean keepsSnapshots() {
+        return true;
+    }
+
+    private static io.horcrux.model.Snapshot snap(String name, String parent, int second) {
+        return new io.horcrux.model.Snapshot(name, java.util.Optional.ofNullable(parent), T0.plusSeconds(second).plusNanos(123_000_000),
+                false, true, VmStatus.STOPPED);
+    }
+
+    @Test
+    void aStoreWithoutSnapshotsRefusesThemClearly() {
+        if (keepsSnapshots()) {
+            assertThat(store.snapshots("nobody")).isEmpty();
+            return;
+        }
+        store.insert(vm("plain"));
+        for (Runnable call : List.<Runnable>of(() -> store.snapshots("plain"),
+                () -> store.insertSnapshot("plain", snap("s1", null, 1)),
+                () -> store.revertSnapshot("plain", "s1"), () -> store.deleteSnapshot("plain", "s1"))) {
+            assertThatThrownBy(call::run).isInstanceOf(io.horcrux.StoreException.class).hasMessageContaining("snapshots");
+        }
+    }
+
+    @Test
+    void snapshotsFormATreeWithOneCurrentAndAreReadBackExactly() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("tree"));
+        store.insert(vm("other"));
+        io.horcrux.model.Snapshot a = snap("a", null, 1);
+        store.insertSnapshot("tree", a);
+        io.horcrux.model.Snapshot b = new io.horcrux.model.Snapshot("b", java.util.Optional.of("a"), T0.plusSeconds(2), true, true,
+                VmStatus.PAUSED);
+        store.insertSnapshot("tree", b);
+        assertThat(store.snapshots("tree")).containsExactly(a.withCurrent(false), b);
+        store.revertSnapshot("tree", "a");
+        io.horcrux.model.Snapshot c = snap("c", "a", 3);
+        store.insertSnapshot("tree", c);
+        assertThat(store.snapshots("tree")).containsExactly(a.withCurrent(false), b.withCurrent(false), c);
+        assertThat(store.snapshots("other")).isEmpty();
+        // The VM's own record is not touched by its snapshots.
+        assertThat(store.find("tree")).contains(vm("tree"));
+    }
+
+    @Test
+    void deletingASnapshotReHangsItsChildrenFromItsParent() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("del"));
+        store.insertSnapshot("del", snap("root", null, 1));
+        store.insertSnapshot("del", snap("mid", "root", 2));
+        store.insertSnapshot("del", snap("leaf1", "mid", 3));
+        store.revertSnapshot("del", "mid");
+        store.insertSnapshot("del", snap("leaf2", "mid", 4));
+        store.revertSnapshot("del", "mid");
+
+        store.deleteSnapshot("del", "mid");
+
+        assertThat(store.snapshots("del")).containsExactly(snap("root", null, 1), snap("leaf1", "root", 3).withCurrent(false),
+                snap("leaf2", "root", 4).withCurrent(false));
+        store.deleteSnapshot("del", "root");
+        assertThat(store.snapshots("del")).containsExactly(snap("leaf1", null, 3).withCurrent(false),
+                snap("leaf2", null, 4).withCurrent(false));
+    }
+
+    @Test
+    void snapshotWritesRefuseBadInputAndChangeNothing() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("bad"));
+        store.insert(vm("else"));
+        store.insertSnapshot("bad", snap("s1", null, 1));
+        store.insertSnapshot("else", snap("theirs", null, 1));
+        List<io.horcrux.model.Snapshot> before = store.snapshots("bad");
+
+        assertThatThrownBy(() -> store.insertSnapshot("bad", snap("s1", null, 5)))
+                .isInstanceOf(io.horcrux.SnapshotAlreadyExistsException.class).hasMessageContaining("s1");
+        assertThatThrownBy(() -> store.insertSnapshot("bad", snap("s2", "theirs", 5)))
+                .isInstanceOf(io.horcrux.SnapshotNotFoundException.class).hasMessageContaining("theirs");
+        assertThatThrownBy(() -> store.insertSnapshot("missing", snap("s1", null, 5)))
+                .isInstanceOf(VmNotFoundException.class);
+        assertThatThrownBy(() -> store.revertSnapshot("bad", "theirs"))
+                .isInstanceOf(io.horcrux.SnapshotNotFoundException.class).hasMessageContaining("'bad'");
+        assertThatThrownBy(() -> store.deleteSnapshot("bad", "theirs"))
+                .isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThat(store.snapshots("bad")).isEqualTo(before);
+        assertThat(store.snapshots("else")).containsExactly(snap("theirs", null, 1));
+    }
+
+    @Test
+    void deletingAVmDeletesItsSnapshots() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("gone"));
+        store.insertSnapshot("gone", snap("s1", null, 1));
+        store.delete("gone", 1);
+        store.insert(vm("gone"));
+        assertThat(store.snapshots("gone")).isEmpty();
+    }
 }
