@@ -47,6 +47,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       ({@link #check(VmSpec)}), copies report their progress and can be cancelled
  *       ({@link Builder#copyTime(Duration)}), and a read-only disk refuses
  *       {@link #diskWrite(String, String, long) writes};</li>
+ *   <li>snapshots ({@link #snapshot}, {@link #revert}, {@link #deleteSnapshot}): each writable
+ *       disk holds a text the test writes ({@link #writeDisk(String, String, String)}) and the
+ *       guest's memory a text ({@link #setGuestMemory(String, String)}, forgotten when the VM
+ *       stops); a snapshot saves the disks' texts and, with memory, the memory's, and a revert
+ *       brings them back, so a test sees what a revert restored;</li>
  *   <li>{@link #failNext(Operation, RuntimeException)}: the next call of an operation throws;</li>
  *   <li>{@link Builder#operationDelay(Duration)}: every lifecycle call takes this long;</li>
  *   <li>{@link Builder#guestShutdownTime(Duration)}: how long guests take to honour a
@@ -66,6 +71,8 @@ public final class SimulatedDriver implements VmDriver {
 
     /** The operations whose next call {@link #failNext} can make fail. */
     public enum Operation { PROVISION, DEPROVISION, START, STOP, PAUSE, RESUME, RESET, ATTACH,
+        /** {@link SimulatedDriver#snapshot}, {@link SimulatedDriver#revert} and {@link SimulatedDriver#deleteSnapshot}. */
+        SNAPSHOT, REVERT, DELETE_SNAPSHOT,
         /** {@link SimulatedDriver#stats(String)}, which takes no {@link Builder#operationDelay time}. */
         STATS }
 
@@ -342,6 +349,7 @@ public final class SimulatedDriver implements VmDriver {
             wasActive = vm.status.isActive();
             vm.status = VmStatus.STOPPED;
         }
+        vm.content.stopped();
         vm.console.ended();
         if (!wasActive) {
             return io.horcrux.spi.StopOutcome.NOT_RUNNING;
@@ -454,6 +462,91 @@ public final class SimulatedDriver implements VmDriver {
                 || a.hostAddress().equals("0.0.0.0") || b.hostAddress().equals("0.0.0.0"));
     }
 
+    // ---------------------------------------------------------------- snapshots
+
+    /**
+     * The guest writes {@code content} to the named writable disk, replacing what it held: what a
+     * snapshot saves and a revert brings back. Works whatever the VM's status (a stopped VM's disk
+     * is written as by {@code qemu-img} on the host).
+     *
+     * @throws DriverException          if the VM is not provisioned
+     * @throws IllegalArgumentException if it has no writable disk of that name
+     */
+    public void writeDisk(String vmId, String disk, String content) {
+        existing(vmId).content.write(Objects.requireNonNull(disk, "disk"), Objects.requireNonNull(content, "content"));
+    }
+
+    /** What the named writable disk holds: "" until {@link #writeDisk} wrote to it. */
+    public String diskContent(String vmId, String disk) {
+        return existing(vmId).content.read(Objects.requireNonNull(disk, "disk"));
+    }
+
+    /**
+     * The guest keeps {@code value} in its memory (a tmpfs, say): forgotten when the VM stops,
+     * saved by a snapshot with memory.
+     *
+     * @throws DriverException if the VM is not running or paused
+     */
+    public void setGuestMemory(String vmId, String value) {
+        SimulatedVm vm = existing(vmId);
+        if (!vm.status.isActive()) {
+            throw new DriverException("VM '" + vmId + "' is not running");
+        }
+        vm.content.setMemory(Objects.requireNonNull(value, "value"));
+    }
+
+    /** What the guest keeps in its memory: "" after a start. */
+    public String guestMemory(String vmId) {
+        return existing(vmId).content.memory();
+    }
+
+    /** Whether the VM's simulated disks hold a snapshot of that name. */
+    public boolean hasSnapshot(String vmId, String name) {
+        return existing(vmId).content.has(Objects.requireNonNull(name, "name"));
+    }
+
+    @Override
+    public boolean supportsSnapshots() {
+        return true;
+    }
+
+    @Override
+    public void snapshot(Vm vm, String name, boolean withMemory) {
+        act(Operation.SNAPSHOT, vm.id());
+        SimulatedVm simulated = existing(vm.id());
+        synchronized (simulated) {
+            if (withMemory && !simulated.status.isActive()) {
+                throw new DriverException("VM '" + vm.id() + "' is not running: there is no memory to save");
+            }
+            simulated.content.take(VmSpec.requireValidId(name), simulated.status, withMemory);
+        }
+    }
+
+    @Override
+    public VmStatus revert(Vm vm, io.horcrux.model.Snapshot snapshot) {
+        act(Operation.REVERT, vm.id());
+        SimulatedVm simulated = existing(vm.id());
+        synchronized (simulated) {
+            VmStatus before = simulated.status;
+            VmStatus after = simulated.content.revert(snapshot, before);
+            if (after.isActive() && after != before) {
+                simulated.status = after;
+                if (after == VmStatus.PAUSED) {
+                    simulated.stats.paused();
+                } else {
+                    simulated.stats.resumed();
+                }
+            }
+            return after;
+        }
+    }
+
+    @Override
+    public void deleteSnapshot(Vm vm, String name) {
+        act(Operation.DELETE_SNAPSHOT, vm.id());
+        existing(vm.id()).content.delete(name);
+    }
+
     @Override
     public VmStatus attach(Vm vm) {
         act(Operation.ATTACH, vm.id());
@@ -517,8 +610,10 @@ public final class SimulatedDriver implements VmDriver {
         SimulatedStats stats;
         final SimulatedConsole console;
         final Set<String> readOnlyDisks;
+        final SimulatedContent content;
 
         SimulatedVm(VmSpec spec) {
+            content = new SimulatedContent(spec);
             console = new SimulatedConsole(spec.id());
             readOnlyDisks = spec.disks().stream().filter(io.horcrux.model.DiskSpec::readOnly)
                     .map(io.horcrux.model.DiskSpec::name).collect(java.util.stream.Collectors.toUnmodifiableSet());

@@ -237,4 +237,63 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         manager.start("web-1");
         assertThat(manager.stop("web-1", Duration.ZERO).statusReason()).isEqualTo("forced off");
     }
+
+    // ---------------------------------------------------------------- snapshots
+
+    @Test
+    void aRevertBringsBackTheDisksAndWithMemoryTheGuestsMemory() {
+        manager.create(spec("sim-snap"));
+        simulated().writeDisk("sim-snap", "root", "marker-1");
+        manager.snapshot("sim-snap", "disk-1");
+        simulated().writeDisk("sim-snap", "root", "overwritten");
+        manager.revert("sim-snap", "disk-1");
+        assertThat(simulated().diskContent("sim-snap", "root")).isEqualTo("marker-1");
+
+        manager.start("sim-snap");
+        simulated().setGuestMemory("sim-snap", "in-tmpfs");
+        manager.snapshot("sim-snap", "mem");
+        simulated().setGuestMemory("sim-snap", "changed");
+        simulated().writeDisk("sim-snap", "root", "later");
+        assertThat(manager.revert("sim-snap", "mem").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(simulated().guestMemory("sim-snap")).isEqualTo("in-tmpfs");
+        assertThat(simulated().diskContent("sim-snap", "root")).isEqualTo("marker-1");
+    }
+
+    @Test
+    void aTreeWithABranchKeepsTheRightContentAtEverySnapshotAfterAMiddleOneIsDeleted() {
+        manager.create(spec("sim-tree"));
+        simulated().writeDisk("sim-tree", "root", "A");
+        manager.snapshot("sim-tree", "a");
+        simulated().writeDisk("sim-tree", "root", "B");
+        manager.snapshot("sim-tree", "b");
+        simulated().writeDisk("sim-tree", "root", "C");
+        manager.snapshot("sim-tree", "c");
+        manager.revert("sim-tree", "b");
+        simulated().writeDisk("sim-tree", "root", "D");
+        manager.snapshot("sim-tree", "d");
+
+        manager.deleteSnapshot("sim-tree", "b");
+
+        assertThat(manager.snapshots("sim-tree")).extracting(x -> x.name() + "<" + x.parent().orElse(""))
+                .containsExactly("a<", "c<a", "d<a");
+        for (String[] expected : new String[][] {{"a", "A"}, {"c", "C"}, {"d", "D"}, {"a", "A"}}) {
+            manager.revert("sim-tree", expected[0]);
+            assertThat(simulated().diskContent("sim-tree", "root")).as(expected[0]).isEqualTo(expected[1]);
+        }
+        assertThat(simulated().hasSnapshot("sim-tree", "b")).isFalse();
+    }
+
+    @Test
+    void aSnapshotTheDriverFailsToTakeIsNotRecorded() {
+        manager.create(spec("sim-fail"));
+        simulated().failNext(SimulatedDriver.Operation.SNAPSHOT, new DriverException("no space left"));
+        assertThatThrownBy(() -> manager.snapshot("sim-fail", "s1")).isInstanceOf(DriverException.class)
+                .hasMessage("no space left");
+        assertThat(manager.snapshots("sim-fail")).isEmpty();
+        simulated().failNext(SimulatedDriver.Operation.DELETE_SNAPSHOT, new DriverException("busy"));
+        manager.snapshot("sim-fail", "s1");
+        assertThatThrownBy(() -> manager.deleteSnapshot("sim-fail", "s1")).isInstanceOf(DriverException.class);
+        assertThat(manager.snapshots("sim-fail")).extracting(io.horcrux.model.Snapshot::name).containsExactly("s1");
+        assertThat(simulated().hasSnapshot("sim-fail", "s1")).isTrue();
+    }
 }

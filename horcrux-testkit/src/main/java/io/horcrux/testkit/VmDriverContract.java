@@ -499,4 +499,79 @@ public abstract class VmDriverContract {
                 .hasMessageContaining(spec.id());
         assertThatThrownBy(() -> driver.stats("contract-never-provisioned")).isInstanceOf(DriverException.class);
     }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /** The VM as the manager would pass it: the spec in the given status. */
+    private static io.horcrux.model.Vm asStored(VmSpec spec, VmStatus status) {
+        java.time.Instant now = java.time.Instant.now();
+        return new io.horcrux.model.Vm(spec, status, 1, now, now, "", null);
+    }
+
+    private static io.horcrux.model.Snapshot snapshotOf(String name, boolean withMemory, VmStatus takenWhile) {
+        return new io.horcrux.model.Snapshot(name, java.util.Optional.empty(), java.time.Instant.now(), withMemory, true,
+                takenWhile);
+    }
+
+    @Test
+    void aDriverWithoutSnapshotsRefusesThemClearly() {
+        if (driver.supportsSnapshots()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-nosnap");
+        io.horcrux.model.Vm vm = asStored(spec, VmStatus.STOPPED);
+        assertThatThrownBy(() -> driver.snapshot(vm, "s1", false)).isInstanceOf(DriverException.class)
+                .hasMessageContaining("snapshots");
+        assertThatThrownBy(() -> driver.revert(vm, snapshotOf("s1", false, VmStatus.STOPPED)))
+                .isInstanceOf(DriverException.class);
+        assertThatThrownBy(() -> driver.deleteSnapshot(vm, "s1")).isInstanceOf(DriverException.class);
+    }
+
+    @Test
+    void snapshotsOfAStoppedVmAreTakenRevertedToAndDeleted() {
+        if (!driver.supportsSnapshots()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-snap-off");
+        io.horcrux.model.Vm stopped = asStored(spec, VmStatus.STOPPED);
+        driver.snapshot(stopped, "first", false);
+        driver.snapshot(stopped, "second", false);
+        assertThat(driver.revert(stopped, snapshotOf("first", false, VmStatus.STOPPED))).isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+        driver.deleteSnapshot(stopped, "first");
+        driver.deleteSnapshot(stopped, "first");
+        assertThatThrownBy(() -> driver.revert(stopped, snapshotOf("first", false, VmStatus.STOPPED)))
+                .as("a deleted snapshot is gone from the disks").isInstanceOf(DriverException.class)
+                .hasMessageContaining("first");
+        driver.start(spec);
+        assertThat(driver.status(spec.id())).as("the VM still starts").isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void snapshotsWithMemoryRevertToTheStatusTheyWereTakenIn() {
+        if (!driver.supportsSnapshots()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-snap-mem");
+        driver.start(spec);
+        driver.snapshot(asStored(spec, VmStatus.RUNNING), "running", true);
+        driver.pause(spec.id());
+        driver.snapshot(asStored(spec, VmStatus.PAUSED), "paused", true);
+        driver.resume(spec.id());
+
+        assertThat(driver.revert(asStored(spec, VmStatus.RUNNING), snapshotOf("paused", true, VmStatus.PAUSED)))
+                .isEqualTo(VmStatus.PAUSED);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.PAUSED);
+        assertThat(driver.revert(asStored(spec, VmStatus.PAUSED), snapshotOf("running", true, VmStatus.RUNNING)))
+                .isEqualTo(VmStatus.RUNNING);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+
+        driver.snapshot(asStored(spec, VmStatus.RUNNING), "disks-only", false);
+        driver.deleteSnapshot(asStored(spec, VmStatus.RUNNING), "paused");
+        driver.stop(spec.id(), Duration.ZERO);
+        assertThat(driver.revert(asStored(spec, VmStatus.STOPPED), snapshotOf("disks-only", false, VmStatus.RUNNING)))
+                .isEqualTo(VmStatus.STOPPED);
+        driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "running");
+        driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "disks-only");
+    }
 }

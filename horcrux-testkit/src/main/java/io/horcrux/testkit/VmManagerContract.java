@@ -721,4 +721,118 @@ public abstract class VmManagerContract {
         assertThatThrownBy(() -> manager.statsAll(java.util.Arrays.asList("a", null)))
                 .isInstanceOf(NullPointerException.class);
     }
+
+    // ---------------------------------------------------------------- snapshots
+
+    private static io.horcrux.model.Snapshot named(List<io.horcrux.model.Snapshot> snapshots, String name) {
+        return snapshots.stream().filter(x -> x.name().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no snapshot " + name + " in " + snapshots));
+    }
+
+    private static List<String> currentOf(List<io.horcrux.model.Snapshot> snapshots) {
+        return snapshots.stream().filter(io.horcrux.model.Snapshot::current).map(io.horcrux.model.Snapshot::name).toList();
+    }
+
+    @Test
+    void snapshotsOfAStoppedVmFormATreeThatRevertsBranchAndDeleteReshape() {
+        manager.create(spec("snap-tree"));
+        io.horcrux.model.Snapshot a = manager.snapshot("snap-tree", "a");
+        assertThat(a.parent()).isEmpty();
+        assertThat(a.withMemory()).isFalse();
+        assertThat(a.current()).isTrue();
+        assertThat(a.takenWhile()).isEqualTo(VmStatus.STOPPED);
+        assertThat(manager.snapshot("snap-tree", "b").parent()).contains("a");
+
+        Vm reverted = manager.revert("snap-tree", "a");
+        assertThat(reverted.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(currentOf(manager.snapshots("snap-tree"))).containsExactly("a");
+        assertThat(manager.snapshot("snap-tree", "c").parent()).as("a snapshot after a revert branches").contains("a");
+        List<io.horcrux.model.Snapshot> tree = manager.snapshots("snap-tree");
+        assertThat(tree).extracting(io.horcrux.model.Snapshot::name).containsExactly("a", "b", "c");
+        assertThat(named(tree, "b").parent()).contains("a");
+        assertThat(currentOf(tree)).containsExactly("c");
+
+        manager.deleteSnapshot("snap-tree", "a");
+        tree = manager.snapshots("snap-tree");
+        assertThat(tree).extracting(io.horcrux.model.Snapshot::name).containsExactly("b", "c");
+        assertThat(tree).allSatisfy(x -> assertThat(x.parent()).as("children of a deleted root are roots").isEmpty());
+        assertThat(manager.start("snap-tree").status()).isEqualTo(VmStatus.RUNNING);
+        manager.stop("snap-tree", Duration.ZERO);
+    }
+
+    @Test
+    void snapshotsOfARunningVmHoldItsMemoryUnlessAskedForDisksOnly() {
+        manager.create(spec("snap-live"));
+        manager.start("snap-live");
+        io.horcrux.model.Snapshot live = manager.snapshot("snap-live", "live");
+        assertThat(live.withMemory()).isTrue();
+        assertThat(live.takenWhile()).isEqualTo(VmStatus.RUNNING);
+        io.horcrux.model.Snapshot disks = manager.snapshot("snap-live", "disks", io.horcrux.model.SnapshotMode.DISKS_ONLY);
+        assertThat(disks.withMemory()).isFalse();
+        assertThat(disks.parent()).contains("live");
+        manager.pause("snap-live");
+        assertThat(manager.snapshot("snap-live", "paused").takenWhile()).isEqualTo(VmStatus.PAUSED);
+        manager.stop("snap-live", Duration.ZERO);
+
+        assertThat(manager.revert("snap-live", "live").status()).as("a stopped VM reverted with memory runs")
+                .isEqualTo(VmStatus.RUNNING);
+        assertThat(manager.revert("snap-live", "paused").status()).isEqualTo(VmStatus.PAUSED);
+        assertThat(manager.revert("snap-live", "disks").status()).as("a running VM reverted to its disks is stopped")
+                .isEqualTo(VmStatus.STOPPED);
+        assertThat(currentOf(manager.snapshots("snap-live"))).containsExactly("disks");
+        manager.deleteSnapshot("snap-live", "live");
+        assertThat(named(manager.snapshots("snap-live"), "disks").parent()).isEmpty();
+    }
+
+    @Test
+    void badSnapshotInputIsRefusedClearlyAndChangesNothing() {
+        manager.create(spec("snap-bad"));
+        manager.create(spec("snap-other"));
+        manager.snapshot("snap-bad", "taken");
+        manager.snapshot("snap-other", "theirs");
+        List<io.horcrux.model.Snapshot> before = manager.snapshots("snap-bad");
+
+        for (String hostile : List.of("", "../etc", "a;rm -rf /", "-flag", "UPPER", "with space", "tab\tname",
+                "line\nbreak", "x".repeat(64), "id=1,file=/etc/passwd")) {
+            assertThatThrownBy(() -> manager.snapshot("snap-bad", hostile)).as(hostile)
+                    .isInstanceOf(io.horcrux.InvalidSnapshotException.class).hasMessageContaining("[a-z0-9]");
+            assertThatThrownBy(() -> manager.revert("snap-bad", hostile)).as(hostile)
+                    .isInstanceOf(io.horcrux.InvalidSnapshotException.class);
+            assertThatThrownBy(() -> manager.deleteSnapshot("snap-bad", hostile)).as(hostile)
+                    .isInstanceOf(io.horcrux.InvalidSnapshotException.class);
+        }
+        assertThatThrownBy(() -> manager.snapshot("snap-bad", "taken"))
+                .isInstanceOf(io.horcrux.SnapshotAlreadyExistsException.class).hasMessageContaining("taken");
+        assertThatThrownBy(() -> manager.revert("snap-bad", "theirs"))
+                .isInstanceOf(io.horcrux.SnapshotNotFoundException.class).hasMessageContaining("snap-bad")
+                .hasMessageContaining("theirs");
+        assertThatThrownBy(() -> manager.deleteSnapshot("snap-bad", "theirs"))
+                .isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThatThrownBy(() -> manager.snapshot("snap-nobody", "x")).isInstanceOf(VmNotFoundException.class);
+        assertThatThrownBy(() -> manager.snapshots("snap-nobody")).isInstanceOf(VmNotFoundException.class);
+        assertThatThrownBy(() -> manager.snapshot("snap-bad", null)).isInstanceOf(NullPointerException.class);
+        assertThat(manager.snapshots("snap-bad")).isEqualTo(before);
+        assertThat(manager.snapshots("snap-other")).extracting(io.horcrux.model.Snapshot::name).containsExactly("theirs");
+
+        manager.create(VmSpec.builder().id("snap-diskless").memoryMiB(64).build());
+        assertThatThrownBy(() -> manager.snapshot("snap-diskless", "s1"))
+                .isInstanceOf(io.horcrux.InvalidSnapshotException.class).hasMessageContaining("no disk");
+        manager.create(VmSpec.builder().id("snap-raw").memoryMiB(64).disk(DiskSpec.qcow2("root", 1L << 30))
+                .disk(DiskSpec.raw("data", 1L << 20)).build());
+        assertThatThrownBy(() -> manager.snapshot("snap-raw", "s1"))
+                .isInstanceOf(io.horcrux.InvalidSnapshotException.class).hasMessageContaining("'data'")
+                .hasMessageContaining("raw");
+        assertThat(manager.snapshots("snap-diskless")).isEmpty();
+        assertThat(manager.snapshots("snap-raw")).isEmpty();
+    }
+
+    @Test
+    void aDeletedVmTakesItsSnapshotsWithIt() {
+        manager.create(spec("snap-gone"));
+        manager.snapshot("snap-gone", "s1");
+        manager.delete("snap-gone");
+        manager.create(spec("snap-gone"));
+        assertThat(manager.snapshots("snap-gone")).isEmpty();
+        manager.snapshot("snap-gone", "s1");
+    }
 }
