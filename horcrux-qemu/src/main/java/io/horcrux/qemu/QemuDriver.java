@@ -403,6 +403,70 @@ public final class QemuDriver implements VmDriver {
         connected(vmId, "reset").qmp().execute("system_reset");
     }
 
+    // ---------------------------------------------------------------- snapshots (QemuSnapshots)
+
+    /** Internal qcow2 snapshots; see {@link QemuSnapshots} for why and how. */
+    @Override
+    public boolean supportsSnapshots() {
+        return true;
+    }
+
+    @Override
+    public void snapshot(Vm vm, String name, boolean withMemory) {
+        ensureOpen();
+        VmSpec.requireValidId(name);
+        QemuProcess process = table.get(vm.id());
+        if (process == null) {
+            if (withMemory) {
+                throw new DriverException("VM '" + vm.id() + "' is not running: there is no memory to save");
+            }
+            snapshots().takeOffline(vm.spec(), files(vm.id()), name);
+        } else {
+            snapshots().takeLive(vm, process.qmp(), name, withMemory);
+        }
+        log.info("VM {}: snapshot '{}' taken ({})", vm.id(), name, withMemory ? "disks and memory" : "disks");
+    }
+
+    @Override
+    public VmStatus revert(Vm vm, io.horcrux.model.Snapshot snapshot) {
+        ensureOpen();
+        QemuProcess process = table.get(vm.id());
+        if (snapshot.withMemory()) {
+            if (process == null) {
+                throw new DriverException("VM '" + vm.id() + "' is not running; a revert to snapshot '"
+                        + snapshot.name() + "' (with memory) needs its process");
+            }
+            VmStatus after = snapshots().revertLive(vm, process.qmp(), snapshot);
+            process.commanded(after);
+            log.info("VM {}: reverted to snapshot '{}' with memory, {}", vm.id(), snapshot.name(), after);
+            return after;
+        }
+        if (process != null) {
+            throw new DriverException("VM '" + vm.id() + "' is running; stop it before reverting to snapshot '"
+                    + snapshot.name() + "' (disks only)");
+        }
+        snapshots().revertOffline(vm.spec(), files(vm.id()), snapshot.name());
+        log.info("VM {}: reverted to snapshot '{}' (disks)", vm.id(), snapshot.name());
+        return VmStatus.STOPPED;
+    }
+
+    @Override
+    public void deleteSnapshot(Vm vm, String name) {
+        ensureOpen();
+        VmSpec.requireValidId(name);
+        QemuProcess process = table.get(vm.id());
+        if (process == null) {
+            snapshots().deleteOffline(vm.spec(), files(vm.id()), name);
+        } else {
+            snapshots().deleteLive(vm, process.qmp(), name);
+        }
+        log.info("VM {}: snapshot '{}' deleted", vm.id(), name);
+    }
+
+    private QemuSnapshots snapshots() {
+        return new QemuSnapshots(qemuImg());
+    }
+
     /**
      * The pid, QMP socket and port forwards (as bound, read from QEMU at start or reattach) of a
      * VM this driver runs (started or reattached).

@@ -236,6 +236,35 @@ public final class QemuImg {
         return run("info " + image, args, null);
     }
 
+    /**
+     * {@code qemu-img snapshot} on an image no process has open: {@code -c} creates, {@code -a}
+     * applies, {@code -d} deletes the internal snapshot {@code tag}.
+     *
+     * @throws IllegalArgumentException if the path is not absolute and normalised, the action is
+     *                                  not one of those, or the tag is not a valid id
+     */
+    void snapshot(char action, Path image, String tag) {
+        QemuCommandLine.requireSafePath("image", image);
+        if (action != 'c' && action != 'a' && action != 'd') {
+            throw new IllegalArgumentException("qemu-img snapshot action must be c, a or d, was " + action);
+        }
+        io.horcrux.model.VmSpec.requireValidId(tag);
+        run("snapshot -" + action + " " + tag + " " + image,
+                List.of(binary.toString(), "snapshot", "-q", "-" + action, tag, image.toString()), null);
+    }
+
+    /** The names of the internal snapshots an image no process has open holds. */
+    java.util.Set<String> snapshotNames(Path image) {
+        try {
+            JsonNode node = JSON.readTree(infoJson(image, false));
+            java.util.Set<String> names = new java.util.HashSet<>();
+            node.path("snapshots").forEach(s -> names.add(s.path("name").asText()));
+            return java.util.Set.copyOf(names);
+        } catch (IOException e) {
+            throw new DriverException("qemu-img info " + image + ": unreadable output: " + e.getMessage(), e);
+        }
+    }
+
     /** The binary, for the runs that need their own process (a cancellable copy). */
     Path binary() {
         return binary;
