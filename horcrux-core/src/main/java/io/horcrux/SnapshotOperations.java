@@ -13,18 +13,17 @@ import io.horcrux.spi.VmStore;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Snapshots of one VM under its lock: checks the name, the VM's disks and status before the
  * driver hears of it, then has the driver act on the images and the store record the tree. The
  * images change first and the inventory after, and a failure to record undoes what the driver
- * did, so the two agree.
+ * did, so the two agree. Each snapshot, revert and delete is told to the listeners: a status a
+ * revert changes as a status change, anything else as an event whose status stays, with the
+ * snapshot's name in its reason. The manager times each as an operation ({@code snapshot},
+ * {@code revert}, {@code deleteSnapshot}).
  */
 final class SnapshotOperations {
-    private static final Logger log = LoggerFactory.getLogger(VmManager.class);
-
     private final VmStore store;
     private final VmDriver driver;
     private final Lifecycle lifecycle;
@@ -66,8 +65,8 @@ final class SnapshotOperations {
                 }
                 throw e;
             }
-            log.info("VM {}: snapshot '{}' taken ({}, parent {})", vmId, name,
-                    withMemory ? "disks and memory" : "disks", parent.orElse("none"));
+            recorder.announce(vm, "snapshot '" + name + "' taken (" + (withMemory ? "disks and memory" : "disks")
+                    + ", parent " + parent.orElse("none") + ")");
             return snapshot;
         });
     }
@@ -94,10 +93,12 @@ final class SnapshotOperations {
                 throw Lifecycle.driverFailure("revert", vmId, e);
             }
             store.revertSnapshot(vmId, name);
+            String reason = "reverted to snapshot '" + name + "'";
             if (after != vm.status()) {
-                vm = recorder.moveTo(vm, after, "reverted to snapshot '" + name + "'", vm.runtime());
+                vm = recorder.moveTo(vm, after, reason, vm.runtime());
+            } else {
+                recorder.announce(vm, reason);
             }
-            log.info("VM {}: reverted to snapshot '{}', now {}", vmId, name, vm.status());
             return vm;
         });
     }
@@ -113,7 +114,7 @@ final class SnapshotOperations {
                 throw Lifecycle.driverFailure("delete a snapshot of", vmId, e);
             }
             store.deleteSnapshot(vmId, name);
-            log.info("VM {}: snapshot '{}' deleted", vmId, name);
+            recorder.announce(vm, "snapshot '" + name + "' deleted");
             return null;
         });
     }

@@ -46,25 +46,11 @@ final class PgSnapshots {
         this.one = "SELECT " + COLUMNS + " FROM " + table + " WHERE vm_id = ? AND name = ?";
     }
 
-    private <T> T inTransaction(String operation, Work<T> work) {
+    /** Runs {@code work} in one transaction (see {@link PgWriter#inTransaction}); it returns null to commit. */
+    private void inTransaction(String operation, Work<Void> work) {
         ensureOpen.run();
         try (Connection c = connections.getConnection()) {
-            c.setAutoCommit(false);
-            boolean committed = false;
-            try {
-                T result = work.run(c);
-                c.commit();
-                committed = true;
-                return result;
-            } finally {
-                try {
-                    if (!committed) {
-                        c.rollback();
-                    }
-                } finally {
-                    c.setAutoCommit(true);
-                }
-            }
+            PgWriter.inTransaction(c, () -> work.run(c));
         } catch (SQLException e) {
             throw new StoreException(where + ": " + operation + " failed (" + e.getMessage() + ")", e);
         }

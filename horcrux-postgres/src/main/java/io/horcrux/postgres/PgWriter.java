@@ -166,7 +166,7 @@ final class PgWriter {
 
     /** The work of a transaction; its result, returned rather than thrown, rolls it back when not null/true. */
     @FunctionalInterface
-    private interface Work<T> {
+    interface Work<T> {
         T run() throws SQLException;
     }
 
@@ -175,7 +175,7 @@ final class PgWriter {
      * or {@code null}, rolled back when it returns anything else or throws; {@code c} is back in
      * auto-commit mode after.
      */
-    private static <T> T inTransaction(Connection c, Work<T> work) throws SQLException {
+    static <T> T inTransaction(Connection c, Work<T> work) throws SQLException {
         c.setAutoCommit(false);
         boolean committed = false;
         try {

@@ -734,7 +734,7 @@ public abstract class VmManagerContract {
     }
 
     @Test
-    void snapshotsOfAStoppedVmFormATreeThatRevertsBranchAndDeleteReshape() {
+    void snapshotsOfAStoppedVmFormATreeThatRevertsBranchAndDeleteReshape() throws InterruptedException {
         manager.create(spec("snap-tree"));
         io.horcrux.model.Snapshot a = manager.snapshot("snap-tree", "a");
         assertThat(a.parent()).isEmpty();
@@ -758,6 +758,10 @@ public abstract class VmManagerContract {
         assertThat(tree).allSatisfy(x -> assertThat(x.parent()).as("children of a deleted root are roots").isEmpty());
         assertThat(manager.start("snap-tree").status()).isEqualTo(VmStatus.RUNNING);
         manager.stop("snap-tree", Duration.ZERO);
+        await("the snapshot events", () -> events.stream().anyMatch(e -> e.reason().contains("snapshot 'a' deleted")));
+        assertThat(events).filteredOn(e -> e.vmId().equals("snap-tree")).extracting(VmEvent::reason)
+                .anySatisfy(r -> assertThat(r).startsWith("snapshot 'a' taken"))
+                .anySatisfy(r -> assertThat(r).isEqualTo("reverted to snapshot 'a'"));
     }
 
     @Test
