@@ -405,7 +405,12 @@ public final class QemuDriver implements VmDriver {
 
     // ---------------------------------------------------------------- snapshots (QemuSnapshots)
 
-    /** Internal qcow2 snapshots; see {@link QemuSnapshots} for why and how. */
+    /**
+     * Internal qcow2 snapshots, in the disk images themselves: {@code qemu-img snapshot} on each disk
+     * of a stopped VM (all or none), the {@code snapshot-save}, {@code snapshot-load} and
+     * {@code snapshot-delete} jobs of a running one, one QMP {@code transaction} for a disk-only
+     * snapshot of a running VM.
+     */
     @Override
     public boolean supportsSnapshots() {
         return true;
