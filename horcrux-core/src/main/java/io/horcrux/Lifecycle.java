@@ -23,9 +23,17 @@ final class Lifecycle {
     private final VmDriver driver;
     private final StatusRecorder recorder;
     private final Function<String, Optional<Vm>> current;
+    private final String host;
+    private final LeaseKeeper lease; // null on a single-host store
 
-    /** @param current the VM as stored, read under its lock */
-    Lifecycle(KeyedLocks locks, VmDriver driver, StatusRecorder recorder, Function<String, Optional<Vm>> current) {
+    /**
+     * @param current the VM as stored, read under its lock
+     * @param lease   the host's lease on a shared store, or null
+     */
+    Lifecycle(KeyedLocks locks, VmDriver driver, StatusRecorder recorder, Function<String, Optional<Vm>> current,
+              String host, LeaseKeeper lease) {
+        this.host = host;
+        this.lease = lease;
         this.locks = locks;
         this.driver = driver;
         this.recorder = recorder;
@@ -46,6 +54,12 @@ final class Lifecycle {
     }
 
     private Vm run(LifecycleOperation operation, Vm vm, Duration grace) {
+        if (!vm.owner().equals(host)) {
+            throw new VmOwnedElsewhereException(vm.id(), vm.owner(), host, operation.label());
+        }
+        if (lease != null) {
+            lease.requireHeld();
+        }
         if (!operation.allowedFrom(vm.status())) {
             throw new IllegalVmStateException(vm.id(), vm.status(), operation.label());
         }
@@ -55,7 +69,9 @@ final class Lifecycle {
                 : recorder.moveTo(vm, through.status(), through.reason(grace), call.newRuntime() ? null : vm.runtime());
         LifecycleOperation.DriverCall.Result result;
         try {
-            result = call.call().run(driver, before, grace);
+            result = lease != null && call.newRuntime()
+                    ? lease.whileHolding(vm.id(), () -> call.call().run(driver, before, grace))
+                    : call.call().run(driver, before, grace);
         } catch (RuntimeException e) {
             if (through != null) {
                 VmStatus back = operation.statusAfterFailure(vm, () -> statusOrStopped(vm.id()));

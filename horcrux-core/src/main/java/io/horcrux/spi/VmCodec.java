@@ -30,7 +30,7 @@ import java.util.Objects;
  *        "nics": [{"name", "mac"}], "labels": {key: value},
  *        "boot": {"order": [device], "kernel", "initrd", "cmdline" (each only when set)}}
  * vm:   {"spec": spec, "status", "version", "createdAt", "updatedAt" (ISO-8601 instants),
- *        "statusReason", "runtime": {"pid", "monitor"} (only while active)}
+ *        "statusReason", "runtime": {"pid", "monitor"} (only while active), "owner"}
  * </pre>
  * Enum values are their Java names. The format is stable: later versions of Horcrux only add
  * fields, and reading skips fields it does not know, so bytes written by any version are read

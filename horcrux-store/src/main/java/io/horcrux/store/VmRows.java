@@ -26,20 +26,21 @@ import java.util.Set;
  */
 final class VmRows {
     static final String COLUMNS =
-            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json";
+            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json, owner";
 
-    static final String INSERT = "INSERT INTO vms (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static final String INSERT = "INSERT INTO vms (id, name, status, version, created_at, updated_at, status_reason,"
+            + " runtime_pid, runtime_monitor, owner, spec_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     static final String INSERT_LABEL = "INSERT INTO vm_labels (vm_id, key, value) VALUES (?, ?, ?)";
     static final String DELETE_LABELS = "DELETE FROM vm_labels WHERE vm_id = ?";
     static final String UPDATE = "UPDATE vms SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ? WHERE id = ? AND version = ?";
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, owner = ?, spec_json = ? WHERE id = ? AND version = ?";
     /**
      * The common update: the spec (and so name and labels) is unchanged, only the status, its
      * facts and the version move. It matches no row when the spec changed, and the caller then
      * falls back to {@link #UPDATE} with the labels.
      */
     static final String UPDATE_STATE = "UPDATE vms SET status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ? WHERE id = ? AND version = ? AND spec_json = ?";
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, owner = ? WHERE id = ? AND version = ? AND spec_json = ?";
     static final String DELETE = "DELETE FROM vms WHERE id = ? AND version = ?";
     static final String VERSION_OF = "SELECT version FROM vms WHERE id = ?";
     static final String FIND = "SELECT " + COLUMNS + " FROM vms WHERE id = ?";
@@ -76,7 +77,7 @@ final class VmRows {
         return i;
     }
 
-    /** Binds status .. runtime_monitor from {@code index}; returns the next free index. */
+    /** Binds status .. runtime_monitor, owner from {@code index}; returns the next free index. */
     private static int bindState(PreparedStatement ps, int index, Vm vm) throws SQLException {
         int i = index;
         ps.setString(i++, vm.status().name());
@@ -91,6 +92,7 @@ final class VmRows {
             ps.setLong(i++, vm.runtime().pid());
             ps.setString(i++, vm.runtime().monitor());
         }
+        ps.setString(i++, vm.owner());
         return i;
     }
 
@@ -112,7 +114,7 @@ final class VmRows {
             long pid = rs.getLong(8);
             VmRuntime runtime = rs.wasNull() ? null : new VmRuntime(pid, rs.getString(9));
             return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
-                    instant(rs.getLong(6)), rs.getString(7), runtime);
+                    instant(rs.getLong(6)), rs.getString(7), runtime, rs.getString(11));
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {
             throw new StoreException("VM " + id + ": the stored row cannot be read (" + e.getMessage() + ")", e);
         }

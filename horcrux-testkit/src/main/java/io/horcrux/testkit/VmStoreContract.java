@@ -78,6 +78,24 @@ public abstract class VmStoreContract {
     }
 
     @Test
+    void ownersAreKeptAsWrittenAndAMoveChangesOnlyTheOwner() {
+        Vm here = vm("here");
+        Vm there = new Vm(vm("there").spec(), VmStatus.RUNNING, 2, T0, T0, "started", new VmRuntime(7, "/m"), "host-b");
+        store.insertAll(List.of(here, there));
+
+        assertThat(store.find("here")).contains(here);
+        assertThat(here.owner()).isEqualTo(Vm.DEFAULT_HOST);
+        assertThat(store.find("there")).contains(there);
+        try (Stream<Vm> all = store.stream(VmQuery.all())) {
+            assertThat(all.map(Vm::owner)).containsExactly("host-b", Vm.DEFAULT_HOST);
+        }
+        Vm moved = new Vm(here.spec(), here.status(), 2, T0, T0.plusSeconds(1), "moved", null, "host-c");
+        store.update(moved, 1);
+        assertThat(store.find("here")).contains(moved);
+        assertThat(store.list(VmQuery.all()).items()).containsExactly(moved, there);
+    }
+
+    @Test
     void missingVmIsEmpty() {
         assertThat(store.find("nope")).isEmpty();
         assertThat(store.find("not a valid id '; DROP TABLE vms; --")).isEmpty();
