@@ -145,6 +145,7 @@ final class DefaultVmManager implements VmManager {
     public Vm create(VmSpec spec) {
         Objects.requireNonNull(spec, "spec");
         ensureOpen();
+        requireLease();
         return metrics.timed("create", () -> provisioning.create(List.of(spec), false).get(0));
     }
 
@@ -155,6 +156,7 @@ final class DefaultVmManager implements VmManager {
         if (specs.isEmpty()) {
             return List.of();
         }
+        requireLease();
         return metrics.timed("createAll", () -> provisioning.create(specs, true));
     }
 
@@ -248,6 +250,13 @@ final class DefaultVmManager implements VmManager {
             log.info("VM {}: moved from host {} to host {}", vm.id(), vm.owner(), target);
             return moved;
         }));
+    }
+
+    /** On a shared store: refuses at once, before anything is provisioned, while this host is fenced. */
+    private void requireLease() {
+        if (lease != null) {
+            lease.requireHeld();
+        }
     }
 
     /** The hosts a VM may be moved to: those with a lease on a shared store, else this one. */

@@ -53,6 +53,7 @@ final class LeaseKeeper implements AutoCloseable {
     private volatile long renewedAtNanos;
     private volatile boolean fenced;
     private volatile HostLease lease;
+    private volatile WatchdogFeed watchdog;
 
     /**
      * @param takeoverChange what a VM taken over becomes (owned by this host, next version)
@@ -89,6 +90,7 @@ final class LeaseKeeper implements AutoCloseable {
         lease = leases.acquire(host, ttl);
         renewedAtNanos = sent;
         log.info("host {}: took its lease, epoch {}, until {}", host, lease.epoch(), lease.expiresAt());
+        watchdog = WatchdogFeed.start(host, deadline());
         heartbeat.scheduleWithFixedDelay(this::beat, renewalNanos, renewalNanos, TimeUnit.NANOSECONDS);
         long every = Math.max(Duration.ofMillis(10).toNanos(), Math.min(renewalNanos / 4, Duration.ofMillis(100).toNanos()));
         watch.scheduleAtFixedRate(this::checkDeadline, every, every, TimeUnit.NANOSECONDS);
@@ -115,7 +117,9 @@ final class LeaseKeeper implements AutoCloseable {
         try {
             requireHeld();
             run.add(vmId);
-            return start.get();
+            T started = start.get();
+            feedWatchdog();
+            return started;
         } finally {
             gate.readLock().unlock();
         }
@@ -124,6 +128,29 @@ final class LeaseKeeper implements AutoCloseable {
     /** A VM whose process this host runs (reattached), for the fence to stop. */
     void running(String vmId) {
         run.add(vmId);
+        feedWatchdog();
+    }
+
+    /** The monotonic time at which this host fences itself unless it renews first. */
+    private long deadline() {
+        return renewedAtNanos + ttlNanos - renewalNanos;
+    }
+
+    /** Tells the watchdog the deadline and the processes of the VMs this host runs. */
+    private void feedWatchdog() {
+        WatchdogFeed feed = watchdog;
+        if (feed == null) {
+            return;
+        }
+        List<Long> pids = new java.util.ArrayList<>();
+        for (String id : run) {
+            try {
+                driver.runtime(id).map(r -> r.pid()).filter(pid -> pid > 0).ifPresent(pids::add);
+            } catch (RuntimeException e) {
+                log.debug("VM {}: no runtime facts for the watchdog", id, e);
+            }
+        }
+        feed.feed(fenced ? nanoTime.getAsLong() : deadline(), pids);
     }
 
     /** @throws LeaseLostException if the host is fenced or its fencing deadline has passed */
@@ -145,6 +172,7 @@ final class LeaseKeeper implements AutoCloseable {
                 lease = leases.acquire(host, ttl);
                 renewedAtNanos = sent;
                 fenced = false;
+                feedWatchdog();
                 log.warn("host {}: took a new lease after fencing itself, epoch {}", host, lease.epoch());
                 regained.run();
             } catch (RuntimeException e) {
@@ -156,6 +184,7 @@ final class LeaseKeeper implements AutoCloseable {
             lease = leases.renew(ttl);
             if (!fenced) {
                 renewedAtNanos = sent;
+                feedWatchdog();
             }
         } catch (LeaseLostException e) {
             fence("the database refused the renewal: " + e.getMessage());
@@ -231,6 +260,10 @@ final class LeaseKeeper implements AutoCloseable {
             heartbeat.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        WatchdogFeed feed = watchdog;
+        if (feed != null && release) {
+            feed.close();
         }
         if (release && !fenced) {
             try {

@@ -63,6 +63,9 @@ final class Lifecycle {
         if (!operation.allowedFrom(vm.status())) {
             throw new IllegalVmStateException(vm.id(), vm.status(), operation.label());
         }
+        if (operation == LifecycleOperation.START) {
+            provisionHere(vm);
+        }
         LifecycleOperation.DriverCall call = operation.call();
         Step through = operation.through();
         Vm before = through == null ? vm
@@ -85,6 +88,32 @@ final class Lifecycle {
         }
         String reason = result.reason() != null ? result.reason() : to.reason(grace);
         return recorder.moveTo(before, to.status(), reason, result.runtime());
+    }
+
+    /**
+     * A VM that came from another host (moved, or taken over) may not be provisioned here: one
+     * without disks is provisioned now; one with disks is refused, since moving copies no disks.
+     */
+    private void provisionHere(Vm vm) {
+        boolean here;
+        try {
+            here = driver.isProvisioned(vm.id());
+        } catch (RuntimeException e) {
+            throw driverFailure("start", vm.id(), e);
+        }
+        if (here) {
+            return;
+        }
+        if (!vm.spec().disks().isEmpty()) {
+            throw new DriverException("cannot start VM '" + vm.id() + "' on host " + host + ": its disks are not here"
+                    + " (it was provisioned on another host; moving a VM copies no disks). Nothing was changed");
+        }
+        try {
+            driver.provision(vm.spec());
+        } catch (RuntimeException e) {
+            throw driverFailure("provision", vm.id(), e);
+        }
+        log.info("VM {}: provisioned on host {}, where it came without disks", vm.id(), host);
     }
 
     private VmStatus statusOrStopped(String id) {

@@ -51,7 +51,8 @@ public interface HostLeases {
 
     /**
      * Ends the bound lease now (it expires at the database's now); its token is stale from then
-     * on. Idempotent; does nothing when no lease was acquired.
+     * on, and another store may take the host. A released host is not dead: nobody takes its
+     * VMs over (they are stopped; move them). Idempotent; does nothing when no lease was acquired.
      */
     void release();
 

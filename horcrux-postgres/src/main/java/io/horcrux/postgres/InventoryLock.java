@@ -105,6 +105,21 @@ final class InventoryLock implements AutoCloseable {
         }
     }
 
+    /** Lets go of the host this store served, if any, so that another store may serve it. */
+    synchronized void releaseHost() {
+        if (host == null) {
+            return;
+        }
+        try (PreparedStatement ps = connection.prepareStatement("SELECT pg_advisory_unlock(?, ?)")) {
+            ps.setInt(1, HOST_CLASS);
+            ps.setInt(2, hostKey(host));
+            ps.executeQuery().close();
+        } catch (SQLException e) {
+            log.debug("releasing the host lock failed (a lost session has released it already)", e);
+        }
+        host = null;
+    }
+
     private int hostKey(String host) {
         return (key * 31) ^ host.hashCode();
     }

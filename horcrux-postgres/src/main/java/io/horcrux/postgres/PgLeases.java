@@ -124,6 +124,7 @@ final class PgLeases implements HostLeases {
         } catch (SQLException e) {
             throw PgErrors.failure(where, "releasing the lease of host " + lease.host(), e);
         }
+        lock.releaseHost();
         log.info("{}: host {} released its lease, epoch {}", where, lease.host(), lease.epoch());
     }
 
