@@ -68,6 +68,9 @@ final class DefaultVmManager implements VmManager {
     private final LeaseKeeper lease; // null on a single-host store
     private final StatusRecorder recorder;
     private final java.time.Clock clock;
+    private volatile AutoCloseable changes; // other hosts' changes, on a shared store
+    /** How often a shared store's changes are read when no notification woke the reader. */
+    static final Duration CHANGES_POLL = Duration.ofMillis(500);
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile boolean closed;
 
@@ -95,6 +98,7 @@ final class DefaultVmManager implements VmManager {
         try {
             if (lease != null) {
                 lease.open();
+                changes = leases.followChanges(CHANGES_POLL, this::relay);
             }
             supervisor.reattach();
             new OrphanSweep(store, driver).run();
@@ -267,6 +271,20 @@ final class DefaultVmManager implements VmManager {
         return leases.hosts().stream().map(io.horcrux.spi.HostLease::host).toList();
     }
 
+    /**
+     * Tells this host's listeners of a status change another host stored: the shared store's
+     * table of changes, in its order, so per VM in the order of the writes.
+     */
+    private void relay(io.horcrux.spi.StoredChange change) {
+        if (closed || host.equals(change.writtenBy()) || change.previousStatus() == null || change.status() == null
+                || change.previousStatus() == change.status()) {
+            return;
+        }
+        cache.invalidate(change.vmId());
+        events.publish(new VmEvent(change.vmId(), change.previousStatus(), change.status(), change.reason(), change.at(),
+                change.version()));
+    }
+
     /** Tells the cache and listeners of VMs taken over from dead hosts, and restarts those marked so. */
     private void takenOver(java.util.List<HostLeases.Takeover> taken) {
         for (HostLeases.Takeover t : taken) {
@@ -384,6 +402,13 @@ final class DefaultVmManager implements VmManager {
             stopActiveVms();
         }
         closed = true;
+        if (changes != null) {
+            try {
+                changes.close();
+            } catch (Exception e) {
+                log.warn("could not stop following other hosts' changes", e);
+            }
+        }
         if (lease != null) {
             lease.close(true);
         }

@@ -24,6 +24,8 @@ import java.util.function.UnaryOperator;
  *       lease has expired.</li>
  *   <li>{@link #renew} extends only a live lease of the bound epoch; an expired or superseded
  *       one is a {@link io.horcrux.LeaseLostException}, and must be taken anew.</li>
+ *   <li>{@link #followChanges} delivers every committed change once, in sequence order, also
+ *       across a lost and regained connection.</li>
  *   <li>{@link #takeOver} changes, in one transaction per dead host, only VMs of hosts whose
  *       lease expired more than the grace ago by the database's clock, with version checks.</li>
  * </ul>
@@ -68,6 +70,18 @@ public interface HostLeases {
      * @throws io.horcrux.LeaseLostException if this store's own lease is stale; nothing changed
      */
     List<Takeover> takeOver(Duration grace, UnaryOperator<Vm> change);
+
+    /**
+     * Delivers to {@code listener}, on a thread of the store's, every change of a VM that any
+     * host commits from now on, in the store's sequence (so in write order per VM), until the
+     * returned handle is closed. The store's table of changes is the source of truth: a store
+     * may be woken early (PostgreSQL's {@code NOTIFY}) but looks at least every
+     * {@code pollInterval}, and after a lost connection carries on from the last change it
+     * delivered, so none is skipped while the table still holds it.
+     *
+     * @return closing it stops the delivery; idempotent
+     */
+    AutoCloseable followChanges(java.time.Duration pollInterval, java.util.function.Consumer<StoredChange> listener);
 
     /** A VM taken over from a dead host: as it was there, and as stored now. */
     record Takeover(Vm before, Vm after) {

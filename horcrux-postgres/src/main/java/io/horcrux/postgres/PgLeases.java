@@ -37,6 +37,8 @@ final class PgLeases implements HostLeases {
     private final String where;
     private final Runnable ensureOpen;
     private final AtomicReference<HostLease> bound = new AtomicReference<>();
+    private final String schema;
+    private final List<PgChangeFeed> feeds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** @param schema the schema's name, already quoted */
     PgLeases(Connections connections, InventoryLock lock, PgRows rows, String schema, String where, Runnable ensureOpen) {
@@ -44,6 +46,7 @@ final class PgLeases implements HostLeases {
         this.lock = lock;
         this.rows = rows;
         this.hosts = schema + ".hosts";
+        this.schema = schema;
         this.where = where;
         this.ensureOpen = ensureOpen;
     }
@@ -159,6 +162,29 @@ final class PgLeases implements HostLeases {
             throw PgErrors.failure(where, "taking over the VMs of dead hosts", e);
         }
         return List.copyOf(taken);
+    }
+
+    @Override
+    public AutoCloseable followChanges(Duration pollInterval, java.util.function.Consumer<io.horcrux.spi.StoredChange> listener) {
+        Objects.requireNonNull(pollInterval, "pollInterval");
+        Objects.requireNonNull(listener, "listener");
+        ensureOpen.run();
+        try {
+            PgChangeFeed feed = new PgChangeFeed(connections, schema, where, pollInterval, listener);
+            feeds.add(feed);
+            return () -> {
+                feeds.remove(feed);
+                feed.close();
+            };
+        } catch (SQLException e) {
+            throw PgErrors.failure(where, "following the changes", e);
+        }
+    }
+
+    /** Stops every feed; the store is closing. */
+    void closeFeeds() {
+        feeds.forEach(PgChangeFeed::close);
+        feeds.clear();
     }
 
     private List<String> deadHosts(Connection c, String me, Duration grace) throws SQLException {

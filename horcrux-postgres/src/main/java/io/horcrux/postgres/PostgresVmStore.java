@@ -251,6 +251,9 @@ public final class PostgresVmStore implements VmStore {
         }
         closed = true;
         try {
+            if (leases != null) {
+                leases.closeFeeds();
+            }
             reads.close();
             if (pool != null) {
                 pool.close();

@@ -124,6 +124,31 @@ class PostgresHostsTest {
     }
 
     @Test
+    void anotherHostsStatusChangesReachThisHostsSubscribersInOrder() throws InterruptedException {
+        VmManager a = host("host-a", SimulatedDriver.create());
+        VmManager b = host("host-b", SimulatedDriver.create());
+        BlockingQueue<VmEvent> heard = new LinkedBlockingQueue<>();
+        b.subscribe(heard::add);
+        a.create(spec("web-1"));
+        a.start("web-1");
+        a.pause("web-1");
+        a.resume("web-1");
+        a.stop("web-1", Duration.ZERO);
+
+        List<String> moves = new ArrayList<>();
+        while (moves.size() < 6) {
+            VmEvent e = heard.poll(30, TimeUnit.SECONDS);
+            assertThat(e).as("b hears a's changes; so far " + moves).isNotNull();
+            assertThat(e.vmId()).isEqualTo("web-1");
+            moves.add(e.previousStatus() + ">" + e.newStatus());
+        }
+        assertThat(moves).containsExactly("STOPPED>STARTING", "STARTING>RUNNING", "RUNNING>PAUSED", "PAUSED>RUNNING",
+                "RUNNING>STOPPING", "STOPPING>STOPPED");
+        assertThat(b.get("web-1").version()).isEqualTo(7);
+        assertThat(heard.poll(1, TimeUnit.SECONDS)).as("each once, and b's own writes are not relayed").isNull();
+    }
+
+    @Test
     void aStaleTokenIsRefusedByTheDatabaseItself() throws SQLException {
         PostgresVmStore store = sharedStore();
         HostLease first = store.hostLeases().orElseThrow().acquire("host-a", Duration.ofMinutes(1));

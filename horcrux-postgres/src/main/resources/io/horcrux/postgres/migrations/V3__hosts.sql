@@ -50,3 +50,42 @@ $$;
 
 CREATE TRIGGER vms_fence BEFORE INSERT OR UPDATE ON ${schema}.vms
     FOR EACH ROW EXECUTE FUNCTION ${schema}.vms_fence();
+
+-- One view across hosts: every change of a VM row appends an event in the same transaction (the
+-- source of truth, in sequence order), and a NOTIFY on channel horcrux_events wakes the hosts
+-- that listen; a host that was away reads on from the last sequence it saw.
+CREATE TABLE ${schema}.vm_events (
+    seq             bigserial PRIMARY KEY,
+    vm_id           text COLLATE "C" NOT NULL,
+    version         bigint NOT NULL,
+    previous_status text,
+    status          text,
+    reason          text NOT NULL,
+    owner           text COLLATE "C" NOT NULL,
+    written_by      text COLLATE "C",
+    at              bigint NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX vm_events_recorded_at ON ${schema}.vm_events (recorded_at);
+
+CREATE FUNCTION ${schema}.vms_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO ${schema}.vm_events (vm_id, version, previous_status, status, reason, owner, written_by, at)
+            VALUES (OLD.id, OLD.version, OLD.status, NULL, 'deleted', OLD.owner, OLD.written_by, OLD.updated_at);
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO ${schema}.vm_events (vm_id, version, previous_status, status, reason, owner, written_by, at)
+            VALUES (NEW.id, NEW.version, NULL, NEW.status, NEW.status_reason, NEW.owner, NEW.written_by, NEW.updated_at);
+    ELSE
+        INSERT INTO ${schema}.vm_events (vm_id, version, previous_status, status, reason, owner, written_by, at)
+            VALUES (NEW.id, NEW.version, OLD.status, NEW.status, NEW.status_reason, NEW.owner, NEW.written_by,
+                    NEW.updated_at);
+    END IF;
+    PERFORM pg_notify('horcrux_events', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER vms_changed AFTER INSERT OR UPDATE OR DELETE ON ${schema}.vms
+    FOR EACH ROW EXECUTE FUNCTION ${schema}.vms_changed();
