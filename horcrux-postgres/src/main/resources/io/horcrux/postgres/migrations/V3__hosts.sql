@@ -51,7 +51,7 @@ $$;
 CREATE TRIGGER vms_fence BEFORE INSERT OR UPDATE ON ${schema}.vms
     FOR EACH ROW EXECUTE FUNCTION ${schema}.vms_fence();
 
--- One view across hosts: every change of a VM row appends an event in the same transaction (the
+-- One view across hosts: every change a host makes to a VM row appends an event in the same transaction (the
 -- source of truth, in sequence order), and a NOTIFY on channel horcrux_events wakes the hosts
 -- that listen; a host that was away reads on from the last sequence it saw.
 CREATE TABLE ${schema}.vm_events (
@@ -71,6 +71,10 @@ CREATE INDEX vm_events_recorded_at ON ${schema}.vm_events (recorded_at);
 
 CREATE FUNCTION ${schema}.vms_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- A single-host store (no token) has nobody to tell.
+    IF (TG_OP = 'DELETE' AND OLD.written_by IS NULL) OR (TG_OP <> 'DELETE' AND NEW.written_by IS NULL) THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'DELETE' THEN
         INSERT INTO ${schema}.vm_events (vm_id, version, previous_status, status, reason, owner, written_by, at)
             VALUES (OLD.id, OLD.version, OLD.status, NULL, 'deleted', OLD.owner, OLD.written_by, OLD.updated_at);
