@@ -136,6 +136,7 @@ public final class Report {
                     + "byte for byte as the bare loop does, without an `id`; what is left is its reader thread "
                     + "handing the reply to the caller.\n");
         }
+        renderHosts(md, results);
         renderProbe(md, results);
         renderGuest(md, results, chartDir);
         renderImages(md, results, chartDir);
@@ -151,6 +152,34 @@ public final class Report {
             }
         });
         return md.toString();
+    }
+
+    /** Several hosts: the cost of fencing and events on a batch, and a takeover against its bound. */
+    private static void renderHosts(StringBuilder md, Results results) {
+        Optional<Results.Score> takeover = results.get("HostsBenchmark.takeoverAfterHostDies");
+        double shared = Suite.ratio(results, Suite.HOSTS_RATIOS.get(0));
+        if (takeover.isEmpty() && Double.isNaN(shared)) {
+            return;
+        }
+        md.append("\n## Several hosts on one PostgreSQL inventory\n\n");
+        md.append("From `hosts.json` (`Suite hosts`).\n\n| measure | measured | against | ratio | goal | met |\n");
+        md.append("|---|---:|---:|---:|---:|---|\n");
+        if (!Double.isNaN(shared)) {
+            Results.Score ours = results.get("HostsBenchmark.createAll1000Shared").orElseThrow();
+            Results.Score raw = results.get("HostsBenchmark.rawInsert1000").orElseThrow();
+            md.append(String.format(Locale.ROOT, "| createAll 1000, shared store (fenced, events) vs raw batch insert "
+                    + "| %s | %s | %.2fx | report | |%n", millis(ours.medianNanos() / 1e6), millis(raw.medianNanos() / 1e6),
+                    shared));
+        }
+        takeover.ifPresent(t -> {
+            double boundMs = HostsBenchmark.TAKEOVER_BOUND.toMillis();
+            double ms = t.medianNanos() / 1e6;
+            md.append(String.format(Locale.ROOT, "| takeover of %d VMs after their host dies (TTL %d ms, grace %d ms,"
+                    + " heartbeat %d ms) vs the bound TTL + grace + heartbeat | %s | %s | %.2f | <= 1 | %s |%n",
+                    HostsBenchmark.DEAD_VMS, HostsBenchmark.TTL.toMillis(), HostsBenchmark.GRACE.toMillis(),
+                    HostsBenchmark.RENEWAL.toMillis(), millis(ms), millis(boundMs), ms / boundMs,
+                    ms <= boundMs ? "yes" : "**no**"));
+        });
     }
 
     /** Bytes allocated per visit of 100,000 VMs: the stream's point is bounded memory. */

@@ -27,6 +27,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *       PostgreSQL server, see {@code scripts/setup-debian}), writes {@code DIR/postgres.json} and
  *       {@code DIR/postgres-machine.json} (default {@code horcrux-bench/target}) and prints the
  *       store-to-raw-pgjdbc ratios against their goals. Not part of {@code quick}.</li>
+ *   <li>{@code hosts [DIR]}: runs {@link HostsBenchmark} (about two minutes, the same server), writes
+ *       {@code DIR/hosts.json} and {@code DIR/hosts-machine.json}.</li>
  * </ul>
  * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
  * run on the same machine, so they survive a noisy or different machine.
@@ -83,6 +85,11 @@ public final class Suite {
                     "PostgresBenchmark.createAll1000", "PostgresBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
 
     /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
+    /** Several hosts on one PostgreSQL inventory ({@link HostsBenchmark}); not part of {@code quick}. */
+    static final List<Ratio> HOSTS_RATIOS = List.of(
+            new Ratio("createAll 1000 on a store shared by hosts (fenced, with events) / raw batch insert",
+                    "HostsBenchmark.createAll1000Shared", "HostsBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
+
     static final double TOLERANCE = 2.0;
 
     private Suite() {
@@ -124,9 +131,18 @@ public final class Suite {
                 writeMachine(machineFile(out));
                 System.exit(printRatios(Results.read(out), POSTGRES_RATIOS) ? 0 : 1);
             }
+            case "hosts" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
+                Files.createDirectories(dir);
+                Path out = dir.resolve("hosts.json");
+                new Runner(new OptionsBuilder().include("HostsBenchmark").resultFormat(ResultFormatType.JSON)
+                        .result(out.toString()).build()).run();
+                writeMachine(machineFile(out));
+                System.exit(printRatios(Results.read(out), HOSTS_RATIOS) ? 0 : 1);
+            }
             default -> {
                 System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json"
-                        + " | postgres [dir]");
+                        + " | postgres [dir] | hosts [dir]");
                 System.exit(2);
             }
         }

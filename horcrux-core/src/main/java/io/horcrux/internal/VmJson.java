@@ -294,10 +294,11 @@ public final class VmJson {
             }
             gen.writeEndObject();
         }
+        gen.writeStringField("owner", vm.owner());
         gen.writeEndObject();
     }
 
-    /** Reads a VM object written by {@link #writeVm}. */
+    /** Reads a VM object written by {@link #writeVm}; one without an owner is {@link Vm#DEFAULT_HOST}'s. */
     public static Vm readVm(JsonParser p) throws IOException {
         expect(p, JsonToken.START_OBJECT);
         VmSpec spec = null;
@@ -307,6 +308,7 @@ public final class VmJson {
         Instant updated = null;
         String reason = "";
         VmRuntime runtime = null;
+        String owner = Vm.DEFAULT_HOST;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
@@ -318,6 +320,7 @@ public final class VmJson {
                 case "updatedAt" -> updated = instant(p);
                 case "statusReason" -> reason = text(p);
                 case "runtime" -> runtime = readRuntime(p);
+                case "owner" -> owner = text(p);
                 default -> p.skipChildren();
             }
         }
@@ -325,7 +328,7 @@ public final class VmJson {
             throw new IOException("a VM object needs spec, status, createdAt and updatedAt" + at(p));
         }
         try {
-            return new Vm(spec, status, version, created, updated, reason, runtime);
+            return new Vm(spec, status, version, created, updated, reason, runtime, owner);
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage() + at(p), e);
         }

@@ -76,6 +76,11 @@ public record VmSpec(
     public static final int MAX_NAME_LENGTH = 128;
     public static final long MIN_DISK_BYTES = 1L << 20;
     public static final long MAX_DISK_BYTES = 1L << 46;
+    /**
+     * The label that marks a VM for automatic restart by the host that takes it over when its
+     * owner dies (value {@code "true"}); see {@link #restartOnTakeover()}.
+     */
+    public static final String RESTART_ON_TAKEOVER_LABEL = "horcrux.io/restart-on-takeover";
     private static final int MAX_PATH_LENGTH = 4096;
     private static final SecureRandom MAC_RANDOM = new SecureRandom();
 
@@ -394,6 +399,14 @@ public record VmSpec(
      * Builds a {@link VmSpec}. Not thread-safe; reusable (each {@link #build()} returns a new
      * spec). Every value is checked in {@link #build()}, so one exception lists every problem.
      */
+    /**
+     * Whether a host that takes this VM over from a dead owner starts it again (if it was
+     * running there): the label {@value #RESTART_ON_TAKEOVER_LABEL} is {@code "true"}.
+     */
+    public boolean restartOnTakeover() {
+        return "true".equals(labels.get(RESTART_ON_TAKEOVER_LABEL));
+    }
+
     public static final class Builder {
         private String id;
         private String name;
@@ -453,6 +466,20 @@ public record VmSpec(
         /** Sets a label; a later value for the same key replaces the earlier one. */
         public Builder label(String key, String value) {
             labels.put(key, value);
+            return this;
+        }
+
+        /**
+         * Whether a host that takes this VM over from a dead owner starts it again, if it was
+         * running there: sets (or removes) the label {@value VmSpec#RESTART_ON_TAKEOVER_LABEL}.
+         * Default false.
+         */
+        public Builder restartOnTakeover(boolean restart) {
+            if (restart) {
+                labels.put(RESTART_ON_TAKEOVER_LABEL, "true");
+            } else {
+                labels.remove(RESTART_ON_TAKEOVER_LABEL);
+            }
             return this;
         }
 

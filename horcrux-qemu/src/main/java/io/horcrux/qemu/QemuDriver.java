@@ -302,6 +302,12 @@ public final class QemuDriver implements VmDriver {
         return state.provisionedIds();
     }
 
+    /** Whether the VM has its directory here: one of {@link #provisionedIds()}. */
+    @Override
+    public boolean isProvisioned(String vmId) {
+        return provisionedIds().contains(vmId);
+    }
+
     /** Removes the VM's directory and disks, as {@link #deprovision} does, for a VM with no spec left. */
     @Override
     public void removeOrphan(String vmId) {

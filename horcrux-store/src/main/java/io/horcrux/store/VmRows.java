@@ -27,13 +27,14 @@ import java.util.Set;
 final class VmRows {
     static final String COLUMNS =
             "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json,"
-            + " runtime_forwards";
+            + " runtime_forwards, owner";
 
-    static final String INSERT = "INSERT INTO vms (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static final String INSERT = "INSERT INTO vms (id, name, status, version, created_at, updated_at, status_reason,"
+            + " runtime_pid, runtime_monitor, runtime_forwards, owner, spec_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     static final String INSERT_LABEL = "INSERT INTO vm_labels (vm_id, key, value) VALUES (?, ?, ?)";
     static final String DELETE_LABELS = "DELETE FROM vm_labels WHERE vm_id = ?";
     static final String UPDATE = "UPDATE vms SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ?, runtime_forwards = ?"
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?, owner = ?, spec_json = ?"
             + " WHERE id = ? AND version = ?";
     /**
      * The common update: the spec (and so name and labels) is unchanged, only the status, its
@@ -41,7 +42,7 @@ final class VmRows {
      * falls back to {@link #UPDATE} with the labels.
      */
     static final String UPDATE_STATE = "UPDATE vms SET status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?"
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?, owner = ?"
             + " WHERE id = ? AND version = ? AND spec_json = ?";
     static final String DELETE = "DELETE FROM vms WHERE id = ? AND version = ?";
     static final String VERSION_OF = "SELECT version FROM vms WHERE id = ?";
@@ -50,7 +51,7 @@ final class VmRows {
     private VmRows() {
     }
 
-    /** Binds the eleven columns of {@link #INSERT}. */
+    /** Binds the twelve columns of {@link #INSERT}. */
     static void bindInsert(PreparedStatement ps, Vm vm) throws SQLException {
         ps.setString(1, vm.id());
         bindScalars(ps, 2, vm);
@@ -65,18 +66,17 @@ final class VmRows {
 
     /** Binds {@link #UPDATE_STATE}; {@code specJson} is the spec the stored row must already hold. */
     static void bindUpdateState(PreparedStatement ps, Vm vm, long expectedVersion, String specJson) throws SQLException {
-        int next = bindState(ps, 1, vm, true);
+        int next = bindState(ps, 1, vm);
         ps.setString(next++, vm.id());
         ps.setLong(next++, expectedVersion);
         ps.setString(next, specJson);
     }
 
-    /** Binds name .. runtime_forwards from {@code index}; returns the next free index. */
+    /** Binds name .. spec_json from {@code index}; returns the next free index. */
     private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
         ps.setString(index, vm.spec().name());
-        int i = bindState(ps, index + 1, vm, false);
+        int i = bindState(ps, index + 1, vm);
         ps.setString(i++, specJson(vm.spec()));
-        bindForwards(ps, i++, vm);
         return i;
     }
 
@@ -89,11 +89,8 @@ final class VmRows {
         }
     }
 
-    /**
-     * Binds status .. runtime_monitor from {@code index}, and runtime_forwards after them when
-     * {@code withForwards}; returns the next free index.
-     */
-    private static int bindState(PreparedStatement ps, int index, Vm vm, boolean withForwards) throws SQLException {
+    /** Binds status .. runtime_monitor, runtime_forwards and owner from {@code index}; returns the next free index. */
+    private static int bindState(PreparedStatement ps, int index, Vm vm) throws SQLException {
         int i = index;
         ps.setString(i++, vm.status().name());
         ps.setLong(i++, vm.version());
@@ -107,9 +104,8 @@ final class VmRows {
             ps.setLong(i++, vm.runtime().pid());
             ps.setString(i++, vm.runtime().monitor());
         }
-        if (withForwards) {
-            bindForwards(ps, i++, vm);
-        }
+        bindForwards(ps, i++, vm);
+        ps.setString(i++, vm.owner());
         return i;
     }
 
@@ -135,7 +131,7 @@ final class VmRows {
                 runtime = new VmRuntime(pid, rs.getString(9), forwards == null ? List.of() : VmCodec.decodeForwards(forwards));
             }
             return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
-                    instant(rs.getLong(6)), rs.getString(7), runtime);
+                    instant(rs.getLong(6)), rs.getString(7), runtime, rs.getString(12));
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {
             throw new StoreException("VM " + id + ": the stored row cannot be read (" + e.getMessage() + ")", e);
         }
