@@ -176,8 +176,11 @@ public final class VmJson {
         writeVmWithJackson(gen, vm);
     }
 
-    /** {@link #writeVm} through the generator's own methods, whatever the VM holds. */
-    static void writeVmWithJackson(JsonGenerator gen, Vm vm) throws IOException {
+    /**
+     * {@link #writeVm} through the generator's own methods, a call per field, whatever the VM
+     * holds: what {@code writeVm} falls back to, and the floor it is measured against.
+     */
+    public static void writeVmWithJackson(JsonGenerator gen, Vm vm) throws IOException {
         gen.writeStartObject();
         gen.writeFieldName("spec");
         writeSpec(gen, vm.spec());

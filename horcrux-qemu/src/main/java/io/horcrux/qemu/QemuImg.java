@@ -196,6 +196,11 @@ public final class QemuImg {
         return s.isEmpty();
     }
 
+    /** The binary this runs. */
+    Path binary() {
+        return binary;
+    }
+
     @Override
     public String toString() {
         return "QemuImg[" + binary + "]";
