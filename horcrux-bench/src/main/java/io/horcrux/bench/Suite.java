@@ -170,8 +170,8 @@ public final class Suite {
         for (String[] run : hotPaths) {
             Path part = out.resolveSibling(out.getFileName() + ".part");
             new Runner(new OptionsBuilder().include(run[0]).param("store", "SQLITE").param("size", run[1])
-                    .warmupIterations(2).warmupTime(TimeValue.milliseconds(300))
-                    .measurementIterations(4).measurementTime(TimeValue.milliseconds(300))
+                    .warmupIterations(2).warmupTime(TimeValue.milliseconds(250))
+                    .measurementIterations(3).measurementTime(TimeValue.milliseconds(300))
                     .forks(1).resultFormat(ResultFormatType.JSON).result(part.toString()).build()).run();
             append(out, part);
             Files.delete(part);
