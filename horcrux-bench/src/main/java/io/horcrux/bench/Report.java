@@ -142,6 +142,7 @@ public final class Report {
         renderImages(md, results, chartDir);
         renderPeer(md, results, chartDir);
         renderAllocation(md, results);
+        renderHotPaths(md, results);
         md.append("\n## Every result\n\n| benchmark | median | error |\n|---|---:|---:|\n");
         results.all().forEach((key, score) -> {
             if (score.isTime()) {
@@ -203,6 +204,68 @@ public final class Report {
         }
         md.append("\nThe stream holds one page of rows at a time whatever the inventory's size (a 48 MB heap "
                 + "streams 100,000 VMs in `StreamHeapIT`); loading them all holds every VM at once.\n");
+    }
+
+    /** A hot path next to its floor: the benchmark keys, how many VMs one call handles, and the goal. */
+    record HotPath(String what, String ours, String floor, int vms, String goal, double goalRatio, double goalMs) {
+    }
+
+    static final List<HotPath> HOT_PATHS = List.of(
+            new HotPath("list 1000, manager with its cache (SQLite)", "ListingFloorBenchmark.list size=1000",
+                    "ListingFloorBenchmark.rawList size=1000", 1000, "<= 1.5x", 1.5, Double.NaN),
+            new HotPath("list 1000, manager without a cache", "ListingFloorBenchmark.listUncached size=1000",
+                    "ListingFloorBenchmark.rawList size=1000", 1000, "<= 1.5x", 1.5, Double.NaN),
+            new HotPath("stream 1000, manager with its cache", "ListingFloorBenchmark.stream size=1000",
+                    "ListingFloorBenchmark.rawList size=1000", 1000, "<= 1.5x", 1.5, Double.NaN),
+            new HotPath("stream 1000, manager without a cache", "ListingFloorBenchmark.streamUncached size=1000",
+                    "ListingFloorBenchmark.rawList size=1000", 1000, "<= 1.5x", 1.5, Double.NaN),
+            new HotPath("get by id, manager without a cache", "ListingFloorBenchmark.getUncached size=1000",
+                    "ListingFloorBenchmark.rawGet size=1000", 1, "<= 1.5x", 1.5, Double.NaN),
+            new HotPath("JSON of 100 VMs (floor: Jackson's generator, a call per field)",
+                    "JsonBenchmark.serialize size=100 store=SQLITE",
+                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", 100, "< 50 µs", Double.NaN, 0.050),
+            new HotPath("export 1000 VMs (floor: the stream it reads)", "JsonBenchmark.streamingExport size=1000 store=SQLITE",
+                    "JsonBenchmark.streamVisit size=1000 store=SQLITE", 1000, "<= 1.5x", 1.5, Double.NaN),
+            new HotPath("create with a 64 MiB qcow2 disk (floor: qemu-img create by hand)", "LifecycleBenchmark.create",
+                    "LifecycleBenchmark.rawQemuImgCreate", 1, "< 10 ms", Double.NaN, 10));
+
+    /** The listing, JSON and create paths against their floors, measured in one run, with bytes allocated per VM. */
+    private static void renderHotPaths(StringBuilder md, Results results) {
+        if (HOT_PATHS.stream().allMatch(h -> results.get(h.ours()).isEmpty())) {
+            return;
+        }
+        md.append("\n## Hot paths against their floors\n\n");
+        md.append("Each row's two sides are measured in one run (`ListingFloorBenchmark`, `JsonBenchmark`, "
+                + "`LifecycleBenchmark`). The listing floor is raw sqlite-jdbc on the same database file reading the "
+                + "same rows into the same `Vm`s, its spec column decoded with Jackson's streaming parser into the "
+                + "model's builders; it keeps nothing between calls, while the store decodes each distinct stored "
+                + "spec once (its `SpecMemo`). Allocation is JMH's `gc.alloc.rate.norm` divided by the VMs a call "
+                + "handles.\n\n");
+        md.append("| what | Horcrux | floor | ratio | goal | met | allocated per VM: Horcrux | floor |\n");
+        md.append("|---|---:|---:|---:|---:|---|---:|---:|\n");
+        for (HotPath h : HOT_PATHS) {
+            Optional<Results.Score> us = results.get(h.ours());
+            Optional<Results.Score> floor = results.get(h.floor());
+            if (us.isEmpty() || floor.isEmpty()) {
+                md.append("| ").append(h.what()).append(" | not measured | | | ").append(h.goal()).append(" | | | |\n");
+                continue;
+            }
+            double usMs = us.get().medianNanos() / 1e6;
+            double floorMs = floor.get().medianNanos() / 1e6;
+            double ratio = usMs / floorMs;
+            boolean met = Double.isNaN(h.goalRatio()) ? usMs < h.goalMs() : ratio <= h.goalRatio();
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.3f | %s | %s | %s | %s |%n", h.what(), millis(usMs),
+                    millis(floorMs), ratio, h.goal(), met ? "yes" : "**no**", perVm(results, h.ours(), h.vms()),
+                    perVm(results, h.floor(), h.vms())));
+        }
+    }
+
+    /** {@code gc.alloc.rate.norm} of a benchmark key divided by its VMs, or "" when not profiled. */
+    private static String perVm(Results results, String key, int vms) {
+        int space = key.indexOf(' ');
+        String allocKey = space < 0 ? key + ":gc.alloc.rate.norm" : key.substring(0, space) + ":gc.alloc.rate.norm"
+                + key.substring(space);
+        return results.get(allocKey).map(b -> String.format(Locale.ROOT, "%,.0f B", b.value() / vms)).orElse("");
     }
 
     private static void renderPeer(StringBuilder md, Results results, Path chartDir) throws IOException {

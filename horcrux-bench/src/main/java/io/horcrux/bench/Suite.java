@@ -73,7 +73,21 @@ public final class Suite {
             new Ratio("start to RUNNING / raw QEMU spawn to QMP ready",
                     "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25).onQemu(),
             new Ratio("forced stop / raw QEMU quit",
-                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true));
+                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true),
+            new Ratio("list 1000 (manager, SQLite) / raw sqlite-jdbc",
+                    "ListingFloorBenchmark.list size=1000", "ListingFloorBenchmark.rawList size=1000", "<= 1.5", 1.5),
+            new Ratio("stream 1000 (manager, SQLite) / raw sqlite-jdbc",
+                    "ListingFloorBenchmark.stream size=1000", "ListingFloorBenchmark.rawList size=1000", "<= 1.5", 1.5),
+            new Ratio("get without cache (manager, SQLite) / raw sqlite-jdbc",
+                    "ListingFloorBenchmark.getUncached size=1000", "ListingFloorBenchmark.rawGet size=1000", "<= 1.5", 1.5),
+            new Ratio("JSON of 100 VMs / Jackson's generator, a call per field",
+                    "JsonBenchmark.serialize size=100 store=SQLITE",
+                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "<= 0.6", 0.6),
+            new Ratio("export of 1000 VMs (SQLite) / the stream it reads",
+                    "JsonBenchmark.streamingExport size=1000 store=SQLITE",
+                    "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.5", 1.5),
+            new Ratio("create with a 64 MiB qcow2 disk / qemu-img create by hand",
+                    "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false));
 
     /** What {@code postgres} reports: the PostgreSQL store against raw pgjdbc on the same rows. */
     static final List<Ratio> POSTGRES_RATIOS = List.of(
@@ -154,7 +168,7 @@ public final class Suite {
                 .include("GetBenchmark")
                 .include("BatchBenchmark")
                 .include("QmpBenchmark")
-                .include("LifecycleBenchmark\\.(start|forcedStop|rawSpawnToQmpReady|rawQuit)$")
+                .include("LifecycleBenchmark\\.(start|forcedStop|rawSpawnToQmpReady|rawQuit|create|rawQemuImgCreate)$")
                 .param("store", "SQLITE")
                 .param("target", "SQLITE_NORMAL")
                 .warmupIterations(2).warmupTime(TimeValue.milliseconds(500))
@@ -163,6 +177,30 @@ public final class Suite {
                 .resultFormat(ResultFormatType.JSON)
                 .result(out.toString());
         new Runner(options.build()).run();
+        // The hot paths against their floors, in shorter iterations (each call takes microseconds
+        // to milliseconds); their parameters differ, so each set runs on its own and is appended.
+        List<String[]> hotPaths = List.of(
+                new String[] {"ListingFloorBenchmark\\.(list|stream|getUncached|rawList|rawGet)$", "1000"},
+                new String[] {"JsonBenchmark\\.(serialize|serializeWithGenerator)$", "100"},
+                new String[] {"JsonBenchmark\\.(streamingExport|streamVisit)$", "1000"});
+        for (String[] run : hotPaths) {
+            Path part = out.resolveSibling(out.getFileName() + ".part");
+            new Runner(new OptionsBuilder().include(run[0]).param("store", "SQLITE").param("size", run[1])
+                    .warmupIterations(2).warmupTime(TimeValue.milliseconds(250))
+                    .measurementIterations(3).measurementTime(TimeValue.milliseconds(300))
+                    .forks(1).resultFormat(ResultFormatType.JSON).result(part.toString()).build()).run();
+            append(out, part);
+            Files.delete(part);
+        }
+    }
+
+    /** Appends the runs of JMH result file {@code part} to those of {@code out}. */
+    static void append(Path out, Path part) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        com.fasterxml.jackson.databind.node.ArrayNode all = (com.fasterxml.jackson.databind.node.ArrayNode) json.readTree(
+                out.toFile());
+        json.readTree(part.toFile()).forEach(all::add);
+        json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), all);
     }
 
     /** The machine file beside a result file: {@code quick.json} has {@code quick-machine.json}. */

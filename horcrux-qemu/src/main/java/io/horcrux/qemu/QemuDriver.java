@@ -247,9 +247,10 @@ public final class QemuDriver implements VmDriver {
     }
 
     /**
-     * Creates {@code <stateDirectory>/<vmId>/} (0700) and one image per disk with
-     * {@code qemu-img create}. A raw disk larger than the free space is refused. On any failure
-     * everything created is removed.
+     * Creates {@code <stateDirectory>/<vmId>/} (0700) and one image per disk: a qcow2 image
+     * written by the driver itself, the one {@code qemu-img create} makes but without a process
+     * to spawn; a raw one with {@code qemu-img create}. A raw disk larger than the free space is
+     * refused. On any failure everything created is removed.
      *
      * @throws DriverException if the directory exists or an image cannot be created
      */

@@ -46,7 +46,14 @@ final class VmRows {
             + " WHERE id = ? AND version = ? AND spec_json = ?";
     static final String DELETE = "DELETE FROM vms WHERE id = ? AND version = ?";
     static final String VERSION_OF = "SELECT version FROM vms WHERE id = ?";
-    static final String FIND = "SELECT " + COLUMNS + " FROM vms WHERE id = ?";
+    /**
+     * What a read selects, in the order {@link #read} takes them: not the name, which is in the
+     * spec, and the id last, read only to name a row that cannot be read.
+     */
+    static final String READ_COLUMNS =
+            "spec_json, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, id,"
+            + " runtime_forwards, owner";
+    static final String FIND = "SELECT " + READ_COLUMNS + " FROM vms WHERE id = ?";
 
     private VmRows() {
     }
@@ -119,22 +126,60 @@ final class VmRows {
         }
     }
 
-    /** The VM of the current row of a result set selecting {@link #COLUMNS}. */
-    static Vm read(ResultSet rs) throws SQLException {
-        String id = rs.getString(1);
+    /**
+     * The VM of the current row of a result set selecting {@link #READ_COLUMNS}; its spec
+     * through {@code specs}, which decodes each distinct spec once.
+     */
+    static Vm read(ResultSet rs, SpecMemo specs) throws SQLException {
         try {
-            VmSpec spec = VmCodec.decodeSpec(rs.getBytes(10));
-            long pid = rs.getLong(8);
+            VmSpec spec = specs.decode(rs.getBytes(1));
+            long pid = rs.getLong(7);
             VmRuntime runtime = null;
             if (!rs.wasNull()) {
-                String forwards = rs.getString(11);
-                runtime = new VmRuntime(pid, rs.getString(9), forwards == null ? List.of() : VmCodec.decodeForwards(forwards));
+                byte[] forwards = rs.getBytes(10);
+                runtime = new VmRuntime(pid, rs.getString(8),
+                        forwards == null ? List.of() : VmCodec.decodeForwards(text(forwards)));
             }
-            return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
-                    instant(rs.getLong(6)), rs.getString(7), runtime, rs.getString(12));
+            long created = rs.getLong(4);
+            long updated = rs.getLong(5);
+            Instant createdAt = instant(created);
+            return new Vm(spec, status(rs.getBytes(2)), rs.getLong(3), createdAt,
+                    updated == created ? createdAt : instant(updated), text(rs.getBytes(6)), runtime, owner(rs.getBytes(11)));
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {
-            throw new StoreException("VM " + id + ": the stored row cannot be read (" + e.getMessage() + ")", e);
+            throw new StoreException("VM " + rs.getString(9) + ": the stored row cannot be read (" + e.getMessage() + ")",
+                    e);
         }
+    }
+
+    private static final byte[] DEFAULT_OWNER = Vm.DEFAULT_HOST.getBytes(StandardCharsets.US_ASCII);
+
+    /** The owner column's bytes as text; the usual single-host owner without a new string. */
+    private static String owner(byte[] owner) {
+        return owner == null || java.util.Arrays.equals(owner, DEFAULT_OWNER) ? Vm.DEFAULT_HOST : text(owner);
+    }
+
+    private static final VmStatus[] STATUSES = VmStatus.values();
+    private static final byte[][] STATUS_NAMES = java.util.Arrays.stream(STATUSES)
+            .map(s -> s.name().getBytes(StandardCharsets.US_ASCII)).toArray(byte[][]::new);
+
+    /** The status column's bytes as a {@link VmStatus}, without making a string of them. */
+    private static VmStatus status(byte[] name) {
+        if (name != null) {
+            for (int i = 0; i < STATUSES.length; i++) {
+                if (java.util.Arrays.equals(STATUS_NAMES[i], name)) {
+                    return STATUSES[i];
+                }
+            }
+        }
+        throw new IllegalArgumentException("unknown status '" + text(name) + "'");
+    }
+
+    /**
+     * A NOT NULL text column's UTF-8 bytes as a string; the empty string shared (the driver may
+     * give an empty value as no bytes at all).
+     */
+    private static String text(byte[] utf8) {
+        return utf8 == null || utf8.length == 0 ? "" : new String(utf8, StandardCharsets.UTF_8);
     }
 
     /** The {@code spec_json} column: {@link VmCodec}'s bytes, kept as text. */
@@ -236,7 +281,7 @@ final class VmRows {
      * at most {@code limit} rows (none when {@code limit} is 0).
      */
     static Select select(VmQuery query, int limit) {
-        return select(COLUMNS, query, limit, true);
+        return select(READ_COLUMNS, query, limit, true);
     }
 
     /** How many rows match the query's filters (its cursor and limit ignored). */
