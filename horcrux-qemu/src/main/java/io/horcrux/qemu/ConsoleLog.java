@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
@@ -32,6 +33,8 @@ final class ConsoleLog {
     private final int maxBytes;
     private final byte[] ring;
     private final List<Consumer<String>> followers = new CopyOnWriteArrayList<>();
+    /** Where followers are called: on the appending thread unless {@link #followersOn} says otherwise. */
+    private volatile Executor followerExecutor = Runnable::run;
     private int start;
     private int size;
     private long fileBytes;
@@ -87,10 +90,21 @@ final class ConsoleLog {
         }
         if (!followers.isEmpty()) {
             String text = new String(bytes, offset, length, StandardCharsets.UTF_8);
-            for (Consumer<String> follower : followers) {
-                follower.accept(text);
-            }
+            followerExecutor.execute(() -> {
+                for (Consumer<String> follower : followers) {
+                    follower.accept(text);
+                }
+            });
         }
+    }
+
+    /**
+     * Calls followers on {@code executor} (in order: it must run tasks one at a time, as a
+     * {@link SerialExecutor} does), so that a slow follower never holds up the thread that
+     * appends, which serves other VMs too.
+     */
+    void followersOn(Executor executor) {
+        followerExecutor = java.util.Objects.requireNonNull(executor, "executor");
     }
 
     /** The guest's console is gone (QEMU exited or the driver let go): awaiting ends at once. */

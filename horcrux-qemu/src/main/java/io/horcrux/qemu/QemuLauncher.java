@@ -42,10 +42,12 @@ final class QemuLauncher {
     private final Duration qmpTimeout;
     private final boolean operatorMonitor;
     private final int consoleBytes;
+    private final MonitorLoop loop;
 
     QemuLauncher(QemuCommandLine commandLine, StateDirectory state, ProcessTable table,
                  Supervisor supervisor, StopSequence stops, ExecutorService pool, Duration qmpTimeout,
-                 boolean operatorMonitor, int consoleBytes) {
+                 boolean operatorMonitor, int consoleBytes, MonitorLoop loop) {
+        this.loop = loop;
         this.commandLine = commandLine;
         this.state = state;
         this.table = table;
@@ -98,8 +100,8 @@ final class QemuLauncher {
             if (operatorMonitor) {
                 restrictSocket(files.operatorSocket());
             }
-            vm.console(SerialConsole.connect(id, files.consoleSocket(), ConsoleLog.fresh(files.serialLog(), consoleBytes),
-                    qmpTimeout, vm::isGone));
+            vm.console(SerialConsole.connect(id, files.consoleSocket(), consoleLog(vm, ConsoleLog.fresh(files.serialLog(),
+                    consoleBytes)), qmpTimeout, vm::isGone, loop));
             connect(vm);
             JsonNode runState = vm.qmp().execute("query-status");
             if (QemuDriver.INTERNAL_ERROR.equals(runState.path("status").asText())) {
@@ -199,8 +201,8 @@ final class QemuLauncher {
                 pool);
         try {
             if (Files.exists(files.consoleSocket(), LinkOption.NOFOLLOW_LINKS)) {
-                attached.console(SerialConsole.connect(id, files.consoleSocket(),
-                        ConsoleLog.resumed(files.serialLog(), consoleBytes), qmpTimeout, attached::isGone));
+                attached.console(SerialConsole.connect(id, files.consoleSocket(), consoleLog(attached,
+                        ConsoleLog.resumed(files.serialLog(), consoleBytes)), qmpTimeout, attached::isGone, loop));
             }
             connect(attached);
             attached.observed(attached.qmp().execute("query-status"));
@@ -227,9 +229,15 @@ final class QemuLauncher {
 
     private void connect(QemuProcess vm) {
         QmpClient client = QmpClient.connect(vm.files.qmpSocket(), qmpTimeout, vm.id,
-                event -> supervisor.onEvent(vm, event), QmpClient.MAX_LINE_BYTES, vm::isGone);
+                event -> supervisor.onEvent(vm, event), QmpClient.MAX_LINE_BYTES, vm::isGone, loop);
         vm.connected(client);
         client.disconnected().thenAccept(reason -> supervisor.onDisconnect(vm, reason));
+    }
+
+    /** The VM's console log, its followers called in order off the loop's thread. */
+    private static ConsoleLog consoleLog(QemuProcess vm, ConsoleLog consoleLog) {
+        consoleLog.followersOn(vm.events);
+        return consoleLog;
     }
 
     private static void restrictSocket(Path socket) throws IOException {

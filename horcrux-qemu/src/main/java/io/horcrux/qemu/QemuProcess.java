@@ -22,7 +22,7 @@ final class QemuProcess {
     final long startTicks;
     /** The names of the spec's disks, in its order: disk N is QEMU's device {@code diskN}. */
     final List<String> diskNames;
-    /** Handles the VM's monitor events in order, off the monitor's reader thread. */
+    /** Handles the VM's monitor events (and its console's followers) in order, off the monitor loop's thread. */
     final SerialExecutor events;
     private volatile QmpClient qmp;
     /** The driver's end of the serial console, once connected; null before or without one. */
@@ -37,6 +37,8 @@ final class QemuProcess {
     private boolean ended;
     /** The driver was closed: the process runs on, unwatched. */
     private boolean detached;
+    /** Its exit is being awaited (its monitor closed, or the process check found it gone). */
+    private boolean exitWatched;
 
     /** A process whose disks are not known (one that is only to be ended). */
     QemuProcess(String id, VmFiles files, long pid, long startTicks, Executor pool) {
@@ -142,6 +144,13 @@ final class QemuProcess {
     synchronized void abandon() {
         stopRequested = true;
         ended = true;
+    }
+
+    /** Whether this is the first call: the exit is to be awaited once, however it was noticed. */
+    synchronized boolean watchExit() {
+        boolean first = !exitWatched;
+        exitWatched = true;
+        return first;
     }
 
     /** The process's end was handled. */
