@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
 final class ConsoleLog {
     private final Path file;
     private final int maxBytes;
-    private final byte[] ring;
+    /** The kept bytes, a ring; it grows as output comes, up to {@code maxBytes}: a quiet guest costs little. */
+    private byte[] ring = new byte[0];
     private final List<Consumer<String>> followers = new CopyOnWriteArrayList<>();
     /** Where followers are called: on the appending thread unless {@link #followersOn} says otherwise. */
     private volatile Executor followerExecutor = Runnable::run;
@@ -45,7 +46,6 @@ final class ConsoleLog {
     private ConsoleLog(Path file, int maxBytes) {
         this.file = file;
         this.maxBytes = maxBytes;
-        this.ring = new byte[maxBytes];
     }
 
     /** A log for a VM that starts now: what an earlier run printed is dropped. */
@@ -163,6 +163,13 @@ final class ConsoleLog {
     }
 
     private void keep(byte[] bytes, int offset, int length) {
+        if (size + length > ring.length && ring.length < maxBytes) {
+            byte[] grown = new byte[(int) Math.min(maxBytes, Math.max(Math.max(4096L, 2L * ring.length), (long) size + length))];
+            byte[] kept = snapshot();
+            System.arraycopy(kept, 0, grown, 0, kept.length);
+            ring = grown;
+            start = 0;
+        }
         if (length >= ring.length) {
             System.arraycopy(bytes, offset + length - ring.length, ring, 0, ring.length);
             start = 0;

@@ -238,13 +238,18 @@ final class MonitorLoop implements AutoCloseable {
          * Sends {@code bytes}: at once as far as the socket takes them, the rest queued for the loop.
          * Calls from different threads are sent whole, in the order they were made.
          *
-         * @throws IOException if the connection is closed, or the peer has not read
-         *                     {@value #MAX_QUEUED_WRITE_BYTES} bytes queued for it
+         * @throws IOException if the connection is closed, or the peer has not read what is
+         *                     queued for it and this would take it past
+         *                     {@value #MAX_QUEUED_WRITE_BYTES} bytes (nothing of it is sent then)
          */
         void write(ByteBuffer bytes) throws IOException {
             synchronized (pending) {
                 if (!channel.isOpen()) {
                     throw new ClosedChannelException();
+                }
+                // Refused whole or sent whole: a message is never cut.
+                if (pendingBytes > 0 && pendingBytes + bytes.remaining() > MAX_QUEUED_WRITE_BYTES) {
+                    throw new IOException("the peer has not read the " + pendingBytes + " bytes sent to it");
                 }
                 if (pending.isEmpty()) {
                     while (bytes.hasRemaining()) {
@@ -255,9 +260,6 @@ final class MonitorLoop implements AutoCloseable {
                     if (!bytes.hasRemaining()) {
                         return;
                     }
-                }
-                if (pendingBytes + bytes.remaining() > MAX_QUEUED_WRITE_BYTES) {
-                    throw new IOException("the peer has not read the " + pendingBytes + " bytes sent to it");
                 }
                 ByteBuffer copy = ByteBuffer.allocate(bytes.remaining()).put(bytes).flip();
                 boolean first = pending.isEmpty();

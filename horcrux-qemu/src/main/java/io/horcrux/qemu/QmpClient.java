@@ -280,6 +280,7 @@ public final class QmpClient implements AutoCloseable {
             }
             return p.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (IOException e) {
+            untagged.compareAndSet(p, null); // nothing of it was sent: no reply is owed
             String reason = closedReason;
             throw new DriverException("QMP " + label + ": cannot send '" + command + "': "
                     + (reason != null ? "connection closed (" + reason + ")" : e.toString()), e);
