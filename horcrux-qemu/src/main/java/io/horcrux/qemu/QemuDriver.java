@@ -357,15 +357,13 @@ public final class QemuDriver implements VmDriver {
     @Override
     public void pause(String vmId) {
         QemuProcess vm = connected(vmId, "pause");
-        vm.qmp().execute("stop");
-        vm.commanded(VmStatus.PAUSED);
+        vm.command("stop", VmStatus.PAUSED);
     }
 
     @Override
     public void resume(String vmId) {
         QemuProcess vm = connected(vmId, "resume");
-        vm.qmp().execute("cont");
-        vm.commanded(VmStatus.RUNNING);
+        vm.command("cont", VmStatus.RUNNING);
     }
 
     @Override

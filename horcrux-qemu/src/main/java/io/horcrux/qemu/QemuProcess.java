@@ -29,6 +29,7 @@ final class QemuProcess {
     private volatile SerialConsole console;
     /** RUNNING, PAUSED, or CRASHED after a guest panic or a hypervisor failure. */
     private volatile VmStatus status = VmStatus.RUNNING;
+    private final java.util.concurrent.atomic.AtomicInteger commandsInFlight = new java.util.concurrent.atomic.AtomicInteger();
     /** The {@code reason} of the last SHUTDOWN event, or null. */
     private volatile String shutdownReason;
     /** A stop of the driver's (or a crash's handling) is in progress or done: an exit is expected. */
@@ -105,6 +106,26 @@ final class QemuProcess {
     /** A pause or resume of the driver's own succeeded. */
     void commanded(VmStatus now) {
         status = now;
+    }
+
+    /**
+     * Runs a pause or resume of the driver's own ({@code stop}, {@code cont}) and takes
+     * {@code after} as the status once it succeeded. While it runs, the STOP or RESUME it causes
+     * is known as the driver's ({@link #commandInFlight()}), not news.
+     */
+    void command(String command, VmStatus after) {
+        commandsInFlight.incrementAndGet();
+        try {
+            qmp.execute(command);
+            commanded(after);
+        } finally {
+            commandsInFlight.decrementAndGet();
+        }
+    }
+
+    /** Whether a pause or resume of the driver's own is under way: a STOP or RESUME now is its doing. */
+    boolean commandInFlight() {
+        return commandsInFlight.get() > 0;
     }
 
     /** The guest panicked: CRASHED, whatever QEMU reports next. */

@@ -83,8 +83,16 @@ final class Supervisor implements AutoCloseable {
             case "SHUTDOWN" -> vm.shutdownReason(event.data().path("reason").asText("unknown"));
             // A STOP is a pause, or the hypervisor giving up on the guest: only the run state tells,
             // and asking for it cannot wait on the monitor loop's thread, which this is.
-            case "STOP" -> inOrder(vm, () -> onStop(vm));
-            case "RESUME" -> inOrder(vm, () -> changed(vm, VmStatus.PAUSED, VmStatus.RUNNING, "resumed (RESUME event)"));
+            // Whether the driver's own pause or resume caused it is known only now: it ends with the reply.
+            case "STOP" -> {
+                boolean driversOwn = vm.commandInFlight();
+                inOrder(vm, () -> onStop(vm, driversOwn));
+            }
+            case "RESUME" -> {
+                if (!vm.commandInFlight()) {
+                    inOrder(vm, () -> changed(vm, VmStatus.PAUSED, VmStatus.RUNNING, "resumed (RESUME event)"));
+                }
+            }
             case "RESET" -> {
                 // The guest's own reboot, not a system_reset sent over a monitor: it runs on.
                 if (event.data().path("guest").asBoolean(false)) {
@@ -119,7 +127,7 @@ final class Supervisor implements AutoCloseable {
         }
     }
 
-    private void onStop(QemuProcess vm) {
+    private void onStop(QemuProcess vm, boolean driversOwn) {
         if (vm.status() != VmStatus.RUNNING) {
             return; // paused already, or CRASHED by a GUEST_PANICKED that came first
         }
@@ -132,7 +140,7 @@ final class Supervisor implements AutoCloseable {
         }
         if (QemuDriver.INTERNAL_ERROR.equals(runState)) {
             endAsCrashed(vm, hypervisorFailure);
-        } else if (!"guest-panicked".equals(runState)) {
+        } else if (!"guest-panicked".equals(runState) && !driversOwn) {
             changed(vm, VmStatus.RUNNING, VmStatus.PAUSED, "paused (STOP event)");
         }
     }
