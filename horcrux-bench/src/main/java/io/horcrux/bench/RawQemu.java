@@ -37,11 +37,17 @@ final class RawQemu implements AutoCloseable {
      * a guest's firmware spinning under TCG does not take a core from what is measured.
      */
     static RawQemu spawn(Path directory, int monitors, boolean frozen) {
+        return spawn(directory, monitors, frozen, "q35", 64);
+    }
+
+    /** As {@link #spawn(Path, int, boolean)}, with the machine type and memory given. */
+    static RawQemu spawn(Path directory, int monitors, boolean frozen, String machine, int memoryMiB) {
         try {
             Files.createDirectories(directory);
             Hypervisor hypervisor = Hypervisor.probed(); // as the driver runs its VMs
             List<String> command = new ArrayList<>(List.of("qemu-system-x86_64",
-                    "-machine", "q35", "-accel", hypervisor.qemuAccel(), "-cpu", hypervisor.cpuModel(), "-m", "64", "-smp", "1",
+                    "-machine", machine, "-accel", hypervisor.qemuAccel(), "-cpu", hypervisor.cpuModel(),
+                    "-m", Integer.toString(memoryMiB), "-smp", "1",
                     "-nodefaults", "-no-user-config", "-display", "none",
                     "-pidfile", directory.resolve("qemu.pid").toString(), "-daemonize"));
             if (frozen) {
@@ -106,6 +112,14 @@ final class RawQemu implements AutoCloseable {
     @Override
     public void close() {
         ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    }
+
+    /** Kills the process and returns once it is gone (exited or a zombie). */
+    void closeAndAwait() {
+        close();
+        while (alive(pid)) {
+            Thread.onSpinWait();
+        }
     }
 
     /** A minimal QMP peer: blocking writes, reads up to the reply line. */

@@ -1,6 +1,7 @@
 package io.horcrux.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,7 +19,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * The benchmark suite's entry points besides JMH's own {@code Main}:
  * <ul>
- *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes) and fails with
+ *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes; {@link DensityBenchmark}'s
+ *       hundred VMs a call with fewer iterations than the rest) and fails with
  *       exit code 1 when a ratio measured in this run is grossly worse than in the baseline;</li>
  *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
  *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
@@ -71,7 +73,9 @@ public final class Suite {
             new Ratio("start to RUNNING / raw QEMU spawn to QMP ready",
                     "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25).onQemu(),
             new Ratio("forced stop / raw QEMU quit",
-                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true));
+                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true),
+            new Ratio("startAll 100 VMs / 100 raw QEMU spawns, same parallelism",
+                    "DensityBenchmark.startAll", "DensityBenchmark.rawSpawns", "<= 1.2", 1.2).onQemu());
 
     /** What {@code postgres} reports: the PostgreSQL store against raw pgjdbc on the same rows. */
     static final List<Ratio> POSTGRES_RATIOS = List.of(
@@ -147,6 +151,15 @@ public final class Suite {
                 .resultFormat(ResultFormatType.JSON)
                 .result(out.toString());
         new Runner(options.build()).run();
+        // A hundred VMs a call: fewer iterations than the rest, merged into the same result file.
+        Path density = out.resolveSibling("quick-density.tmp");
+        new Runner(new OptionsBuilder().include("DensityBenchmark").warmupIterations(1).measurementIterations(3)
+                .forks(1).resultFormat(ResultFormatType.JSON).result(density.toString()).build()).run();
+        ObjectMapper json = new ObjectMapper();
+        ArrayNode all = (ArrayNode) json.readTree(out.toFile());
+        all.addAll((ArrayNode) json.readTree(density.toFile()));
+        json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), all);
+        Files.delete(density);
     }
 
     /** The machine file beside a result file: {@code quick.json} has {@code quick-machine.json}. */

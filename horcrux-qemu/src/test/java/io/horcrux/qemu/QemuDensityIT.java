@@ -92,6 +92,7 @@ class QemuDensityIT {
             System.out.printf("QEMU density: %d VMs (%s); threads %d before any start, %d with none running, %d with all"
                     + " running; heap %d KiB with none, %d KiB with all: %d bytes per VM%n", VMS, driver.accelerator(),
                     freshThreads, idleThreads, runningThreads, idleHeap >> 10, runningHeap >> 10, heapPerVm);
+            writeFigures(driver.accelerator(), freshThreads, idleThreads, runningThreads, heapPerVm);
             assertThat(runningThreads - freshThreads)
                     .as("threads with %d VMs running beyond those before any start; with all: %s", VMS, runningNames)
                     .isLessThanOrEqualTo(MAX_EXTRA_THREADS);
@@ -128,6 +129,25 @@ class QemuDensityIT {
         } finally {
             batch.shutdownNow();
             batch.awaitTermination(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Writes the figures to {@code target/density-it.properties}, the form the benchmark report
+     * reads them in ({@code horcrux-bench/baselines/density-it.properties} is a copy).
+     */
+    private static void writeFigures(Accelerator accelerator, int fresh, int idle, int running, long heapPerVm)
+            throws java.io.IOException {
+        java.util.Properties figures = new java.util.Properties();
+        figures.setProperty("vms", Integer.toString(VMS));
+        figures.setProperty("accelerator", accelerator.name());
+        figures.setProperty("date", java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString());
+        figures.setProperty("threadsBeforeAnyStart", Integer.toString(fresh));
+        figures.setProperty("threadsNoneRunning", Integer.toString(idle));
+        figures.setProperty("threadsAllRunning", Integer.toString(running));
+        figures.setProperty("heapBytesPerVm", Long.toString(heapPerVm));
+        try (var out = java.nio.file.Files.newBufferedWriter(Path.of("target", "density-it.properties"))) {
+            figures.store(out, "QemuDensityIT");
         }
     }
 
