@@ -29,6 +29,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *       PostgreSQL server, see {@code scripts/setup-debian}), writes {@code DIR/postgres.json} and
  *       {@code DIR/postgres-machine.json} (default {@code horcrux-bench/target}) and prints the
  *       store-to-raw-pgjdbc ratios against their goals. Not part of {@code quick}.</li>
+ *   <li>{@code density [DIR]}: runs {@link DensityBenchmark} with its own iterations (a few
+ *       minutes), writes {@code DIR/density.json} and {@code DIR/density-machine.json} and prints
+ *       the ratio against its goal.</li>
  * </ul>
  * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
  * run on the same machine, so they survive a noisy or different machine.
@@ -86,6 +89,10 @@ public final class Suite {
             new Ratio("createAll 1000 (manager) / raw batch insert",
                     "PostgresBenchmark.createAll1000", "PostgresBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
 
+    /** What {@code density} reports: {@code startAll} of 100 VMs against raw spawns. */
+    static final List<Ratio> DENSITY_RATIOS = RATIOS.stream().filter(r -> r.numerator().startsWith("DensityBenchmark."))
+            .toList();
+
     /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
     static final double TOLERANCE = 2.0;
 
@@ -128,9 +135,18 @@ public final class Suite {
                 writeMachine(machineFile(out));
                 System.exit(printRatios(Results.read(out), POSTGRES_RATIOS) ? 0 : 1);
             }
+            case "density" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
+                Files.createDirectories(dir);
+                Path out = dir.resolve("density.json");
+                new Runner(new OptionsBuilder().include("DensityBenchmark").resultFormat(ResultFormatType.JSON)
+                        .result(out.toString()).build()).run();
+                writeMachine(machineFile(out));
+                System.exit(printRatios(Results.read(out), DENSITY_RATIOS) ? 0 : 1);
+            }
             default -> {
                 System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json"
-                        + " | postgres [dir]");
+                        + " | postgres [dir] | density [dir]");
                 System.exit(2);
             }
         }
