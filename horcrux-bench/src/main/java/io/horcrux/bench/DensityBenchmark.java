@@ -107,7 +107,7 @@ public class DensityBenchmark {
         List<Future<RawQemu>> spawns = new ArrayList<>();
         for (int i = 0; i < VMS; i++) {
             Path vm = directory.resolve("raw").resolve("vm" + i);
-            spawns.add(rawPool.submit(() -> RawQemu.spawn(vm, 1, false, "microvm", MEMORY_MIB)));
+            spawns.add(rawPool.submit(() -> RawQemu.spawn(vm, 1, false, "microvm", MEMORY_MIB, true)));
         }
         for (Future<RawQemu> spawn : spawns) {
             raw.add(spawn.get());
