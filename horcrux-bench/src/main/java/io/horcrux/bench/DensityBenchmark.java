@@ -23,6 +23,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -30,9 +31,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Many VMs at once: {@code startAll} of {@value #VMS} VMs through the whole library (SQLite
- * inventory, QEMU driver, one monitor loop for all), against the same {@value #VMS} raw QEMU
- * spawns to QMP ready run on as many threads as the manager's batch pool has. The guests are
+ * Many VMs at once: {@code startAll} of {@code vms} VMs (100, the ratio the suite checks, and
+ * 200) through the whole library (SQLite inventory, QEMU driver, one monitor loop for all),
+ * against the same number of raw QEMU spawns to QMP ready run on as many threads as the
+ * manager's batch pool has. The guests are
  * microvm with 16 MiB and nothing to boot, so they idle cheaply under either accelerator; raw
  * QEMU gets the same machine, memory, accelerator and CPU model. Each measured call starts with
  * none running; they are ended after it.
@@ -44,7 +46,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 4)
 @Fork(1)
 public class DensityBenchmark {
-    static final int VMS = 100;
+    /** How many VMs a call starts. */
+    @Param({"100", "200"})
+    public int vms;
     /** The manager's batch threads, and the raw spawns' threads. */
     static final int PARALLELISM = Math.max(2, Runtime.getRuntime().availableProcessors());
     private static final int MEMORY_MIB = 16;
@@ -67,7 +71,7 @@ public class DensityBenchmark {
                 .stopVmsOnClose(true)
                 .build();
         List<VmSpec> specs = new ArrayList<>();
-        for (int i = 0; i < VMS; i++) {
+        for (int i = 0; i < vms; i++) {
             specs.add(VmSpec.builder().id("dense-" + i).memoryMiB(MEMORY_MIB).cpus(1).build());
         }
         ids = manager.createAll(specs).stream().map(Vm::id).toList();
@@ -105,7 +109,7 @@ public class DensityBenchmark {
     @Benchmark
     public int rawSpawns() throws InterruptedException, ExecutionException {
         List<Future<RawQemu>> spawns = new ArrayList<>();
-        for (int i = 0; i < VMS; i++) {
+        for (int i = 0; i < vms; i++) {
             Path vm = directory.resolve("raw").resolve("vm" + i);
             spawns.add(rawPool.submit(() -> RawQemu.spawn(vm, 1, false, "microvm", MEMORY_MIB, true)));
         }

@@ -62,6 +62,10 @@ public final class Suite {
         }
     }
 
+    /** {@code startAll} of 100 VMs against as many raw spawns: in the quick check and in {@code density}. */
+    static final Ratio DENSITY = new Ratio("startAll 100 VMs / 100 raw QEMU spawns, same parallelism",
+            "DensityBenchmark.startAll vms=100", "DensityBenchmark.rawSpawns vms=100", "<= 1.2", 1.2).onQemu();
+
     static final List<Ratio> RATIOS = List.of(
             new Ratio("batch createAll / 1000 single creates (SQLite, NORMAL)",
                     "BatchBenchmark.createAll size=1000 target=SQLITE_NORMAL",
@@ -77,8 +81,7 @@ public final class Suite {
                     "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25).onQemu(),
             new Ratio("forced stop / raw QEMU quit",
                     "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true),
-            new Ratio("startAll 100 VMs / 100 raw QEMU spawns, same parallelism",
-                    "DensityBenchmark.startAll", "DensityBenchmark.rawSpawns", "<= 1.2", 1.2).onQemu());
+            DENSITY);
 
     /** What {@code postgres} reports: the PostgreSQL store against raw pgjdbc on the same rows. */
     static final List<Ratio> POSTGRES_RATIOS = List.of(
@@ -90,8 +93,10 @@ public final class Suite {
                     "PostgresBenchmark.createAll1000", "PostgresBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
 
     /** What {@code density} reports: {@code startAll} of 100 VMs against raw spawns. */
-    static final List<Ratio> DENSITY_RATIOS = RATIOS.stream().filter(r -> r.numerator().startsWith("DensityBenchmark."))
-            .toList();
+    static final List<Ratio> DENSITY_RATIOS = List.of(DENSITY,
+            new Ratio("startAll 200 VMs / 200 raw QEMU spawns, same parallelism",
+                    "DensityBenchmark.startAll vms=200", "DensityBenchmark.rawSpawns vms=200", "report",
+                    Double.MAX_VALUE).onQemu());
 
     /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
     static final double TOLERANCE = 2.0;
@@ -169,7 +174,7 @@ public final class Suite {
         new Runner(options.build()).run();
         // A hundred VMs a call: fewer iterations than the rest, merged into the same result file.
         Path density = out.resolveSibling("quick-density.tmp");
-        new Runner(new OptionsBuilder().include("DensityBenchmark").warmupIterations(1).measurementIterations(3)
+        new Runner(new OptionsBuilder().include("DensityBenchmark").param("vms", "100").warmupIterations(1).measurementIterations(3)
                 .forks(1).resultFormat(ResultFormatType.JSON).result(density.toString()).build()).run();
         ObjectMapper json = new ObjectMapper();
         ArrayNode all = (ArrayNode) json.readTree(out.toFile());

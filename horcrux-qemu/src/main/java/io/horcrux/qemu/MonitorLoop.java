@@ -52,31 +52,64 @@ final class MonitorLoop implements AutoCloseable {
     }
 
     private final Selector selector;
-    private final Thread thread;
+    private final String threadName;
+    /** Whether the thread is started when there is work and ends when no connection is left. */
+    private final boolean onDemand;
+    private final Object threadLock = new Object();
+    /** The loop's thread while one runs; written under {@link #threadLock}. */
+    private volatile Thread thread;
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_BYTES);
     private final byte[] readBytes = new byte[READ_BUFFER_BYTES];
     private volatile boolean closed;
 
-    private MonitorLoop(String threadName) throws IOException {
+    /** How long an on-demand loop's thread stays once it serves no connection. */
+    static final long LINGER_MILLIS = 1000;
+
+    private MonitorLoop(String threadName, boolean onDemand) throws IOException {
         this.selector = Selector.open();
-        this.thread = new Thread(this::run, threadName);
-        this.thread.setDaemon(true);
+        this.threadName = threadName;
+        this.onDemand = onDemand;
     }
 
     /**
-     * Starts a loop on a new daemon thread named {@code threadName}.
+     * Starts a loop on a new daemon thread named {@code threadName}, which runs until
+     * {@link #close()}.
      *
      * @throws java.io.UncheckedIOException if no selector can be opened
      */
     static MonitorLoop start(String threadName) {
+        MonitorLoop loop = open(threadName, false);
+        synchronized (loop.threadLock) {
+            loop.startThread();
+        }
+        return loop;
+    }
+
+    /**
+     * A loop whose daemon thread, named {@code threadName}, runs only while it serves
+     * connections: started by the first, ended about {@value #LINGER_MILLIS} ms after the last
+     * is gone. A driver that is never closed leaves no thread once its VMs are stopped.
+     *
+     * @throws java.io.UncheckedIOException if no selector can be opened
+     */
+    static MonitorLoop onDemand(String threadName) {
+        return open(threadName, true);
+    }
+
+    private static MonitorLoop open(String threadName, boolean onDemand) {
         try {
-            MonitorLoop loop = new MonitorLoop(threadName);
-            loop.thread.start();
-            return loop;
+            return new MonitorLoop(threadName, onDemand);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot open a selector", e);
         }
+    }
+
+    private void startThread() { // under threadLock
+        Thread t = new Thread(this::run, threadName);
+        t.setDaemon(true);
+        thread = t;
+        t.start();
     }
 
     /** Whether the caller runs on the loop's thread. */
@@ -98,11 +131,21 @@ final class MonitorLoop implements AutoCloseable {
         return selector.keys().size();
     }
 
+    /** Whether the loop has a thread now. */
+    boolean hasThread() {
+        return thread != null;
+    }
+
     private boolean submit(Runnable task) {
         if (closed) {
             return false;
         }
         tasks.add(task);
+        synchronized (threadLock) {
+            if (thread == null && !closed) {
+                startThread();
+            }
+        }
         selector.wakeup();
         return true;
     }
@@ -111,11 +154,11 @@ final class MonitorLoop implements AutoCloseable {
         try {
             while (!closed) {
                 runTasks();
-                selector.select();
-                Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
-                while (ready.hasNext()) {
-                    SelectionKey key = ready.next();
-                    ready.remove();
+                int ready = onDemand ? selector.select(LINGER_MILLIS) : selector.select();
+                Iterator<SelectionKey> keys = selector.selectedKeys().iterator();
+                while (keys.hasNext()) {
+                    SelectionKey key = keys.next();
+                    keys.remove();
                     Connection c = (Connection) key.attachment();
                     try {
                         if (key.isValid() && key.isWritable()) {
@@ -131,20 +174,35 @@ final class MonitorLoop implements AutoCloseable {
                         c.end(false, "handler failed: " + e);
                     }
                 }
+                if (onDemand && ready == 0 && selector.keys().isEmpty()) {
+                    synchronized (threadLock) {
+                        if (tasks.isEmpty() && !closed) {
+                            thread = null; // idle: the next connection starts a new thread
+                            return;
+                        }
+                    }
+                }
             }
         } catch (IOException | RuntimeException e) {
             log.error("monitor loop ended: {}", e.toString(), e);
-        } finally {
             closed = true;
-            runTasks();
-            for (SelectionKey key : selector.keys()) {
-                ((Connection) key.attachment()).end(false, "closed by the client");
-            }
-            try {
-                selector.close();
-            } catch (IOException ignored) {
-                // nothing more to release
-            }
+        }
+        endAll();
+    }
+
+    /** Once closed: runs what is queued, ends every connection, closes the selector. */
+    private synchronized void endAll() {
+        runTasks();
+        if (!selector.isOpen()) {
+            return;
+        }
+        for (SelectionKey key : selector.keys()) {
+            ((Connection) key.attachment()).end(false, "closed by the client");
+        }
+        try {
+            selector.close();
+        } catch (IOException ignored) {
+            // nothing more to release
         }
     }
 
@@ -162,11 +220,17 @@ final class MonitorLoop implements AutoCloseable {
     /** Ends the loop and every connection; returns once its thread has ended (at once on it). Idempotent. */
     @Override
     public void close() {
-        closed = true;
+        Thread t;
+        synchronized (threadLock) {
+            closed = true;
+            t = thread;
+        }
         selector.wakeup();
-        if (!inLoop()) {
+        if (t == null) {
+            endAll(); // no thread to do it
+        } else if (t != Thread.currentThread()) {
             try {
-                thread.join(TimeUnit.SECONDS.toMillis(10));
+                t.join(TimeUnit.SECONDS.toMillis(10));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -348,7 +412,8 @@ final class MonitorLoop implements AutoCloseable {
                         ended.get(100, TimeUnit.MILLISECONDS);
                         return;
                     } catch (TimeoutException e) {
-                        if (!thread.isAlive()) {
+                        Thread t = thread;
+                        if (t == null || !t.isAlive()) {
                             end(false, reason); // the loop ended before it took the task
                             return;
                         }

@@ -1,7 +1,6 @@
 package io.horcrux.qemu;
 
 import java.time.Duration;
-import java.util.Collection;
 import java.util.Iterator;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -11,7 +10,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +31,10 @@ final class ProcessWatch {
     private final Executor pool;
     private final Queue<Awaited> awaited = new ConcurrentLinkedQueue<>();
     private ScheduledFuture<?> ticking; // guarded by this
+    private boolean sweeping; // guarded by this
+    private Duration sweepPeriod; // guarded by this
+    private ProcessTable sweepTable;
+    private Consumer<QemuProcess> sweepGone;
 
     ProcessWatch(ScheduledExecutorService timer, Executor pool) {
         this.timer = timer;
@@ -55,21 +57,46 @@ final class ProcessWatch {
     }
 
     /**
-     * Every {@code period}, checks each process {@code running} supplies and gives those gone
-     * to {@code gone} on the pool.
+     * Every {@code period} while {@code table} holds processes, checks each and gives those gone
+     * to {@code gone} on the pool. With none held nothing is scheduled, so the timer's thread
+     * may end; the next one registered starts the checks again.
      */
-    void sweepEvery(Duration period, Supplier<Collection<QemuProcess>> running, Consumer<QemuProcess> gone) {
-        timer.scheduleWithFixedDelay(() -> {
-            try {
-                for (QemuProcess vm : running.get()) {
-                    if (vm.isSupervised() && vm.isGone()) {
-                        hand(() -> gone.accept(vm));
-                    }
+    void sweepEvery(Duration period, ProcessTable table, Consumer<QemuProcess> gone) {
+        synchronized (this) {
+            sweepPeriod = period;
+            sweepTable = table;
+            sweepGone = gone;
+        }
+        table.onRegister(this::ensureSweeping);
+        ensureSweeping();
+    }
+
+    private synchronized void ensureSweeping() {
+        if (sweeping || sweepTable == null || sweepTable.all().isEmpty()) {
+            return;
+        }
+        try {
+            timer.schedule(this::sweep, sweepPeriod.toNanos(), TimeUnit.NANOSECONDS);
+            sweeping = true;
+        } catch (RejectedExecutionException e) {
+            log.debug("the process check is not started: the driver closes");
+        }
+    }
+
+    private void sweep() {
+        try {
+            for (QemuProcess vm : sweepTable.all()) {
+                if (vm.isSupervised() && vm.isGone()) {
+                    hand(() -> sweepGone.accept(vm));
                 }
-            } catch (RuntimeException e) {
-                log.warn("the check of the QEMU processes failed", e);
             }
-        }, period.toNanos(), period.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RuntimeException e) {
+            log.warn("the check of the QEMU processes failed", e);
+        }
+        synchronized (this) {
+            sweeping = false;
+            ensureSweeping();
+        }
     }
 
     private void tick() {

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -105,8 +106,9 @@ import org.slf4j.LoggerFactory;
  * Thread-safe; the manager serialises the calls for one VM, calls for different VMs run in
  * parallel. The driver's threads do not grow with the number of VMs: one daemon thread serves
  * every running VM's monitor and console ({@link MonitorLoop}), one timer checks the processes,
- * and a pool of at most {@value #EVENT_THREADS} daemon threads (started on demand, ended when
- * idle) handles their events; {@link #close()} ends them and leaves the VMs running.
+ * and a pool of at most {@value #EVENT_THREADS} daemon threads handles their events; each runs
+ * only while there is work (none is left once no VM runs). {@link #close()} ends them and
+ * leaves the VMs running.
  */
 public final class QemuDriver implements VmDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
@@ -146,7 +148,7 @@ public final class QemuDriver implements VmDriver {
         this.commandLine = b.runAs == null ? line : line.runningAs(b.runAs);
         this.acceleratorChoice = choice.summary();
         AtomicInteger n = new AtomicInteger();
-        ThreadPoolExecutor events = new ThreadPoolExecutor(EVENT_THREADS, EVENT_THREADS, 10, TimeUnit.SECONDS,
+        ThreadPoolExecutor events = new ThreadPoolExecutor(EVENT_THREADS, EVENT_THREADS, 2, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), r -> {
                     Thread t = new Thread(r, "horcrux-qemu-events-" + n.incrementAndGet());
                     t.setDaemon(true);
@@ -154,12 +156,17 @@ public final class QemuDriver implements VmDriver {
                 });
         events.allowCoreThreadTimeOut(true);
         this.watcher = events;
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        ScheduledThreadPoolExecutor checks = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "horcrux-qemu-timer");
             t.setDaemon(true);
             return t;
         });
-        this.loop = MonitorLoop.start("horcrux-qemu-loop");
+        // Both threads run only while there is work: none is left by a driver whose VMs all stopped.
+        checks.setKeepAliveTime(2, TimeUnit.SECONDS);
+        checks.allowCoreThreadTimeOut(true);
+        checks.setRemoveOnCancelPolicy(true);
+        this.timer = checks;
+        this.loop = MonitorLoop.onDemand("horcrux-qemu-loop");
         this.stops = new StopSequence(b.qmpTimeout);
         this.supervisor = new Supervisor(table, stops, watcher,
                 "the hypervisor could not run the guest's code and stopped it (QEMU run state internal-error, "

@@ -65,7 +65,7 @@ final class Supervisor implements AutoCloseable {
      * open (nothing closed it) is handled as an exit.
      */
     void checkProcessesEvery(Duration period) {
-        watch.sweepEvery(period, table::all, vm -> onDisconnect(vm, "QEMU exited (found by the process check)"));
+        watch.sweepEvery(period, table, vm -> onDisconnect(vm, "QEMU exited (found by the process check)"));
     }
 
     void setObserver(DriverObserver observer) {
