@@ -132,6 +132,15 @@ final class DefaultVmManager implements VmManager {
     }
 
     @Override
+    public Vm create(VmSpec spec, ProgressListener listener, Cancellation cancellation) {
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
+        ensureOpen();
+        return metrics.timed("create", () -> provisioning.create(List.of(spec), false, listener, cancellation).get(0));
+    }
+
+    @Override
     public List<Vm> createAll(List<VmSpec> specs) {
         Objects.requireNonNull(specs, "specs");
         ensureOpen();

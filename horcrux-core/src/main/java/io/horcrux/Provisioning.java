@@ -47,6 +47,16 @@ final class Provisioning {
      * @param indexed whether violations name the spec's index, as a batch reports them
      */
     List<Vm> create(List<VmSpec> specs, boolean indexed) {
+        return create(specs, indexed, ProgressListener.NONE, Cancellation.create());
+    }
+
+    /**
+     * As {@link #create(List, boolean)}, the driver's long work (disk copies) reporting to
+     * {@code listener} (and to the log) and stopping when {@code cancellation} is cancelled: a
+     * cancelled create stores nothing and leaves nothing provisioned.
+     */
+    List<Vm> create(List<VmSpec> specs, boolean indexed, ProgressListener listener, Cancellation cancellation) {
+        ProgressListener progress = new LoggedProgress(listener);
         checkLimits(specs, indexed);
         specs.forEach(driver::check);
         Instant now = clock.instant();
@@ -57,8 +67,9 @@ final class Provisioning {
             if (!taken.isEmpty()) {
                 throw new VmAlreadyExistsException(taken);
             }
-            provisionAfresh(specs);
+            provisionAfresh(specs, progress, cancellation);
             try {
+                cancellation.throwIfCancelled("creating " + (ids.size() == 1 ? "VM '" + ids.get(0) + "'" : ids.size() + " VMs"));
                 store.insertAll(vms);
             } catch (RuntimeException e) {
                 deprovisionAll(specs, e);
@@ -106,12 +117,12 @@ final class Provisioning {
      * Provisions VMs that have no inventory row (the caller holds their locks and checked),
      * all or none. Whatever an earlier, cut-off create left for these ids is removed first.
      */
-    private void provisionAfresh(List<VmSpec> specs) {
+    private void provisionAfresh(List<VmSpec> specs, ProgressListener progress, Cancellation cancellation) {
         List<VmSpec> done = new ArrayList<>(specs.size());
         try {
             for (VmSpec spec : specs) {
                 driver.deprovision(spec);
-                driver.provision(spec);
+                driver.provision(spec, progress, cancellation);
                 done.add(spec);
             }
         } catch (RuntimeException e) {

@@ -85,6 +85,32 @@ public interface VmManager extends AutoCloseable {
     Vm create(VmSpec spec);
 
     /**
+     * As {@link #create(VmSpec)}, for a spec whose disks take long to make (full copies,
+     * {@link io.horcrux.model.DiskSpec#copyOf}): their progress reaches {@code listener} on
+     * this thread (and the log, at INFO each quarter), and {@code cancellation} (or an interrupt
+     * of this thread) stops the work. A cancelled or failed create leaves nothing behind: no
+     * row, no partial disk file, no process.
+     *
+     * <pre>{@code
+     * Cancellation cancellation = Cancellation.create();
+     * vms.create(VmSpec.builder().id("web-1").disk(DiskSpec.copyOf("root", golden)).build(),
+     *         p -> progressBar.set(p.percent()), cancellation);
+     * }</pre>
+     *
+     * @return the VM, at version 1
+     * @throws NullPointerException         if an argument is null
+     * @throws OperationCancelledException  if cancelled before the VM was stored; nothing is kept
+     * @throws InvalidVmSpecException       if the spec breaks this manager's limits or the driver's
+     * @throws VmAlreadyExistsException     if the id is taken
+     * @throws DriverException              if the host refuses a disk's source image (the message
+     *                                      names the field and the rule; nothing is written) or
+     *                                      provisioning fails; nothing is stored
+     * @throws StoreException               if the inventory cannot be written; nothing is provisioned
+     * @throws IllegalStateException        if the manager is closed
+     */
+    Vm create(VmSpec spec, ProgressListener listener, Cancellation cancellation);
+
+    /**
      * Creates many VMs at once, in one store transaction: all or none.
      *
      * @return the VMs, in the order of {@code specs}

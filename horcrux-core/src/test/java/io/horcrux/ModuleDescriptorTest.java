@@ -27,7 +27,7 @@ class ModuleDescriptorTest {
                 entry("io.horcrux", Set.of()),
                 entry("io.horcrux.model", Set.of()),
                 entry("io.horcrux.spi", Set.of()),
-                entry("io.horcrux.internal", Set.of("io.horcrux.store", "io.horcrux.qemu")));
+                entry("io.horcrux.internal", Set.of("io.horcrux.store", "io.horcrux.qemu", "io.horcrux.testkit")));
         assertThat(MODULE.packages()).isEqualTo(exports(MODULE).keySet());
         assertThat(MODULE.opens()).isEmpty();
         assertThat(MODULE.isOpen()).isFalse();

@@ -155,6 +155,7 @@ public final class Report {
         renderDensity(md, results, density);
         renderProbe(md, results);
         renderGuest(md, results, chartDir);
+        renderImages(md, results, chartDir);
         renderPeer(md, results, chartDir);
         renderAllocation(md, results);
         md.append("\n## Every result\n\n| benchmark | median | error |\n|---|---:|---:|\n");
@@ -330,6 +331,45 @@ public final class Report {
             }
             md.append(" |\n");
         }
+    }
+
+    /** Disks from images through Horcrux and by hand, from {@code images.json}: an overlay's create, a copy's throughput. */
+    private static void renderImages(StringBuilder md, Results results, Path chartDir) throws IOException {
+        Optional<Results.Score> overlay = results.get("ImagesBenchmark.overlayCreate");
+        Optional<Results.Score> unseen = results.get("ImagesBenchmark.overlayCreateFirstOfItsBase");
+        Optional<Results.Score> rawOverlay = results.get("ImagesBenchmark.rawOverlayCreate");
+        Optional<Results.Score> copy = results.get("ImagesBenchmark.copyCreate");
+        Optional<Results.Score> rawCopy = results.get("ImagesBenchmark.rawConvert");
+        if (overlay.isEmpty() || rawOverlay.isEmpty() || copy.isEmpty() || rawCopy.isEmpty()) {
+            return;
+        }
+        double overlayMs = overlay.get().medianNanos() / 1e6;
+        double rawOverlayMs = rawOverlay.get().medianNanos() / 1e6;
+        double copyMs = copy.get().medianNanos() / 1e6;
+        double rawCopyMs = rawCopy.get().medianNanos() / 1e6;
+        double mib = ImagesBenchmark.COPY_BYTES / (1024.0 * 1024);
+        md.append("\n## Disks from images\n\n");
+        md.append("Through Horcrux (SQLite inventory, QEMU driver) and by hand with `qemu-img` on the same files, in one run "
+                + "(`ImagesBenchmark`): `VmManager.create` of a VM whose disk is an overlay on a 1 GiB qcow2 base, "
+                + "against `qemu-img create -f qcow2 -b <base> -F qcow2`; and of a VM whose disk is a full qcow2 copy of "
+                + "a " + Math.round(mib) + " MiB raw image of random bytes, with a progress listener, against "
+                + "`qemu-img convert -f raw -O qcow2`. The first create on a base the driver has not seen also runs "
+                + "`qemu-img info --backing-chain` on it (then the answer is kept until the file changes).\n\n");
+        md.append("| what | Horcrux | by hand | measured | goal | met |\n|---|---:|---:|---:|---:|---|\n");
+        double overlayRatio = overlayMs / rawOverlayMs;
+        md.append(String.format(Locale.ROOT, "| create with an overlay disk | %s | %s | %.2fx | within 1.5x | %s |%n",
+                millis(overlayMs), millis(rawOverlayMs), overlayRatio, overlayRatio <= 1.5 ? "yes" : "**no**"));
+        unseen.ifPresent(u -> md.append(String.format(Locale.ROOT,
+                "| the same, first VM on its base | %s | %s | %.2fx | report | |%n", millis(u.medianNanos() / 1e6),
+                millis(rawOverlayMs), u.medianNanos() / 1e6 / rawOverlayMs)));
+        double throughput = rawCopyMs / copyMs;
+        md.append(String.format(Locale.ROOT, "| full copy's throughput | %.0f MiB/s | %.0f MiB/s | %.2fx | at least 0.9x | %s |%n",
+                mib / (copyMs / 1e3), mib / (rawCopyMs / 1e3), throughput, throughput >= 0.9 ? "yes" : "**no**"));
+        String chart = "images";
+        saveBarChart(chartDir.resolve(chart), "Disks from images: Horcrux against qemu-img by hand (ms, log scale)",
+                List.of("create with an overlay", "full copy (" + Math.round(mib) + " MiB)"), "Horcrux",
+                List.of(overlayMs, copyMs), "qemu-img by hand", List.of(rawOverlayMs, rawCopyMs));
+        md.append("\n![Disks from images](").append(chart).append(".png)\n");
     }
 
     /** The test guest through Horcrux and by hand, from {@code guest.json}: boot to readiness and a graceful stop. */

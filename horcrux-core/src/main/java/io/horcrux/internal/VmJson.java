@@ -9,8 +9,12 @@ import io.horcrux.model.Architecture;
 import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
 import io.horcrux.model.DiskFormat;
+import io.horcrux.model.CloudInit;
+import io.horcrux.model.DiskKind;
 import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicMode;
 import io.horcrux.model.NicSpec;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
@@ -87,6 +91,10 @@ public final class VmJson {
             if (disk.readOnly()) {
                 gen.writeBooleanField("readOnly", true);
             }
+            if (disk.kind() != DiskKind.EMPTY) {
+                gen.writeStringField("kind", disk.kind().name());
+            }
+            writeOptional(gen, "source", disk.source());
             gen.writeEndObject();
         }
         gen.writeEndArray();
@@ -95,6 +103,15 @@ public final class VmJson {
             gen.writeStartObject();
             gen.writeStringField("name", nic.name());
             gen.writeStringField("mac", nic.mac());
+            // Written only when they differ from a plain user-mode NIC, so older specs keep their bytes.
+            if (nic.mode() != NicMode.USER) {
+                gen.writeStringField("mode", nic.mode().name());
+            }
+            writeOptional(gen, "tapDevice", nic.tapDevice());
+            if (!nic.forwards().isEmpty()) {
+                gen.writeFieldName("forwards");
+                writeForwards(gen, nic.forwards());
+            }
             gen.writeEndObject();
         }
         gen.writeEndArray();
@@ -114,7 +131,107 @@ public final class VmJson {
         writeOptional(gen, "initrd", boot.initrd());
         writeOptional(gen, "cmdline", boot.cmdline());
         gen.writeEndObject();
+        CloudInit seed = spec.cloudInit();
+        if (seed != null) {
+            gen.writeObjectFieldStart("cloudInit");
+            gen.writeStringField("userData", seed.userData());
+            writeOptional(gen, "metaData", seed.metaData());
+            writeOptional(gen, "networkConfig", seed.networkConfig());
+            gen.writeEndObject();
+        }
         gen.writeEndObject();
+    }
+
+    /** Port forwards as a JSON array of {"protocol", "hostAddress", "hostPort", "guestPort"}. */
+    public static void writeForwards(JsonGenerator gen, List<PortForward> forwards) throws IOException {
+        gen.writeStartArray();
+        for (PortForward f : forwards) {
+            gen.writeStartObject();
+            gen.writeStringField("protocol", f.protocol().name());
+            gen.writeStringField("hostAddress", f.hostAddress());
+            gen.writeNumberField("hostPort", f.hostPort());
+            gen.writeNumberField("guestPort", f.guestPort());
+            gen.writeEndObject();
+        }
+        gen.writeEndArray();
+    }
+
+    /** The forwards as a compact JSON array, for a store's column. */
+    public static String forwardsToJson(List<PortForward> forwards) {
+        StringWriter out = new StringWriter(64);
+        try (JsonGenerator gen = FACTORY.createGenerator(out)) {
+            writeForwards(gen, forwards);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString();
+    }
+
+    /**
+     * The forwards in a JSON array written by {@link #forwardsToJson}.
+     *
+     * @throws IOException if the text is not such an array
+     */
+    public static List<PortForward> forwardsFromJson(String json) throws IOException {
+        try (JsonParser p = FACTORY.createParser(json)) {
+            p.nextToken();
+            List<PortForward> forwards = readForwards(p);
+            if (p.nextToken() != null) {
+                throw new IOException("unexpected " + p.currentToken() + " after the forwards" + at(p));
+            }
+            return forwards;
+        }
+    }
+
+    /** Reads an array of forwards; the parser is on its START_ARRAY and ends on its END_ARRAY. */
+    public static List<PortForward> readForwards(JsonParser p) throws IOException {
+        List<PortForward> forwards = new ArrayList<>();
+        readArray(p, () -> forwards.add(readForward(p)));
+        return forwards;
+    }
+
+    private static PortForward readForward(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        PortForward.Protocol protocol = null;
+        String address = PortForward.LOOPBACK;
+        int hostPort = -1;
+        int guestPort = -1;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "protocol" -> protocol = enumValue(p, PortForward.Protocol.class);
+                case "hostAddress" -> address = text(p);
+                case "hostPort" -> hostPort = p.getValueAsInt(-1);
+                case "guestPort" -> guestPort = p.getValueAsInt(-1);
+                default -> p.skipChildren();
+            }
+        }
+        if (protocol == null || address == null) {
+            throw new IOException("a port forward needs a protocol and a host address" + at(p));
+        }
+        return new PortForward(protocol, address, hostPort, guestPort);
+    }
+
+    private static CloudInit readCloudInit(JsonParser p) throws IOException {
+        expect(p, JsonToken.START_OBJECT);
+        String userData = null;
+        String metaData = null;
+        String networkConfig = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            switch (field) {
+                case "userData" -> userData = text(p);
+                case "metaData" -> metaData = text(p);
+                case "networkConfig" -> networkConfig = text(p);
+                default -> p.skipChildren();
+            }
+        }
+        if (userData == null) {
+            throw new IOException("cloudInit needs userData" + at(p));
+        }
+        return new CloudInit(userData, metaData, networkConfig);
     }
 
     /** Reads a spec object; the parser is on its START_OBJECT and ends on its END_OBJECT. */
@@ -129,6 +246,7 @@ public final class VmJson {
         List<NicSpec> nics = new ArrayList<>();
         Map<String, String> labels = new LinkedHashMap<>();
         BootSpec boot = null;
+        CloudInit cloudInit = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
@@ -149,10 +267,11 @@ public final class VmJson {
                     }
                 }
                 case "boot" -> boot = readBoot(p);
+                case "cloudInit" -> cloudInit = readCloudInit(p);
                 default -> p.skipChildren();
             }
         }
-        return new VmSpec(id, name, memory, cpus, arch, disks, nics, labels, boot);
+        return new VmSpec(id, name, memory, cpus, arch, disks, nics, labels, boot, cloudInit);
     }
 
     /** The whole VM as a JSON object. */
@@ -169,6 +288,10 @@ public final class VmJson {
             gen.writeObjectFieldStart("runtime");
             gen.writeNumberField("pid", vm.runtime().pid());
             gen.writeStringField("monitor", vm.runtime().monitor());
+            if (!vm.runtime().forwards().isEmpty()) {
+                gen.writeFieldName("forwards");
+                writeForwards(gen, vm.runtime().forwards());
+            }
             gen.writeEndObject();
         }
         gen.writeEndObject();
@@ -212,16 +335,22 @@ public final class VmJson {
         expect(p, JsonToken.START_OBJECT);
         long pid = 0;
         String monitor = "";
+        List<PortForward> forwards = List.of();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
             switch (field) {
                 case "pid" -> pid = p.getValueAsLong(0);
                 case "monitor" -> monitor = text(p);
+                case "forwards" -> forwards = readForwards(p);
                 default -> p.skipChildren();
             }
         }
-        return new VmRuntime(pid, monitor);
+        try {
+            return new VmRuntime(pid, monitor, forwards);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage() + at(p), e);
+        }
     }
 
     private static DiskSpec readDisk(JsonParser p) throws IOException {
@@ -230,6 +359,8 @@ public final class VmJson {
         DiskFormat format = null;
         long size = -1;
         boolean readOnly = false;
+        DiskKind kind = DiskKind.EMPTY; // absent in documents from before disks had sources
+        String source = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
@@ -238,29 +369,37 @@ public final class VmJson {
                 case "format" -> format = enumValue(p, DiskFormat.class);
                 case "sizeBytes" -> size = p.getValueAsLong(-1);
                 case "readOnly" -> readOnly = p.getValueAsBoolean();
+                case "kind" -> kind = enumValue(p, DiskKind.class);
+                case "source" -> source = text(p);
                 default -> p.skipChildren();
             }
         }
         if (format == null) {
             throw new IOException("a disk needs a format" + at(p));
         }
-        return new DiskSpec(name, format, size, readOnly);
+        return new DiskSpec(name, format, size, readOnly, kind, source);
     }
 
     private static NicSpec readNic(JsonParser p) throws IOException {
         expect(p, JsonToken.START_OBJECT);
         String name = null;
         String mac = null;
+        NicMode mode = NicMode.USER;
+        String tapDevice = null;
+        List<PortForward> forwards = List.of();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
             switch (field) {
                 case "name" -> name = text(p);
                 case "mac" -> mac = text(p);
+                case "mode" -> mode = enumValue(p, NicMode.class);
+                case "tapDevice" -> tapDevice = text(p);
+                case "forwards" -> forwards = readForwards(p);
                 default -> p.skipChildren();
             }
         }
-        return new NicSpec(name, mac);
+        return new NicSpec(name, mac, mode, tapDevice, forwards);
     }
 
     private static BootSpec readBoot(JsonParser p) throws IOException {

@@ -27,13 +27,23 @@ import java.util.TreeMap;
  *       (a {@code VmManager} may set a lower maximum)</td></tr>
  *   <tr><td>cpus</td><td>1 to {@value #MAX_CPUS}</td></tr>
  *   <tr><td>disks</td><td>at most {@value #MAX_DISKS}; unique names; sizes positive multiples of
- *       512 from {@value #MIN_DISK_BYTES} to {@value #MAX_DISK_BYTES} bytes</td></tr>
+ *       512 from {@value #MIN_DISK_BYTES} to {@value #MAX_DISK_BYTES} bytes (or 0, the source's
+ *       size, for an overlay or a copy; always 0 for a CD-ROM); a source image, as an absolute,
+ *       normalised path, exactly for overlays, copies and CD-ROMs; overlays QCOW2 and writable,
+ *       CD-ROMs RAW and read-only</td></tr>
  *   <tr><td>nics</td><td>at most {@value #MAX_NICS}; unique names; unique unicast MACs, generated
  *       when absent</td></tr>
  *   <tr><td>labels</td><td>at most {@value #MAX_LABELS}; keys {@code [A-Za-z0-9][A-Za-z0-9._/-]{0,62}};
  *       values at most 255 characters without control characters</td></tr>
  *   <tr><td>boot</td><td>kernel and initrd absolute, normalised paths without control
  *       characters; initrd and cmdline only with a kernel</td></tr>
+ *   <tr><td>nics[i].forwards</td><td>on user-mode NICs only; host ports 0 (chosen at start) to
+ *       65535, guest ports 1 to 65535, host addresses dotted IPv4 literals; unique within the VM
+ *       (no two on the same protocol, host address and fixed host port); see {@link PortForward}</td></tr>
+ *   <tr><td>nics[i].tapDevice</td><td>on tap NICs only, and there required: {@value NicSpec#TAP_DEVICE_RULE};
+ *       unique within the VM</td></tr>
+ *   <tr><td>cloudInit</td><td>optional; sizes and the shape of meta-data and network-config as
+ *       {@link CloudInit} says</td></tr>
  * </table>
  *
  * <pre>{@code
@@ -54,7 +64,8 @@ public record VmSpec(
         List<DiskSpec> disks,
         List<NicSpec> nics,
         Map<String, String> labels,
-        BootSpec boot) {
+        BootSpec boot,
+        CloudInit cloudInit) {
 
     public static final long MIN_MEMORY_MIB = 16;
     public static final long MAX_MEMORY_MIB = 16L * 1024 * 1024;
@@ -67,6 +78,12 @@ public record VmSpec(
     public static final long MAX_DISK_BYTES = 1L << 46;
     private static final int MAX_PATH_LENGTH = 4096;
     private static final SecureRandom MAC_RANDOM = new SecureRandom();
+
+    /** A spec without cloud-init: the form before {@link CloudInit} existed. */
+    public VmSpec(String id, String name, long memoryMiB, int cpus, Architecture architecture, List<DiskSpec> disks,
+                  List<NicSpec> nics, Map<String, String> labels, BootSpec boot) {
+        this(id, name, memoryMiB, cpus, architecture, disks, nics, labels, boot, null);
+    }
 
     /**
      * Checks every rule and normalises: {@code name} defaults to the id, lists and maps are
@@ -99,6 +116,9 @@ public record VmSpec(
             boot = BootSpec.defaults();
         }
         checkBoot(boot, violations);
+        if (cloudInit != null) {
+            CloudInitRules.check(cloudInit, violations);
+        }
         if (!violations.isEmpty()) {
             throw new InvalidVmSpecException(violations);
         }
@@ -115,6 +135,9 @@ public record VmSpec(
         disks.forEach(b::disk);
         nics.forEach(b::nic);
         labels.forEach(b::label);
+        if (cloudInit != null) {
+            b.cloudInit(cloudInit);
+        }
         return b;
     }
 
@@ -177,6 +200,16 @@ public record VmSpec(
             }
             checkPartName(field, disk.name(), names, violations);
             long size = disk.sizeBytes();
+            if (disk.kind() == DiskKind.EMPTY && disk.source() != null) {
+                violations.add(new Violation(field + ".source", "an empty disk has no source image; use"
+                        + " DiskSpec.overlay, copyOf or cdrom"));
+            }
+            if (disk.kind() != DiskKind.EMPTY) {
+                checkSourcedDisk(field, disk, violations);
+                if (size == 0 || disk.kind() == DiskKind.CDROM) {
+                    continue; // the source's size
+                }
+            }
             if (size < MIN_DISK_BYTES || size > MAX_DISK_BYTES) {
                 violations.add(new Violation(field + ".sizeBytes", "must be between " + MIN_DISK_BYTES + " and "
                         + MAX_DISK_BYTES + " bytes, was " + size));
@@ -185,6 +218,40 @@ public record VmSpec(
             }
         }
         return List.copyOf(disks.stream().filter(d -> d != null).toList());
+    }
+
+    /** The rules of a disk made from a source image: a valid source, and what its kind allows. */
+    private static void checkSourcedDisk(String field, DiskSpec disk, List<Violation> violations) {
+        if (disk.source() == null) {
+            violations.add(new Violation(field + ".source", "an overlay, a copy or a CD-ROM needs a source image"));
+        } else {
+            checkHostPath(field + ".source", disk.source(), violations);
+        }
+        switch (disk.kind()) {
+            case OVERLAY -> {
+                if (disk.format() != DiskFormat.QCOW2) {
+                    violations.add(new Violation(field + ".format", "an overlay is a QCOW2 image, was " + disk.format()));
+                }
+                if (disk.readOnly()) {
+                    violations.add(new Violation(field + ".readOnly", "an overlay is for writes; attach a read-only"
+                            + " base as a copy or a CD-ROM instead"));
+                }
+            }
+            case CDROM -> {
+                if (disk.format() != DiskFormat.RAW) {
+                    violations.add(new Violation(field + ".format", "a CD-ROM is read as RAW, was " + disk.format()));
+                }
+                if (!disk.readOnly()) {
+                    violations.add(new Violation(field + ".readOnly", "a CD-ROM is read-only"));
+                }
+                if (disk.sizeBytes() != 0) {
+                    violations.add(new Violation(field + ".sizeBytes", "a CD-ROM has its image's size: must be 0, was "
+                            + disk.sizeBytes()));
+                }
+            }
+            default -> {
+            }
+        }
     }
 
     private static List<NicSpec> checkNics(List<NicSpec> nics, List<Violation> violations) {
@@ -196,6 +263,7 @@ public record VmSpec(
         }
         Set<String> names = new HashSet<>();
         Set<String> macs = new HashSet<>();
+        NetworkRules network = new NetworkRules();
         List<NicSpec> normalised = new ArrayList<>(nics.size());
         for (int i = 0; i < nics.size(); i++) {
             NicSpec nic = nics.get(i);
@@ -214,7 +282,8 @@ public record VmSpec(
             } else if (!macs.add(mac)) {
                 violations.add(new Violation(field + ".mac", "must be unique within the VM, " + mac + " is repeated"));
             }
-            normalised.add(new NicSpec(nic.name(), mac));
+            network.check(field, nic, violations);
+            normalised.add(new NicSpec(nic.name(), mac, nic.mode(), nic.tapDevice(), nic.forwards()));
         }
         return List.copyOf(normalised);
     }
@@ -335,6 +404,7 @@ public record VmSpec(
         private final List<NicSpec> nics = new ArrayList<>();
         private final Map<String, String> labels = new java.util.LinkedHashMap<>();
         private BootSpec boot = BootSpec.defaults();
+        private CloudInit cloudInit;
 
         private Builder() {
         }
@@ -393,10 +463,20 @@ public record VmSpec(
         }
 
         /**
+         * The cloud-init NoCloud seed the guest reads at boot (user-data, meta-data,
+         * network-config); default none. The driver attaches it as a read-only volume labelled
+         * {@code cidata}. See {@link CloudInit}.
+         */
+        public Builder cloudInit(CloudInit cloudInit) {
+            this.cloudInit = cloudInit;
+            return this;
+        }
+
+        /**
          * @throws InvalidVmSpecException listing every violation
          */
         public VmSpec build() {
-            return new VmSpec(id, name, memoryMiB, cpus, architecture, disks, nics, labels, boot);
+            return new VmSpec(id, name, memoryMiB, cpus, architecture, disks, nics, labels, boot, cloudInit);
         }
     }
 }

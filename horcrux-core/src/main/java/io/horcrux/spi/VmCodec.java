@@ -26,11 +26,17 @@ import java.util.Objects;
  * UTF-8 JSON text of one object, the same objects the inventory export writes for each VM:
  * <pre>
  * spec: {"id", "name", "memoryMiB", "cpus", "architecture",
- *        "disks": [{"name", "format", "sizeBytes", "readOnly" (only when true)}],
- *        "nics": [{"name", "mac"}], "labels": {key: value},
- *        "boot": {"order": [device], "kernel", "initrd", "cmdline" (each only when set)}}
+ *        "disks": [{"name", "format", "sizeBytes", "readOnly" (only when true),
+ *                   "kind", "source" (only for a disk made from an image; absent: an empty disk)}],
+ *        "nics": [{"name", "mac", "mode" (only when TAP), "tapDevice" (only when set),
+ *                  "forwards": [forward] (only when there are some)}], "labels": {key: value},
+ *        "boot": {"order": [device], "kernel", "initrd", "cmdline" (each only when set)},
+ *        "cloudInit": {"userData", "metaData", "networkConfig" (each but userData only when set)}
+ *                     (only when set)}
+ * forward: {"protocol", "hostAddress", "hostPort", "guestPort"}
  * vm:   {"spec": spec, "status", "version", "createdAt", "updatedAt" (ISO-8601 instants),
- *        "statusReason", "runtime": {"pid", "monitor"} (only while active)}
+ *        "statusReason", "runtime": {"pid", "monitor", "forwards": [forward] (only when there are
+ *        some)} (only while active)}
  * </pre>
  * Enum values are their Java names. The format is stable: later versions of Horcrux only add
  * fields, and reading skips fields it does not know, so bytes written by any version are read
@@ -116,6 +122,35 @@ public final class VmCodec {
             throw malformed("VM", e);
         } catch (InvalidVmSpecException e) {
             throw new StoreException("the encoded VM's spec breaks a rule: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Runtime port forwards ({@link io.horcrux.model.VmRuntime#forwards()}) as the UTF-8 JSON text
+     * of an array of forward objects (format above), for a store that keeps them in a column of
+     * their own.
+     *
+     * @throws NullPointerException if {@code forwards} is null
+     */
+    public static String encodeForwards(java.util.List<io.horcrux.model.PortForward> forwards) {
+        Objects.requireNonNull(forwards, "forwards");
+        return VmJson.forwardsToJson(forwards);
+    }
+
+    /**
+     * The forwards that {@link #encodeForwards} made this text from.
+     *
+     * @throws StoreException       if the text is not such an array, naming what is wrong
+     * @throws NullPointerException if {@code text} is null
+     */
+    public static java.util.List<io.horcrux.model.PortForward> decodeForwards(String text) {
+        Objects.requireNonNull(text, "text");
+        try {
+            return VmJson.forwardsFromJson(text);
+        } catch (IOException e) {
+            throw malformed("list of port forwards", e);
+        } catch (RuntimeException e) {
+            throw new StoreException("not an encoded list of port forwards: " + e.getMessage(), e);
         }
     }
 

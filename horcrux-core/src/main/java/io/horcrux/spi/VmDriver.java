@@ -32,7 +32,25 @@ import java.util.Set;
  *   <li>Every lifecycle method returns when the change has happened, or throws a
  *       {@link io.horcrux.DriverException} saying why. A failed {@link #provision} or
  *       {@link #start} leaves nothing behind: no file, no process.</li>
+ *   <li><strong>Disks from images.</strong> An {@linkplain io.horcrux.model.DiskKind#OVERLAY
+ *       overlay} shows its base's content and never writes the base; a
+ *       {@linkplain io.horcrux.model.DiskKind#COPY copy} is independent of its source (writes to
+ *       either never reach the other); a {@linkplain io.horcrux.model.DiskKind#CDROM CD-ROM} is
+ *       read-only and its ISO is never written or removed. {@link #check} refuses a source the
+ *       host cannot give (see there) with a {@link io.horcrux.DriverException} naming the disk's
+ *       {@code source} field, before anything is written. A copy reports its progress through
+ *       {@link #provision(VmSpec, io.horcrux.ProgressListener, io.horcrux.Cancellation)}
+ *       (task {@link io.horcrux.model.Progress#COPY}, percentages that never go back, the last
+ *       100) and, cancelled, ends with an {@link io.horcrux.OperationCancelledException}
+ *       leaving nothing. The contract checks this with a small raw image it writes.</li>
  *   <li>Send changes it notices on its own to the {@link DriverObserver}.</li>
+ *   <li><strong>Report port forwards as bound.</strong> The {@link VmRuntime} of {@link #start}
+ *       and {@link #runtime} lists the forwards of the spec's user-mode NICs, in spec order,
+ *       each with the host port actually listening: a forward asked with host port 0 carries
+ *       the port chosen at start, a fixed one its own. A start whose fixed host port is in use
+ *       (by another VM or program) fails with a {@link io.horcrux.DriverException} naming the
+ *       port and leaves the VM stopped. After {@link #attach}, {@link #runtime} reports the
+ *       forwards the running process holds.</li>
  *   <li>{@link #close()} releases the driver's connections, threads and claim on its state and
  *       leaves VMs running, so that a new driver can {@link #attach} to them. Idempotent.</li>
  * </ul>
@@ -50,6 +68,12 @@ public interface VmDriver extends AutoCloseable {
      * accepts every spec.
      *
      * @throws io.horcrux.InvalidVmSpecException listing what this driver cannot do
+     * @throws io.horcrux.DriverException        naming the field and the rule, for what only the
+     *                                           host can tell: a source image of a disk (an
+     *                                           overlay's base, a copy's source, a CD-ROM's ISO)
+     *                                           that is missing, not a regular file, unreadable,
+     *                                           not an image the hypervisor reads, or a qcow2
+     *                                           whose own backing file is missing
      */
     default void check(VmSpec spec) {
     }
@@ -61,6 +85,21 @@ public interface VmDriver extends AutoCloseable {
 
     /** Prepares what a new VM needs before its first start, such as disk images. */
     void provision(VmSpec spec);
+
+    /**
+     * As {@link #provision(VmSpec)}, for work that may take long (the copy of a
+     * {@link io.horcrux.model.DiskSpec#copyOf} disk): reports its progress to {@code listener} on
+     * the calling thread and stops when {@code cancellation} is cancelled or the thread is
+     * interrupted, throwing an {@link io.horcrux.OperationCancelledException} with nothing kept.
+     * The manager calls this one. The default checks the cancellation, then calls
+     * {@link #provision(VmSpec)}; a driver whose provisioning can take long overrides it.
+     *
+     * @throws io.horcrux.OperationCancelledException if cancelled; nothing of the VM is left
+     */
+    default void provision(VmSpec spec, io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        cancellation.throwIfCancelled("provisioning VM '" + spec.id() + "'");
+        provision(spec);
+    }
 
     /** Removes everything {@link #provision} made. The VM is not active. Idempotent. */
     void deprovision(VmSpec spec);

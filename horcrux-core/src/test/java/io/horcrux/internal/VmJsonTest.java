@@ -49,6 +49,56 @@ class VmJsonTest {
     }
 
     @Test
+    void networksCloudInitAndRuntimeForwardsRoundTrip() throws IOException {
+        VmSpec spec = FULL.toBuilder()
+                .nic(NicSpec.user("eth1").forward(io.horcrux.model.PortForward.tcp(0, 22),
+                        io.horcrux.model.PortForward.udp(5353, 53).onHostAddress("0.0.0.0")))
+                .nic(NicSpec.tap("eth2", "tap-web1"))
+                .cloudInit(io.horcrux.model.CloudInit.userData("#cloud-config\n\"quoted\"\n")
+                        .withMetaData("instance-id: x\n").withNetworkConfig("version: 2\n"))
+                .build();
+        assertThat(VmJson.specFromJson(VmJson.specToJson(spec))).isEqualTo(spec);
+        Vm vm = new Vm(spec, VmStatus.RUNNING, 2, Instant.EPOCH, Instant.EPOCH, "started",
+                new VmRuntime(7, "/run/q.sock", java.util.List.of(io.horcrux.model.PortForward.tcp(40001, 22),
+                        io.horcrux.model.PortForward.udp(5353, 53).onHostAddress("0.0.0.0"))));
+        StringWriter out = new StringWriter();
+        try (JsonGenerator gen = VmJson.FACTORY.createGenerator(out)) {
+            VmJson.writeVm(gen, vm);
+        }
+        try (JsonParser p = VmJson.FACTORY.createParser(out.toString())) {
+            p.nextToken();
+            assertThat(VmJson.readVm(p)).isEqualTo(vm);
+        }
+        assertThat(VmJson.forwardsFromJson(VmJson.forwardsToJson(vm.runtime().forwards())))
+                .isEqualTo(vm.runtime().forwards());
+    }
+
+    @Test
+    void aDocumentWrittenBeforeNetworksAndCloudInitStillReadsAndKeepsItsBytes() throws IOException {
+        String old = "{\"id\":\"old\",\"name\":\"old\",\"memoryMiB\":64,\"cpus\":1,\"architecture\":\"X86_64\","
+                + "\"disks\":[],\"nics\":[{\"name\":\"eth0\",\"mac\":\"52:54:00:00:00:01\"}],\"labels\":{},"
+                + "\"boot\":{\"order\":[\"DISK\"]}}";
+        VmSpec spec = VmJson.specFromJson(old);
+        assertThat(spec.nics().get(0).mode()).isEqualTo(io.horcrux.model.NicMode.USER);
+        assertThat(spec.nics().get(0).forwards()).isEmpty();
+        assertThat(spec.cloudInit()).isNull();
+        assertThat(VmJson.specToJson(spec)).as("a plain spec is written as before").isEqualTo(old);
+        String oldVm = "{\"spec\":" + old + ",\"status\":\"RUNNING\",\"version\":1,\"createdAt\":\"1970-01-01T00:00:00Z\","
+                + "\"updatedAt\":\"1970-01-01T00:00:00Z\",\"statusReason\":\"\",\"runtime\":{\"pid\":3,\"monitor\":\"m\"}}";
+        try (JsonParser p = VmJson.FACTORY.createParser(oldVm)) {
+            p.nextToken();
+            assertThat(VmJson.readVm(p).runtime().forwards()).isEmpty();
+        }
+    }
+
+    @Test
+    void badForwardsAreRefused() {
+        assertThatThrownBy(() -> VmJson.forwardsFromJson("[{\"protocol\":\"SCTP\",\"hostPort\":1,\"guestPort\":1}]"))
+                .isInstanceOf(IOException.class).hasMessageContaining("SCTP");
+        assertThatThrownBy(() -> VmJson.forwardsFromJson("[] []")).isInstanceOf(IOException.class);
+    }
+
+    @Test
     void unknownFieldsAreSkipped() throws IOException {
         String json = "{\"id\":\"a\",\"future\":{\"x\":[1,2,{}]},\"memoryMiB\":64,\"cpus\":1,\"architecture\":\"X86_64\"}";
         assertThat(VmJson.specFromJson(json).memoryMiB()).isEqualTo(64);

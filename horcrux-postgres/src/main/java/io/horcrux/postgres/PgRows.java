@@ -26,7 +26,8 @@ import java.util.Map;
  */
 final class PgRows {
     static final String COLUMNS =
-            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json";
+            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json,"
+            + " runtime_forwards";
 
     final String insert;
     final String insertLabel;
@@ -49,20 +50,22 @@ final class PgRows {
     PgRows(String schema) {
         vms = schema + ".vms";
         labels = schema + ".vm_labels";
-        insert = "INSERT INTO " + vms + " (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        insert = "INSERT INTO " + vms + " (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         insertLabel = "INSERT INTO " + labels + " (vm_id, key, value) VALUES (?, ?, ?)";
         deleteLabels = "DELETE FROM " + labels + " WHERE vm_id = ?";
         update = "UPDATE " + vms + " SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
-                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ? WHERE id = ? AND version = ?";
+                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ?, runtime_forwards = ?"
+                + " WHERE id = ? AND version = ?";
         updateState = "UPDATE " + vms + " SET status = ?, version = ?, created_at = ?, updated_at = ?,"
-                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ? WHERE id = ? AND version = ? AND spec_json = ?";
+                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?"
+                + " WHERE id = ? AND version = ? AND spec_json = ?";
         delete = "DELETE FROM " + vms + " WHERE id = ? AND version = ?";
         versionOf = "SELECT version FROM " + vms + " WHERE id = ?";
         find = "SELECT " + COLUMNS + " FROM " + vms + " WHERE id = ?";
         existingIds = "SELECT id FROM " + vms + " WHERE id = ANY (?)";
     }
 
-    /** Binds the ten columns of {@link #insert}. */
+    /** Binds the eleven columns of {@link #insert}. */
     static void bindInsert(PreparedStatement ps, Vm vm) throws SQLException {
         ps.setString(1, vm.id());
         bindScalars(ps, 2, vm);
@@ -77,7 +80,7 @@ final class PgRows {
 
     /** Binds {@link #updateState}; {@code specJson} is the spec the stored row must already hold. */
     static void bindUpdateState(PreparedStatement ps, Vm vm, long expectedVersion, String specJson) throws SQLException {
-        int next = bindState(ps, 1, vm);
+        int next = bindState(ps, 1, vm, true);
         ps.setString(next++, vm.id());
         ps.setLong(next++, expectedVersion);
         ps.setString(next, specJson);
@@ -85,12 +88,23 @@ final class PgRows {
 
     private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
         ps.setString(index, vm.spec().name());
-        int i = bindState(ps, index + 1, vm);
+        int i = bindState(ps, index + 1, vm, false);
         ps.setString(i++, specJson(vm.spec()));
+        bindForwards(ps, i++, vm);
         return i;
     }
 
-    private static int bindState(PreparedStatement ps, int index, Vm vm) throws SQLException {
+    /** The {@code runtime_forwards} column: null without forwards, else {@link VmCodec#encodeForwards}'s JSON. */
+    private static void bindForwards(PreparedStatement ps, int index, Vm vm) throws SQLException {
+        if (vm.runtime() == null || vm.runtime().forwards().isEmpty()) {
+            ps.setNull(index, Types.VARCHAR);
+        } else {
+            ps.setString(index, VmCodec.encodeForwards(vm.runtime().forwards()));
+        }
+    }
+
+    /** Binds status .. runtime_monitor, and runtime_forwards after them when {@code withForwards}. */
+    private static int bindState(PreparedStatement ps, int index, Vm vm, boolean withForwards) throws SQLException {
         int i = index;
         ps.setString(i++, vm.status().name());
         ps.setLong(i++, vm.version());
@@ -103,6 +117,9 @@ final class PgRows {
         } else {
             ps.setLong(i++, vm.runtime().pid());
             ps.setString(i++, vm.runtime().monitor());
+        }
+        if (withForwards) {
+            bindForwards(ps, i++, vm);
         }
         return i;
     }
@@ -123,7 +140,11 @@ final class PgRows {
         try {
             VmSpec spec = VmCodec.decodeSpec(rs.getString(10).getBytes(StandardCharsets.UTF_8));
             long pid = rs.getLong(8);
-            VmRuntime runtime = rs.wasNull() ? null : new VmRuntime(pid, rs.getString(9));
+            VmRuntime runtime = null;
+            if (!rs.wasNull()) {
+                String forwards = rs.getString(11);
+                runtime = new VmRuntime(pid, rs.getString(9), forwards == null ? List.of() : VmCodec.decodeForwards(forwards));
+            }
             return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
                     instant(rs.getLong(6)), rs.getString(7), runtime);
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {

@@ -31,7 +31,7 @@ final class PgSchema {
     static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
     /** Script {@code i} takes the schema from version {@code i} to {@code i + 1}. */
-    static final List<String> SCRIPTS = List.of("V1__inventory.sql");
+    static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql");
 
     /** The schema version this code writes and reads. */
     static final int LATEST = SCRIPTS.size();

@@ -59,7 +59,7 @@ record QemuBinaries(Path qemu, QemuImg qemuImg, boolean sandbox) {
         return path;
     }
 
-    private static Optional<Path> findOnPath(String name) {
+    static Optional<Path> findOnPath(String name) {
         String path = System.getenv("PATH");
         if (path == null) {
             return Optional.empty();

@@ -2,8 +2,11 @@ package io.horcrux.qemu;
 
 import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
+import io.horcrux.model.DiskKind;
 import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicMode;
 import io.horcrux.model.NicSpec;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.VmSpec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,9 +24,12 @@ import java.util.UUID;
  * {@code -nodefaults -no-user-config -display none}, a {@code pvpanic} device and
  * {@code -action panic=} ({@link #withPanicAction}), {@code -sandbox} (when supported),
  * {@code -runas} (when {@link #runningAs(String) a user is set}), the
- * boot settings, each disk as a {@code file} and a format {@code -blockdev} plus a virtio block
- * {@code -device}, each NIC as a user-mode {@code -netdev} plus a virtio net {@code -device} with
- * the spec's MAC, the first serial port on a Unix socket for the driver's console, the QMP monitor on a Unix
+ * boot settings, each disk as a {@code file} and a format {@code -blockdev} (the format always
+ * given, never probed) plus a virtio block {@code -device} (a CD-ROM: its ISO, read-only, as a
+ * {@code scsi-cd} on one virtio-scsi controller), each NIC as a {@code -netdev} (user-mode with a
+ * {@code hostfwd} per port forward, or {@code tap} on the NIC's host device with no scripts) plus
+ * a virtio net {@code -device} with the spec's MAC, the cloud-init seed (when the spec has one) as
+ * a read-only raw virtio block device, the first serial port on a Unix socket for the driver's console, the QMP monitor on a Unix
  * socket, the operator's QMP monitor on a second one when asked for, {@code -pidfile} and
  * {@code -daemonize}.
  *
@@ -37,6 +43,8 @@ final class QemuCommandLine {
     /** The {@code -sandbox} value: seccomp on, obsolete and resource-control system calls denied. */
     static final String SANDBOX = "on,obsolete=deny,resourcecontrol=deny";
     /** A portable POSIX user name: what {@code useradd} accepts by default, at most 32 bytes. */
+    /** A tap device name as {@link NicSpec#tap} allows it: no comma, '/', space or control character. */
+    private static final java.util.regex.Pattern TAP_DEVICE = java.util.regex.Pattern.compile("[A-Za-z0-9_.+-]{1,15}");
     private static final java.util.regex.Pattern USER_NAME = java.util.regex.Pattern.compile("[a-z_][a-z0-9_-]{0,31}");
 
     private final Path binary;
@@ -186,18 +194,34 @@ final class QemuCommandLine {
         }
         boot(args, spec.boot());
         String bus = machine.virtioBus();
+        boolean scsi = false;
         for (int i = 0; i < spec.disks().size(); i++) {
             DiskSpec disk = spec.disks().get(i);
-            String readOnly = disk.readOnly() ? ",read-only=on" : "";
-            add(args, "-blockdev", "driver=file,node-name=file" + i + ",filename=" + escape(files.disk(disk).toString())
-                    + readOnly);
+            boolean cdrom = disk.kind() == DiskKind.CDROM;
+            Path image = files.image(disk); // a CD-ROM is its ISO, in place; every other disk the VM's own image
+            requireSafePath("disks[" + i + "]", image);
+            String readOnly = disk.readOnly() || cdrom ? ",read-only=on" : "";
+            add(args, "-blockdev", "driver=file,node-name=file" + i + ",filename=" + escape(image.toString()) + readOnly);
+            // The format always given: QEMU never probes a disk. An overlay's backing file is opened with
+            // the format recorded in it at creation (qemu-img create -F).
             add(args, "-blockdev", "driver=" + disk.format().qemuName() + ",node-name=disk" + i + ",file=file" + i + readOnly);
-            add(args, "-device", "virtio-blk-" + bus + ",drive=disk" + i + ",id=disk" + i);
+            if (cdrom) {
+                if (!scsi) {
+                    add(args, "-device", "virtio-scsi-" + bus + ",id=scsi0");
+                    scsi = true;
+                }
+                add(args, "-device", "scsi-cd,bus=scsi0.0,drive=disk" + i + ",id=disk" + i);
+            } else {
+                add(args, "-device", "virtio-blk-" + bus + ",drive=disk" + i + ",id=disk" + i);
+            }
         }
         for (int i = 0; i < spec.nics().size(); i++) {
             NicSpec nic = spec.nics().get(i);
-            add(args, "-netdev", "user,id=net" + i);
+            add(args, "-netdev", netdev(nic, i));
             add(args, "-device", "virtio-net-" + bus + ",netdev=net" + i + ",id=nic" + i + ",mac=" + nic.mac());
+        }
+        if (spec.cloudInit() != null) {
+            cloudInitSeed(args, files, bus);
         }
         add(args, "-chardev", "socket,id=serial0,path=" + escape(files.consoleSocket().toString()) + ",server=on,wait=off");
         add(args, "-serial", "chardev:serial0");
@@ -208,6 +232,37 @@ final class QemuCommandLine {
         add(args, "-pidfile", files.pidFile().toString());
         args.add("-daemonize");
         return List.copyOf(args);
+    }
+
+    /**
+     * The {@code -netdev} of NIC {@code index}: user-mode with one {@code hostfwd} per forward
+     * ({@code proto:addr:hostport-:guestport}; host port 0 lets QEMU bind a free one, read back by
+     * {@link UserNetForwards}), or a tap on the NIC's existing host device, without the
+     * {@code /etc/qemu-ifup} scripts (the operator set the device up).
+     */
+    static String netdev(NicSpec nic, int index) {
+        if (nic.mode() == NicMode.TAP) {
+            String device = nic.tapDevice();
+            if (device == null || !TAP_DEVICE.matcher(device).matches()) {
+                throw new IllegalArgumentException("tap device name must be 1 to 15 of [A-Za-z0-9_.+-], was '"
+                        + String.valueOf(device).replaceAll("\\p{Cntrl}", "?") + "'");
+            }
+            return "tap,id=net" + index + ",ifname=" + device + ",script=no,downscript=no";
+        }
+        StringBuilder netdev = new StringBuilder("user,id=net").append(index);
+        for (PortForward f : nic.forwards()) {
+            netdev.append(",hostfwd=").append(f.protocol().lowerCase()).append(':').append(f.hostAddress()).append(':')
+                    .append(f.hostPort()).append("-:").append(f.guestPort());
+        }
+        return netdev.toString();
+    }
+
+    /** The cloud-init NoCloud seed, read-only: a raw image QEMU never probes, on its own virtio block device. */
+    private static void cloudInitSeed(List<String> args, VmFiles files, String bus) {
+        add(args, "-blockdev", "driver=file,node-name=cidata-file,filename=" + escape(files.cloudInitSeed().toString())
+                + ",read-only=on");
+        add(args, "-blockdev", "driver=raw,node-name=cidata,file=cidata-file,read-only=on");
+        add(args, "-device", "virtio-blk-" + bus + ",drive=cidata,id=cidata");
     }
 
     private void boot(List<String> args, BootSpec boot) {

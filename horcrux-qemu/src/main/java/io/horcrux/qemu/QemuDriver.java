@@ -135,6 +135,9 @@ public final class QemuDriver implements VmDriver {
     private final StopSequence stops;
     private final Supervisor supervisor;
     private final QemuLauncher launcher;
+    private final SourceImages sources;
+    private final SourcedDisks sourcedDisks;
+    private final CloudInitSeed seeds;
     private volatile boolean closed;
 
     private QemuDriver(Builder b, StateDirectory state, QemuBinaries binaries, HostProbe.Choice choice) {
@@ -175,8 +178,11 @@ public final class QemuDriver implements VmDriver {
                 timer);
         supervisor.checkProcessesEvery(PROCESS_CHECK);
         this.consoleBytes = b.consoleLogBytes;
+        this.seeds = CloudInitSeed.locate();
         this.launcher = new QemuLauncher(commandLine, state, table, supervisor, stops, watcher, b.qmpTimeout,
-                operatorMonitor, consoleBytes, loop);
+                operatorMonitor, consoleBytes, seeds, loop);
+        this.sources = new SourceImages(qemuImg, state.path());
+        this.sourcedDisks = new SourcedDisks(qemuImg, sources);
     }
 
     /** A builder; {@link Builder#stateDirectory(Path)} is required. */
@@ -241,7 +247,22 @@ public final class QemuDriver implements VmDriver {
         return defaultStopGrace;
     }
 
-    /** Refuses architectures other than {@link Architecture#X86_64}. */
+    /**
+     * Refuses architectures other than {@link Architecture#X86_64} (an
+     * {@link InvalidVmSpecException}); source images of disks (overlay bases, copied
+     * images, CD-ROM ISOs) that are missing, not a regular file, unreadable (the owner's read
+     * bit is checked even for root), inside the state directory (another VM's files), not an
+     * image {@code qemu-img} reads, empty, a CD-ROM that is not raw, a chain whose backing file
+     * is missing or has no recorded format, or larger than the disk's size (a
+     * {@link DriverException} listing each disk's field and rule); and cloud-init when the host
+     * has no tool to build its seed image with. Runs {@code qemu-img info --backing-chain} once
+     * per source file, until that file changes.
+     *
+     * @throws InvalidVmSpecException   for an architecture other than X86_64
+     * @throws DriverException          for a source image the host refuses, or a spec with
+     *                                  cloud-init on a host without {@code genisoimage}
+     *                                  ({@code xorrisofs} or {@code mkisofs})
+     */
     @Override
     public void check(VmSpec spec) {
         Objects.requireNonNull(spec, "spec");
@@ -249,6 +270,8 @@ public final class QemuDriver implements VmDriver {
             throw new InvalidVmSpecException(List.of(new Violation("architecture",
                     "the QEMU driver runs X86_64 guests only, was " + spec.architecture())));
         }
+        sources.check(spec);
+        seeds.check(spec);
     }
 
     /**
@@ -260,9 +283,30 @@ public final class QemuDriver implements VmDriver {
      */
     @Override
     public void provision(VmSpec spec) {
+        provision(spec, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create());
+    }
+
+    /**
+     * As {@link #provision(VmSpec)}, with the disks made from images: an
+     * {@link io.horcrux.model.DiskKind#OVERLAY overlay} by {@code qemu-img create -f qcow2 -b
+     * <base> -F <base's format>} (the format recorded in the overlay, so QEMU never guesses it;
+     * the base only read), a {@link io.horcrux.model.DiskKind#COPY copy} by
+     * {@code qemu-img convert -p -f <source's format>} with its progress to {@code listener}
+     * (and {@code qemu-img resize} when the disk is larger than the source), a CD-ROM attached
+     * in place. Cancelled, qemu-img is ended and the VM's directory removed.
+     *
+     * @throws io.horcrux.OperationCancelledException if cancelled or interrupted; nothing is kept
+     * @throws DriverException                        as {@link #provision(VmSpec)}, or if a
+     *                                                source image is refused (see {@link #check})
+     */
+    @Override
+    public void provision(VmSpec spec, io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
         ensureOpen();
         check(spec);
-        state.provision(spec, qemuImg);
+        cancellation.throwIfCancelled("provisioning VM '" + spec.id() + "'");
+        state.provision(spec, qemuImg, (disk, image) -> sourcedDisks.make(spec, disk, image, listener, cancellation));
     }
 
     /**
@@ -317,6 +361,13 @@ public final class QemuDriver implements VmDriver {
      * Spawns QEMU, waits for its QMP greeting and returns with the VM running. On any failure
      * the process is killed and its socket and pidfile removed, and the exception carries
      * QEMU's first error lines and names the accelerator and CPU model.
+     *
+     * <p>Before QEMU runs: each tap NIC's device must exist (a {@link DriverException} says how
+     * to make it), each fixed host port of a forward must be free (one naming the port when it is
+     * not), and the cloud-init seed ({@code seed.cidata.iso} in the VM's directory) is built, or
+     * rebuilt when the spec's cloud-init changed since it was built. The runtime facts returned
+     * list the forwards with the host ports QEMU bound (read back from QEMU, so a host port 0
+     * shows the port it chose).
      */
     @Override
     public VmRuntime start(VmSpec spec) {
@@ -324,7 +375,7 @@ public final class QemuDriver implements VmDriver {
         check(spec);
         endKeptCrash(spec.id());
         QemuProcess vm = launcher.start(spec);
-        return new VmRuntime(vm.pid, vm.files.qmpSocket().toString());
+        return runtimeOf(vm);
     }
 
     /**
@@ -378,12 +429,19 @@ public final class QemuDriver implements VmDriver {
         connected(vmId, "reset").qmp().execute("system_reset");
     }
 
-    /** The pid and QMP socket of a VM this driver runs (started or reattached). */
+    /**
+     * The pid, QMP socket and port forwards (as bound, read from QEMU at start or reattach) of a
+     * VM this driver runs (started or reattached).
+     */
     @Override
     public Optional<VmRuntime> runtime(String vmId) {
         ensureOpen();
         QemuProcess vm = table.get(vmId);
-        return vm == null ? Optional.empty() : Optional.of(new VmRuntime(vm.pid, vm.files.qmpSocket().toString()));
+        return vm == null ? Optional.empty() : Optional.of(runtimeOf(vm));
+    }
+
+    private static VmRuntime runtimeOf(QemuProcess vm) {
+        return new VmRuntime(vm.pid, vm.files.qmpSocket().toString(), vm.forwards());
     }
 
     /**

@@ -196,6 +196,60 @@ public final class QemuImg {
         return s.isEmpty();
     }
 
+    /**
+     * Creates a qcow2 overlay {@code overlay} whose backing file is {@code base}, of format
+     * {@code baseFormat} (given, never probed: {@code -F}, and recorded in the overlay so that
+     * QEMU never guesses it at start). Its virtual size is the base's when {@code sizeBytes} is
+     * 0, else {@code sizeBytes}. The base is only read. Fails if the overlay exists.
+     *
+     * @throws IllegalArgumentException if a path is not absolute and normalised, or
+     *                                  {@code baseFormat} is not a format name ({@code [a-z0-9]+})
+     */
+    public void createOverlay(Path overlay, Path base, String baseFormat, long sizeBytes) {
+        QemuCommandLine.requireSafePath("overlay", overlay);
+        QemuCommandLine.requireSafePath("base", base);
+        requireFormatName(baseFormat);
+        if (sizeBytes < 0) {
+            throw new IllegalArgumentException("sizeBytes must not be negative, was " + sizeBytes);
+        }
+        if (Files.exists(overlay)) {
+            throw new DriverException("cannot create image " + overlay + ": the file exists");
+        }
+        List<String> args = new java.util.ArrayList<>(List.of(binary.toString(), "create", "-q", "-f", "qcow2",
+                "-b", base.toString(), "-F", baseFormat, overlay.toString()));
+        if (sizeBytes > 0) {
+            args.add(Long.toString(sizeBytes));
+        }
+        run("create " + overlay, args, null);
+    }
+
+    /**
+     * {@code qemu-img info --output=json} of an image, with {@code --backing-chain} when
+     * {@code chain} (then a JSON array: the image first, then each backing file; else one
+     * object). The image's own format is detected by qemu-img.
+     */
+    String infoJson(Path image, boolean chain) {
+        QemuCommandLine.requireSafePath("image", image);
+        List<String> args = chain
+                ? List.of(binary.toString(), "info", "--output=json", "--backing-chain", image.toString())
+                : List.of(binary.toString(), "info", "--output=json", image.toString());
+        return run("info " + image, args, null);
+    }
+
+    /** The binary, for the runs that need their own process (a cancellable copy). */
+    Path binary() {
+        return binary;
+    }
+
+    static String requireFormatName(String format) {
+        Objects.requireNonNull(format, "format");
+        if (!format.matches("[a-z0-9]{1,16}")) {
+            throw new IllegalArgumentException("an image format name must match [a-z0-9]{1,16}, was '"
+                    + format.replaceAll("\\p{Cntrl}", "?") + "'");
+        }
+        return format;
+    }
+
     @Override
     public String toString() {
         return "QemuImg[" + binary + "]";

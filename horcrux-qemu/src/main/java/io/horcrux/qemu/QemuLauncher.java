@@ -42,11 +42,13 @@ final class QemuLauncher {
     private final Duration qmpTimeout;
     private final boolean operatorMonitor;
     private final int consoleBytes;
+    private final CloudInitSeed seeds;
     private final MonitorLoop loop;
 
     QemuLauncher(QemuCommandLine commandLine, StateDirectory state, ProcessTable table,
                  Supervisor supervisor, StopSequence stops, ExecutorService pool, Duration qmpTimeout,
-                 boolean operatorMonitor, int consoleBytes, MonitorLoop loop) {
+                 boolean operatorMonitor, int consoleBytes, CloudInitSeed seeds, MonitorLoop loop) {
+        this.seeds = seeds;
         this.loop = loop;
         this.commandLine = commandLine;
         this.state = state;
@@ -74,8 +76,10 @@ final class QemuLauncher {
             throw new DriverException("VM '" + id + "' is not provisioned: " + files.directory() + " is missing");
         }
         for (DiskSpec disk : spec.disks()) {
-            if (!Files.isRegularFile(files.disk(disk), LinkOption.NOFOLLOW_LINKS)) {
-                throw new DriverException("VM '" + id + "': disk image " + files.disk(disk) + " is missing");
+            LinkOption[] own = disk.kind() == io.horcrux.model.DiskKind.CDROM ? new LinkOption[0]
+                    : new LinkOption[] {LinkOption.NOFOLLOW_LINKS};
+            if (!Files.isRegularFile(files.image(disk), own)) {
+                throw new DriverException("VM '" + id + "': disk image " + files.image(disk) + " is missing");
             }
         }
         Optional<Long> leftover = QemuIdentity.liveProcess(files);
@@ -83,6 +87,8 @@ final class QemuLauncher {
             throw new DriverException("VM '" + id + "': a QEMU process of it (pid " + leftover.get()
                     + ") already runs without this driver watching it; attach or stop it first");
         }
+        HostNetwork.check(spec);
+        seeds.prepare(spec, files);
         files.prepareSocketDirectory();
         files.removeRuntimeFiles();
         List<String> args = operatorMonitor
@@ -108,6 +114,7 @@ final class QemuLauncher {
                 throw new DriverException(supervisor.hypervisorFailure());
             }
             vm.observed(runState);
+            vm.forwards(UserNetForwards.read(vm.qmp(), spec));
             table.register(vm);
             Files.deleteIfExists(files.startLog());
             log.info("VM {}: QEMU started (pid {}, {} -cpu {}, {}) in {} ms", id, pid, commandLine.accelerator(),
@@ -214,6 +221,14 @@ final class QemuLauncher {
             stops.forceGone(attached);
             files.removeRuntimeFiles();
             return VmStatus.STOPPED;
+        }
+        try {
+            attached.forwards(UserNetForwards.read(attached.qmp(), vm.spec()));
+        } catch (DriverException e) {
+            List<io.horcrux.model.PortForward> stored = vm.runtime() == null ? List.of() : vm.runtime().forwards();
+            log.warn("VM {}: cannot read its port forwards from QEMU, keeping the stored ones {}: {}", id, stored,
+                    e.getMessage());
+            attached.forwards(stored);
         }
         table.register(attached);
         if (!attached.qmp().isOpen()) {

@@ -30,6 +30,8 @@ final class QemuProcess {
     /** RUNNING, PAUSED, or CRASHED after a guest panic or a hypervisor failure. */
     private volatile VmStatus status = VmStatus.RUNNING;
     private final java.util.concurrent.atomic.AtomicInteger commandsInFlight = new java.util.concurrent.atomic.AtomicInteger();
+    /** The spec's port forwards with the host ports QEMU bound, once read; empty before or without any. */
+    private volatile List<io.horcrux.model.PortForward> forwards = List.of();
     /** The {@code reason} of the last SHUTDOWN event, or null. */
     private volatile String shutdownReason;
     /** A stop of the driver's (or a crash's handling) is in progress or done: an exit is expected. */
@@ -65,6 +67,14 @@ final class QemuProcess {
             throw new IllegalStateException("VM '" + id + "' is connected already");
         }
         qmp = Objects.requireNonNull(client, "client");
+    }
+
+    List<io.horcrux.model.PortForward> forwards() {
+        return forwards;
+    }
+
+    void forwards(List<io.horcrux.model.PortForward> bound) {
+        forwards = List.copyOf(bound);
     }
 
     SerialConsole console() {

@@ -83,6 +83,24 @@ final class StateDirectory implements AutoCloseable {
      * @throws DriverException if the directory exists, a raw disk does not fit, or an image cannot be made
      */
     void provision(VmSpec spec, QemuImg qemuImg) {
+        provision(spec, qemuImg, (disk, image) -> {
+            throw new DriverException("VM '" + spec.id() + "': disk '" + disk.name() + "' is made from an image");
+        });
+    }
+
+    /** Makes the image of a disk that has a source ({@link io.horcrux.model.DiskKind#OVERLAY}, {@code COPY}). */
+    @FunctionalInterface
+    interface SourcedDisk {
+        void make(DiskSpec disk, Path image);
+    }
+
+    /**
+     * As {@link #provision(VmSpec, QemuImg)}, the disks made from images by {@code sourced}
+     * (CD-ROMs need no file here: their ISO is attached in place).
+     *
+     * @throws io.horcrux.OperationCancelledException if {@code sourced} was cancelled; nothing is kept
+     */
+    void provision(VmSpec spec, QemuImg qemuImg, SourcedDisk sourced) {
         VmFiles files = files(spec.id());
         Path dir = files.directory();
         try {
@@ -96,6 +114,14 @@ final class StateDirectory implements AutoCloseable {
             Files.setPosixFilePermissions(dir, VmFiles.OWNER_ONLY_DIR); // the umask may have narrowed it
             for (DiskSpec disk : spec.disks()) {
                 Path image = files.disk(disk);
+                if (disk.kind() == io.horcrux.model.DiskKind.CDROM) {
+                    continue;
+                }
+                if (disk.kind() != io.horcrux.model.DiskKind.EMPTY) {
+                    sourced.make(disk, image);
+                    Files.setPosixFilePermissions(image, VmFiles.OWNER_ONLY_FILE);
+                    continue;
+                }
                 if (disk.format() == DiskFormat.RAW) {
                     long free = Files.getFileStore(dir).getUsableSpace();
                     if (disk.sizeBytes() > free) {
@@ -112,6 +138,9 @@ final class StateDirectory implements AutoCloseable {
                 deleteTree(dir);
             } catch (IOException cleanup) {
                 e.addSuppressed(cleanup);
+            }
+            if (e instanceof io.horcrux.OperationCancelledException cancelled) {
+                throw cancelled;
             }
             if (e instanceof DriverException d) {
                 throw new DriverException("VM '" + spec.id() + "': provisioning failed, nothing kept: " + d.getMessage(), d);
@@ -156,7 +185,8 @@ final class StateDirectory implements AutoCloseable {
         lock.close();
     }
 
-    private static void deleteTree(Path dir) throws IOException {
+    /** Removes a file or a directory tree (never following symbolic links); nothing when absent. */
+    static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -96,8 +96,26 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
         return directory.resolve("qemu-start.log");
     }
 
+    /**
+     * The cloud-init NoCloud seed (ISO 9660, volume label {@code cidata}); two dots, so no disk
+     * file ({@code <name>.<format>}) can have its name.
+     */
+    Path cloudInitSeed() {
+        return directory.resolve("seed.cidata.iso");
+    }
+
+    /** The digest of what {@link #cloudInitSeed()} holds, to rebuild it only when the spec's seed changed. */
+    Path cloudInitDigest() {
+        return directory.resolve("seed.cidata.sha256");
+    }
+
     Path disk(DiskSpec disk) {
         return directory.resolve(disk.name() + "." + disk.format().qemuName());
+    }
+
+    /** The file QEMU opens for the disk: a CD-ROM's ISO in place, else the VM's own {@link #disk image}. */
+    Path image(DiskSpec disk) {
+        return disk.kind() == io.horcrux.model.DiskKind.CDROM ? Path.of(disk.source()) : disk(disk);
     }
 
 

@@ -26,20 +26,23 @@ import java.util.Set;
  */
 final class VmRows {
     static final String COLUMNS =
-            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json";
+            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json,"
+            + " runtime_forwards";
 
-    static final String INSERT = "INSERT INTO vms (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static final String INSERT = "INSERT INTO vms (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     static final String INSERT_LABEL = "INSERT INTO vm_labels (vm_id, key, value) VALUES (?, ?, ?)";
     static final String DELETE_LABELS = "DELETE FROM vm_labels WHERE vm_id = ?";
     static final String UPDATE = "UPDATE vms SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ? WHERE id = ? AND version = ?";
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ?, runtime_forwards = ?"
+            + " WHERE id = ? AND version = ?";
     /**
      * The common update: the spec (and so name and labels) is unchanged, only the status, its
      * facts and the version move. It matches no row when the spec changed, and the caller then
      * falls back to {@link #UPDATE} with the labels.
      */
     static final String UPDATE_STATE = "UPDATE vms SET status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ? WHERE id = ? AND version = ? AND spec_json = ?";
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?"
+            + " WHERE id = ? AND version = ? AND spec_json = ?";
     static final String DELETE = "DELETE FROM vms WHERE id = ? AND version = ?";
     static final String VERSION_OF = "SELECT version FROM vms WHERE id = ?";
     static final String FIND = "SELECT " + COLUMNS + " FROM vms WHERE id = ?";
@@ -47,7 +50,7 @@ final class VmRows {
     private VmRows() {
     }
 
-    /** Binds the ten columns of {@link #INSERT}. */
+    /** Binds the eleven columns of {@link #INSERT}. */
     static void bindInsert(PreparedStatement ps, Vm vm) throws SQLException {
         ps.setString(1, vm.id());
         bindScalars(ps, 2, vm);
@@ -62,22 +65,35 @@ final class VmRows {
 
     /** Binds {@link #UPDATE_STATE}; {@code specJson} is the spec the stored row must already hold. */
     static void bindUpdateState(PreparedStatement ps, Vm vm, long expectedVersion, String specJson) throws SQLException {
-        int next = bindState(ps, 1, vm);
+        int next = bindState(ps, 1, vm, true);
         ps.setString(next++, vm.id());
         ps.setLong(next++, expectedVersion);
         ps.setString(next, specJson);
     }
 
-    /** Binds name .. spec_json from {@code index}; returns the next free index. */
+    /** Binds name .. runtime_forwards from {@code index}; returns the next free index. */
     private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
         ps.setString(index, vm.spec().name());
-        int i = bindState(ps, index + 1, vm);
+        int i = bindState(ps, index + 1, vm, false);
         ps.setString(i++, specJson(vm.spec()));
+        bindForwards(ps, i++, vm);
         return i;
     }
 
-    /** Binds status .. runtime_monitor from {@code index}; returns the next free index. */
-    private static int bindState(PreparedStatement ps, int index, Vm vm) throws SQLException {
+    /** The {@code runtime_forwards} column: null without forwards, else {@link VmCodec#encodeForwards}'s JSON. */
+    private static void bindForwards(PreparedStatement ps, int index, Vm vm) throws SQLException {
+        if (vm.runtime() == null || vm.runtime().forwards().isEmpty()) {
+            ps.setNull(index, Types.VARCHAR);
+        } else {
+            ps.setString(index, VmCodec.encodeForwards(vm.runtime().forwards()));
+        }
+    }
+
+    /**
+     * Binds status .. runtime_monitor from {@code index}, and runtime_forwards after them when
+     * {@code withForwards}; returns the next free index.
+     */
+    private static int bindState(PreparedStatement ps, int index, Vm vm, boolean withForwards) throws SQLException {
         int i = index;
         ps.setString(i++, vm.status().name());
         ps.setLong(i++, vm.version());
@@ -90,6 +106,9 @@ final class VmRows {
         } else {
             ps.setLong(i++, vm.runtime().pid());
             ps.setString(i++, vm.runtime().monitor());
+        }
+        if (withForwards) {
+            bindForwards(ps, i++, vm);
         }
         return i;
     }
@@ -110,7 +129,11 @@ final class VmRows {
         try {
             VmSpec spec = VmCodec.decodeSpec(rs.getBytes(10));
             long pid = rs.getLong(8);
-            VmRuntime runtime = rs.wasNull() ? null : new VmRuntime(pid, rs.getString(9));
+            VmRuntime runtime = null;
+            if (!rs.wasNull()) {
+                String forwards = rs.getString(11);
+                runtime = new VmRuntime(pid, rs.getString(9), forwards == null ? List.of() : VmCodec.decodeForwards(forwards));
+            }
             return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
                     instant(rs.getLong(6)), rs.getString(7), runtime);
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {

@@ -1,6 +1,8 @@
 package io.horcrux.testkit;
 
 import io.horcrux.DriverException;
+import io.horcrux.model.NicSpec;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
@@ -10,6 +12,8 @@ import io.horcrux.spi.DriverObserver;
 import io.horcrux.spi.VmDriver;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
@@ -37,11 +41,24 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       as resident memory, and disk counters that move only when the test says the guest did
  *       I/O ({@link #diskWrite(String, String, long)}, {@link #diskRead(String, String, long)});
  *       all begin again at each start;</li>
+ *   <li>disks made from images ({@link io.horcrux.model.DiskSpec#overlay},
+ *       {@link io.horcrux.model.DiskSpec#copyOf copyOf}, {@link io.horcrux.model.DiskSpec#cdrom cdrom}):
+ *       the source images are checked on the host as the QEMU driver checks them
+ *       ({@link #check(VmSpec)}), copies report their progress and can be cancelled
+ *       ({@link Builder#copyTime(Duration)}), and a read-only disk refuses
+ *       {@link #diskWrite(String, String, long) writes};</li>
  *   <li>{@link #failNext(Operation, RuntimeException)}: the next call of an operation throws;</li>
  *   <li>{@link Builder#operationDelay(Duration)}: every lifecycle call takes this long;</li>
  *   <li>{@link Builder#guestShutdownTime(Duration)}: how long guests take to honour a
  *       graceful stop ({@code null}: they ignore it, as a guest without an OS does).</li>
  * </ul>
+ *
+ * <p>Port forwards behave as under QEMU, without binding anything: a running VM's
+ * {@link VmRuntime#forwards()} lists its spec's forwards with a host port of 0 replaced by one
+ * the driver chose (from 40000 up, never one another running VM of this
+ * driver holds), and a start asking for a fixed host port that another running VM of this driver
+ * holds fails with a {@link DriverException} naming the port. Tap NICs are accepted as they are:
+ * there is no host to look the device up on.
  *
  * <p>Thread-safe. Closing forgets every VM, as if the host had been switched off.
  */
@@ -54,15 +71,22 @@ public final class SimulatedDriver implements VmDriver {
 
     private final Duration operationDelay;
     private final Duration guestShutdownTime;
+    private final Duration copyTime;
     private final Clock clock;
     private final Map<String, SimulatedVm> vms = new ConcurrentHashMap<>();
     private final Map<String, Queue<RuntimeException>> faults = new ConcurrentHashMap<>();
+    /** The first host port the driver chooses for a forward asked with host port 0. */
+    static final int FIRST_CHOSEN_PORT = 40000;
+    /** Guards the host ports of running VMs' forwards: a start's choice and check are one step. */
+    private final Object ports = new Object();
+    private int nextChosenPort = FIRST_CHOSEN_PORT;
     private volatile DriverObserver observer = (id, status, reason) -> { };
     private volatile boolean closed;
 
     private SimulatedDriver(Builder builder) {
         this.operationDelay = builder.operationDelay;
         this.guestShutdownTime = builder.guestShutdownTime;
+        this.copyTime = builder.copyTime;
         this.clock = builder.clock;
     }
 
@@ -154,12 +178,17 @@ public final class SimulatedDriver implements VmDriver {
      * The guest writes {@code bytes} to the named disk in one request: the disk's written bytes
      * grow by {@code bytes} and its write requests by one.
      *
-     * @throws DriverException          if the VM is not running or paused
+     * @throws DriverException          if the VM is not running or paused, or the disk is
+     *                                  read-only (a CD-ROM, say)
      * @throws IllegalArgumentException if the VM has no disk of that name, or {@code bytes} is
      *                                  negative
      */
     public void diskWrite(String vmId, String disk, long bytes) {
-        liveStats(vmId).io(vmId, Objects.requireNonNull(disk, "disk"), bytes, true);
+        SimulatedStats stats = liveStats(vmId);
+        if (existing(vmId).readOnlyDisks.contains(Objects.requireNonNull(disk, "disk"))) {
+            throw new DriverException("VM '" + vmId + "': disk '" + disk + "' is read-only");
+        }
+        stats.io(vmId, disk, bytes, true);
     }
 
     /**
@@ -219,10 +248,41 @@ public final class SimulatedDriver implements VmDriver {
         return (int) vms.values().stream().filter(vm -> vm.status.isActive()).count();
     }
 
+    /**
+     * Refuses, as the QEMU driver does, a disk whose source image (an overlay's base, a copy's
+     * source, a CD-ROM's ISO) is missing, not a regular file, unreadable (the owner's read bit
+     * is checked even for root) or not an image (empty, or a qcow2 header of a version QEMU does
+     * not know): a {@link DriverException} naming each disk's {@code source} field and the rule.
+     * Source images are only looked at, never written.
+     */
+    @Override
+    public void check(VmSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        SimulatedImages.check(spec);
+    }
+
     @Override
     public void provision(VmSpec spec) {
+        provision(spec, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create());
+    }
+
+    /**
+     * Provisions the VM in memory after {@link #check(VmSpec)}. Each {@link io.horcrux.model.DiskKind#COPY}
+     * disk is a simulated copy that takes {@link Builder#copyTime(Duration)} and reports 0, 25,
+     * 50, 75 and 100 percent to {@code listener}; cancelled (or interrupted) before its end, it
+     * throws an {@link io.horcrux.OperationCancelledException} and nothing is provisioned.
+     */
+    @Override
+    public void provision(VmSpec spec, io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
         act(Operation.PROVISION, spec.id());
-        if (vms.putIfAbsent(spec.id(), new SimulatedVm(spec.id())) != null) {
+        check(spec);
+        if (vms.containsKey(spec.id())) {
+            throw new DriverException("VM '" + spec.id() + "' is already provisioned");
+        }
+        SimulatedImages.copy(spec, copyTime, listener, cancellation);
+        if (vms.putIfAbsent(spec.id(), new SimulatedVm(spec)) != null) {
             throw new DriverException("VM '" + spec.id() + "' is already provisioned");
         }
     }
@@ -260,11 +320,12 @@ public final class SimulatedDriver implements VmDriver {
             if (vm.status.isActive()) {
                 throw new DriverException("VM '" + spec.id() + "' is already running");
             }
+            vm.forwards = bindForwards(spec);
             vm.status = VmStatus.RUNNING;
             vm.stats = new SimulatedStats(spec, clock);
             vm.console.started();
         }
-        return runtimeOf(spec.id());
+        return runtimeOf(spec.id(), vm);
     }
 
     @Override
@@ -337,11 +398,60 @@ public final class SimulatedDriver implements VmDriver {
     public java.util.Optional<VmRuntime> runtime(String vmId) {
         ensureOpen();
         SimulatedVm vm = vms.get(vmId);
-        return vm != null && vm.status.isActive() ? java.util.Optional.of(runtimeOf(vmId)) : java.util.Optional.empty();
+        return vm != null && vm.status.isActive() ? java.util.Optional.of(runtimeOf(vmId, vm)) : java.util.Optional.empty();
     }
 
-    private static VmRuntime runtimeOf(String vmId) {
-        return new VmRuntime(0, "simulated:" + vmId);
+    private static VmRuntime runtimeOf(String vmId, SimulatedVm vm) {
+        return new VmRuntime(0, "simulated:" + vmId, vm.forwards);
+    }
+
+    /** The spec's forwards as bound: fixed host ports checked against other running VMs, 0 replaced by a free one. */
+    private List<PortForward> bindForwards(VmSpec spec) {
+        synchronized (ports) {
+            List<PortForward> held = new ArrayList<>();
+            vms.forEach((id, other) -> {
+                if (!id.equals(spec.id()) && other.status.isActive()) {
+                    held.addAll(other.forwards);
+                }
+            });
+            List<PortForward> bound = new ArrayList<>();
+            for (NicSpec nic : spec.nics()) {
+                for (PortForward f : nic.forwards()) {
+                    if (f.hostPort() != 0) {
+                        for (PortForward h : held) {
+                            if (overlaps(h, f)) {
+                                throw new DriverException("VM '" + spec.id() + "': host port " + f.protocol().lowerCase()
+                                        + " " + f.hostAddress() + ":" + f.hostPort() + " of forward " + f
+                                        + " is in use by another VM");
+                            }
+                        }
+                    }
+                    bound.add(f);
+                }
+            }
+            for (int i = 0; i < bound.size(); i++) {
+                PortForward f = bound.get(i);
+                if (f.hostPort() == 0) {
+                    PortForward chosen;
+                    do {
+                        chosen = f.withHostPort(nextChosenPort);
+                        nextChosenPort = nextChosenPort >= 65535 ? FIRST_CHOSEN_PORT : nextChosenPort + 1;
+                    } while (isHeld(chosen, held) || isHeld(chosen, bound));
+                    bound.set(i, chosen);
+                }
+            }
+            return List.copyOf(bound);
+        }
+    }
+
+    private static boolean isHeld(PortForward f, List<PortForward> held) {
+        return held.stream().anyMatch(h -> h != f && overlaps(h, f));
+    }
+
+    /** Same protocol and port, on the same address or where one listens on every address. */
+    private static boolean overlaps(PortForward a, PortForward b) {
+        return a.protocol() == b.protocol() && a.hostPort() == b.hostPort() && (a.hostAddress().equals(b.hostAddress())
+                || a.hostAddress().equals("0.0.0.0") || b.hostAddress().equals("0.0.0.0"));
     }
 
     @Override
@@ -401,12 +511,17 @@ public final class SimulatedDriver implements VmDriver {
 
     private static final class SimulatedVm {
         volatile VmStatus status = VmStatus.STOPPED;
+        /** The forwards of the current run, host ports bound. */
+        volatile List<PortForward> forwards = List.of();
         /** The stats of the current or last run; null before the first start. */
         SimulatedStats stats;
         final SimulatedConsole console;
+        final Set<String> readOnlyDisks;
 
-        SimulatedVm(String id) {
-            console = new SimulatedConsole(id);
+        SimulatedVm(VmSpec spec) {
+            console = new SimulatedConsole(spec.id());
+            readOnlyDisks = spec.disks().stream().filter(io.horcrux.model.DiskSpec::readOnly)
+                    .map(io.horcrux.model.DiskSpec::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
         }
     }
 
@@ -414,6 +529,7 @@ public final class SimulatedDriver implements VmDriver {
     public static final class Builder {
         private Duration operationDelay = Duration.ZERO;
         private Duration guestShutdownTime = Duration.ZERO;
+        private Duration copyTime = Duration.ZERO;
         private Clock clock = Clock.systemUTC();
 
         private Builder() {
@@ -427,6 +543,16 @@ public final class SimulatedDriver implements VmDriver {
          */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * How long the copy of each {@link io.horcrux.model.DiskSpec#copyOf} disk takes when a VM
+         * is provisioned, in four equal steps, each reported to the progress listener; long
+         * enough, a test can cancel a copy in the middle. Default zero.
+         */
+        public Builder copyTime(Duration time) {
+            this.copyTime = requireNonNegative(time, "copyTime");
             return this;
         }
 

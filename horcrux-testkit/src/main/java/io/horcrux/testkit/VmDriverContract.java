@@ -2,9 +2,12 @@ package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.horcrux.DriverException;
 import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicSpec;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
@@ -234,6 +237,63 @@ public abstract class VmDriverContract {
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
     }
 
+    /** Provisions a VM of this spec that the contract cleans up after the test. */
+    protected VmSpec provisioned(VmSpec spec) {
+        driver.provision(spec);
+        provisioned.add(spec);
+        return spec;
+    }
+
+    /** A TCP port of 127.0.0.1 that nothing listens on now (the kernel's choice, released at once). */
+    protected static int freeLoopbackPort() {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void aStartedVmReportsEveryForwardWithTheHostPortItBound() {
+        int fixed = freeLoopbackPort();
+        VmSpec spec = provisioned(spec("contract-fwd").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(0, 22), PortForward.tcp(fixed, 80),
+                        PortForward.udp(0, 53)))
+                .build());
+
+        VmRuntime runtime = driver.start(spec);
+
+        assertThat(runtime.forwards()).hasSize(3);
+        assertThat(runtime.forwards()).extracting(PortForward::protocol, PortForward::hostAddress, PortForward::guestPort)
+                .containsExactly(tuple(PortForward.Protocol.TCP, "127.0.0.1", 22),
+                        tuple(PortForward.Protocol.TCP, "127.0.0.1", 80), tuple(PortForward.Protocol.UDP, "127.0.0.1", 53));
+        assertThat(runtime.forwards().get(1).hostPort()).isEqualTo(fixed);
+        assertThat(runtime.forwards().get(0).hostPort()).isBetween(1, 65535).isNotEqualTo(fixed);
+        assertThat(runtime.forwards().get(2).hostPort()).isBetween(1, 65535);
+        assertThat(driver.runtime(spec.id())).map(VmRuntime::forwards).contains(runtime.forwards());
+        driver.stop(spec.id(), Duration.ZERO);
+        assertThat(driver.runtime(spec.id())).isEmpty();
+    }
+
+    @Test
+    void aSecondVmAskingForAFixedHostPortInUseFailsNamingItAndLeavesNothingRunning() {
+        int fixed = freeLoopbackPort();
+        VmSpec first = provisioned(spec("contract-port-a").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(fixed, 22))).build());
+        VmSpec second = provisioned(spec("contract-port-b").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(fixed, 22))).build());
+        driver.start(first);
+
+        assertThatThrownBy(() -> driver.start(second)).isInstanceOf(DriverException.class)
+                .hasMessageContaining(String.valueOf(fixed));
+        assertThat(driver.status(second.id())).isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.runtime(second.id())).isEmpty();
+        assertThat(driver.status(first.id())).isEqualTo(VmStatus.RUNNING);
+
+        driver.stop(first.id(), Duration.ZERO);
+        assertThat(driver.start(second).forwards()).extracting(PortForward::hostPort).containsExactly(fixed);
+    }
+
     @Test
     void attachToAVmThatIsNotRunningSaysStopped() {
         VmSpec spec = provisioned("contract-i");
@@ -294,6 +354,115 @@ public abstract class VmDriverContract {
         assertThat(Duration.ofNanos(System.nanoTime() - started)).as("an await on a stopped VM ends at once")
                 .isLessThan(Duration.ofSeconds(10));
         assertThat(driver.console("contract-never-provisioned")).isEmpty();
+    }
+
+    // ---------------------------------------------------------------- disks from images
+
+    /** Where the image tests keep their source images; outside the driver's state. */
+    @org.junit.jupiter.api.io.TempDir
+    protected java.nio.file.Path images;
+
+    /** A raw image of {@code bytes} random bytes: any file is a raw image. */
+    protected java.nio.file.Path rawImage(String name, int bytes) throws java.io.IOException {
+        byte[] content = new byte[bytes];
+        new java.util.Random(name.hashCode()).nextBytes(content);
+        return java.nio.file.Files.write(images.resolve(name), content);
+    }
+
+    protected static String sha256(java.nio.file.Path file) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(java.nio.file.Files.readAllBytes(file)));
+    }
+
+    /** The contract's spec with {@code disk} added after its own disks; the field of the new disk is {@code disks[n]}. */
+    protected VmSpec specWith(String id, DiskSpec... disks) {
+        VmSpec.Builder b = spec(id).toBuilder();
+        for (DiskSpec disk : disks) {
+            b.disk(disk);
+        }
+        return b.build();
+    }
+
+    @Test
+    void disksFromImagesAreProvisionedStartedAndRemovedWithoutTheirSourcesEverBeingWritten() throws Exception {
+        java.nio.file.Path base = rawImage("base.img", 2 << 20);
+        java.nio.file.Path iso = rawImage("media.iso", 1 << 20);
+        String baseHash = sha256(base);
+        String isoHash = sha256(iso);
+        VmSpec spec = specWith("contract-images", DiskSpec.overlay("layer", base), DiskSpec.copyOf("copy", base),
+                DiskSpec.cdrom("media", iso));
+        List<io.horcrux.model.Progress> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        driver.check(spec);
+        driver.provision(spec, events::add, io.horcrux.Cancellation.create());
+        provisioned.add(spec);
+
+        assertThat(events).as("the copy's progress").isNotEmpty()
+                .allSatisfy(e -> assertThat(e).extracting(io.horcrux.model.Progress::vmId, io.horcrux.model.Progress::task,
+                        io.horcrux.model.Progress::disk).containsExactly(spec.id(), io.horcrux.model.Progress.COPY, "copy"));
+        assertThat(events.get(events.size() - 1).percent()).isEqualTo(100.0);
+        for (int i = 1; i < events.size(); i++) {
+            assertThat(events.get(i).percent()).as("progress never goes back").isGreaterThanOrEqualTo(events.get(i - 1).percent());
+        }
+        driver.start(spec);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
+        driver.stop(spec.id(), Duration.ZERO);
+        driver.deprovision(spec);
+        assertThat(driver.provisionedIds()).doesNotContain(spec.id());
+        assertThat(sha256(base)).as("the base and the copy's source, never written").isEqualTo(baseHash);
+        assertThat(sha256(iso)).as("the ISO, never written").isEqualTo(isoHash);
+    }
+
+    @Test
+    void aCancelledCopyThrowsAndLeavesNothingProvisioned() throws Exception {
+        java.nio.file.Path source = rawImage("golden.img", 4 << 20);
+        VmSpec spec = specWith("contract-cancel", DiskSpec.copyOf("copy", source));
+
+        io.horcrux.Cancellation before = io.horcrux.Cancellation.create();
+        before.cancel();
+        assertThatThrownBy(() -> driver.provision(spec, io.horcrux.ProgressListener.NONE, before))
+                .isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(driver.provisionedIds()).doesNotContain(spec.id());
+
+        io.horcrux.Cancellation during = io.horcrux.Cancellation.create();
+        assertThatThrownBy(() -> driver.provision(spec, progress -> during.cancel(), during))
+                .as("cancelled at its first progress event").isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(driver.provisionedIds()).doesNotContain(spec.id());
+
+        driver.provision(spec); // nothing of the cancelled ones is in the way
+        provisioned.add(spec);
+        assertThat(driver.provisionedIds()).contains(spec.id());
+    }
+
+    @Test
+    void sourceImagesTheHostCannotGiveAreRefusedBeforeAnythingIsWrittenNamingEachField() throws Exception {
+        java.nio.file.Path missing = images.resolve("missing.img");
+        java.nio.file.Path directory = java.nio.file.Files.createDirectory(images.resolve("a-directory"));
+        java.nio.file.Path device = java.nio.file.Path.of("/dev/null");
+        java.nio.file.Path unreadable = rawImage("unreadable.img", 1 << 20);
+        java.nio.file.Files.setPosixFilePermissions(unreadable, java.util.Set.of());
+        java.nio.file.Path empty = java.nio.file.Files.createFile(images.resolve("empty.img"));
+        byte[] corrupt = new byte[1 << 16];
+        System.arraycopy(new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 9}, 0, corrupt, 0, 8);
+        java.nio.file.Path notAnImage = java.nio.file.Files.write(images.resolve("corrupt.qcow2"), corrupt);
+        int first = spec("contract-bad").disks().size();
+        java.util.Map<String, DiskSpec> cases = new java.util.LinkedHashMap<>();
+        cases.put("missing", DiskSpec.overlay("bad", missing));
+        cases.put("directory", DiskSpec.copyOf("bad", directory));
+        cases.put("device", DiskSpec.cdrom("bad", device));
+        cases.put("unreadable", DiskSpec.overlay("bad", unreadable));
+        cases.put("empty", DiskSpec.copyOf("bad", empty));
+        cases.put("not an image", DiskSpec.overlay("bad", notAnImage));
+        for (var c : cases.entrySet()) {
+            VmSpec spec = specWith("contract-bad", c.getValue());
+            assertThatThrownBy(() -> driver.check(spec)).as(c.getKey()).isInstanceOf(DriverException.class)
+                    .hasMessageContaining("disks[" + first + "].source").hasMessageContaining(c.getValue().source());
+            assertThatThrownBy(() -> driver.provision(spec, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                    .as(c.getKey()).isInstanceOf(DriverException.class);
+            assertThat(driver.provisionedIds()).as(c.getKey()).doesNotContain(spec.id());
+        }
+        VmSpec two = specWith("contract-bad", DiskSpec.overlay("one", missing), DiskSpec.cdrom("two", directory));
+        assertThatThrownBy(() -> driver.check(two)).as("every problem listed").isInstanceOf(DriverException.class)
+                .hasMessageContaining("disks[" + first + "].source").hasMessageContaining("disks[" + (first + 1) + "].source");
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.horcrux.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.horcrux.HorcruxException;
@@ -11,7 +12,9 @@ import io.horcrux.VmManager;
 import io.horcrux.VmNotFoundException;
 import io.horcrux.model.BatchResult;
 import io.horcrux.model.DiskSpec;
+import io.horcrux.model.NicSpec;
 import io.horcrux.model.Page;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmQuery;
@@ -101,6 +104,69 @@ public abstract class VmManagerContract {
         VmEvent e = events.poll(20, TimeUnit.SECONDS);
         assertThat(e).as("an event").isNotNull();
         return e;
+    }
+
+    // ---------------------------------------------------------------- disks from images
+
+    /** Where the image tests keep their source images. */
+    @org.junit.jupiter.api.io.TempDir
+    protected java.nio.file.Path images;
+
+    private java.nio.file.Path randomImage(String name, int bytes) throws java.io.IOException {
+        byte[] content = new byte[bytes];
+        new java.util.Random(name.hashCode()).nextBytes(content);
+        return java.nio.file.Files.write(images.resolve(name), content);
+    }
+
+    @Test
+    void aVmWithDisksFromImagesIsCreatedWithTheCopysProgressAndDeletedLeavingItsSources() throws Exception {
+        java.nio.file.Path base = randomImage("base.img", 2 << 20);
+        byte[] before = java.nio.file.Files.readAllBytes(base);
+        VmSpec spec = VmSpec.builder().id("from-images").memoryMiB(64).disk(DiskSpec.overlay("root", base))
+                .disk(DiskSpec.copyOf("copy", base)).disk(DiskSpec.cdrom("media", base)).build();
+        java.util.List<io.horcrux.model.Progress> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        Vm vm = manager.create(spec, progress::add, io.horcrux.Cancellation.create());
+
+        assertThat(vm.spec()).isEqualTo(spec);
+        assertThat(manager.get("from-images").spec().disks()).extracting(DiskSpec::kind).containsExactly(
+                io.horcrux.model.DiskKind.OVERLAY, io.horcrux.model.DiskKind.COPY, io.horcrux.model.DiskKind.CDROM);
+        assertThat(progress).isNotEmpty();
+        assertThat(progress.get(progress.size() - 1)).isEqualTo(
+                new io.horcrux.model.Progress("from-images", io.horcrux.model.Progress.COPY, "copy", 100));
+        assertThat(driver.provisionedIds()).contains("from-images");
+        manager.delete("from-images");
+        assertThat(driver.provisionedIds()).doesNotContain("from-images");
+        assertThat(java.nio.file.Files.readAllBytes(base)).as("the source, never written or removed").isEqualTo(before);
+    }
+
+    @Test
+    void aCancelledCreateAndARefusedSourceLeaveNoRowAndNothingProvisioned() throws Exception {
+        java.nio.file.Path source = randomImage("golden.img", 4 << 20);
+        VmSpec spec = VmSpec.builder().id("cancelled").memoryMiB(64).disk(DiskSpec.copyOf("root", source)).build();
+        io.horcrux.Cancellation cancellation = io.horcrux.Cancellation.create();
+        assertThatThrownBy(() -> manager.create(spec, p -> cancellation.cancel(), cancellation))
+                .isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(manager.find("cancelled")).isEmpty();
+        assertThat(driver.provisionedIds()).doesNotContain("cancelled");
+
+        io.horcrux.Cancellation already = io.horcrux.Cancellation.create();
+        already.cancel();
+        assertThatThrownBy(() -> manager.create(spec("plain"), io.horcrux.ProgressListener.NONE, already))
+                .as("a create cancelled before it began").isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(manager.find("plain")).isEmpty();
+        assertThat(driver.provisionedIds()).doesNotContain("plain");
+
+        VmSpec missing = VmSpec.builder().id("missing").memoryMiB(64)
+                .disk(DiskSpec.overlay("root", images.resolve("not-there.img"))).build();
+        assertThatThrownBy(() -> manager.create(missing)).isInstanceOf(io.horcrux.DriverException.class)
+                .hasMessageContaining("disks[0].source").hasMessageContaining("not-there.img");
+        assertThat(manager.find("missing")).isEmpty();
+        assertThat(driver.provisionedIds()).doesNotContain("missing");
+        assertThat(manager.count(VmQuery.all())).isZero();
+
+        manager.create(spec); // nothing of the cancelled create is in the way
+        assertThat(manager.get("cancelled").status()).isEqualTo(VmStatus.STOPPED);
     }
 
     // ---------------------------------------------------------------- create, read, delete
@@ -348,6 +414,24 @@ public abstract class VmManagerContract {
             }
         }
         assertThat(last).hasSize(vms);
+    }
+
+    @Test
+    void aStartedVmsForwardsAreInItsRuntimeFactsWithTheHostPortsBoundAndGoWhenItStops() {
+        manager.create(spec("fwd").toBuilder()
+                .nic(NicSpec.user("eth0").forward(PortForward.tcp(0, 22), PortForward.udp(0, 53))).build());
+
+        Vm started = manager.start("fwd");
+
+        assertThat(started.runtime().forwards()).extracting(PortForward::protocol, PortForward::guestPort)
+                .containsExactly(tuple(PortForward.Protocol.TCP, 22), tuple(PortForward.Protocol.UDP, 53));
+        assertThat(started.runtime().forwards()).allSatisfy(f -> {
+            assertThat(f.hostPort()).isBetween(1, 65535);
+            assertThat(f.hostAddress()).isEqualTo(PortForward.LOOPBACK);
+        });
+        assertThat(manager.get("fwd").runtime()).isEqualTo(started.runtime());
+        assertThat(manager.list(VmQuery.all()).items()).extracting(Vm::runtime).containsExactly(started.runtime());
+        assertThat(manager.stop("fwd", Duration.ZERO).runtime()).isNull();
     }
 
     // ---------------------------------------------------------------- cache

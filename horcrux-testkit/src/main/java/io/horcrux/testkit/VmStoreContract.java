@@ -8,8 +8,10 @@ import io.horcrux.VmConflictException;
 import io.horcrux.VmNotFoundException;
 import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
+import io.horcrux.model.CloudInit;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.NicSpec;
+import io.horcrux.model.PortForward;
 import io.horcrux.model.Page;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmQuery;
@@ -75,6 +77,33 @@ public abstract class VmStoreContract {
         store.insert(vm);
 
         assertThat(store.find("full")).contains(vm);
+    }
+
+    @Test
+    void networkAndCloudInitSettingsAndRuntimeForwardsRoundTrip() {
+        VmSpec spec = VmSpec.builder().id("net").memoryMiB(64)
+                .nic(NicSpec.user("eth0").withMac("52:54:00:aa:bb:01")
+                        .forward(PortForward.tcp(0, 22), PortForward.udp(5353, 53).onHostAddress("0.0.0.0")))
+                .nic(NicSpec.tap("eth1", "tap-net0").withMac("52:54:00:aa:bb:02"))
+                .cloudInit(CloudInit.userData("#cloud-config\nruncmd: [\"echo hi\"]\n")
+                        .withMetaData("instance-id: net-1\n").withNetworkConfig("version: 2\n"))
+                .build();
+        VmRuntime runtime = new VmRuntime(99, "/run/net.sock", List.of(PortForward.tcp(40001, 22),
+                PortForward.udp(5353, 53).onHostAddress("0.0.0.0")));
+        Vm running = new Vm(spec, VmStatus.RUNNING, 1, T0, T0, "started", runtime);
+        store.insert(running);
+        assertThat(store.find("net")).contains(running);
+
+        // The common update (spec unchanged): new runtime facts, then none once stopped.
+        Vm restarted = new Vm(spec, VmStatus.RUNNING, 2, T0, T0.plusSeconds(1), "reattached",
+                new VmRuntime(100, "/run/net.sock", List.of(PortForward.tcp(40002, 22),
+                        PortForward.udp(5353, 53).onHostAddress("0.0.0.0"))));
+        store.update(restarted, 1);
+        assertThat(store.find("net")).contains(restarted);
+        assertThat(store.list(VmQuery.all()).items()).containsExactly(restarted);
+        Vm stopped = new Vm(spec, VmStatus.STOPPED, 3, T0, T0.plusSeconds(2), "stopped", null);
+        store.update(stopped, 2);
+        assertThat(store.find("net")).contains(stopped);
     }
 
     @Test
