@@ -65,7 +65,9 @@ public final class Report {
         Results results = Results.empty();
         java.util.Map<String, JsonNode> machines = new java.util.TreeMap<>();
         try (var files = Files.list(dir)) {
-            for (Path file : files.sorted().toList()) {
+            // quick.json first: a dedicated run (report.json, density.json) is read after it and wins.
+            for (Path file : files.sorted(java.util.Comparator.comparing((Path f) -> !f.getFileName().toString()
+                    .equals("quick.json")).thenComparing(java.util.Comparator.naturalOrder())).toList()) {
                 String name = file.getFileName().toString();
                 if (name.endsWith("-machine.json")) {
                     machines.put(name.substring(0, name.length() - "-machine.json".length()),
