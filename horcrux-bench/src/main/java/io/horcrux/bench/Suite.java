@@ -1,6 +1,7 @@
 package io.horcrux.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,7 +19,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * The benchmark suite's entry points besides JMH's own {@code Main}:
  * <ul>
- *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes) and fails with
+ *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes; {@link DensityBenchmark}'s
+ *       hundred VMs a call with fewer iterations than the rest) and fails with
  *       exit code 1 when a ratio measured in this run is grossly worse than in the baseline;</li>
  *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
  *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
@@ -29,6 +31,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *       store-to-raw-pgjdbc ratios against their goals. Not part of {@code quick}.</li>
  *   <li>{@code hosts [DIR]}: runs {@link HostsBenchmark} (about two minutes, the same server), writes
  *       {@code DIR/hosts.json} and {@code DIR/hosts-machine.json}.</li>
+ *   <li>{@code density [DIR]}: runs {@link DensityBenchmark} with its own iterations (a few
+ *       minutes), writes {@code DIR/density.json} and {@code DIR/density-machine.json} and prints
+ *       the ratio against its goal.</li>
  * </ul>
  * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
  * run on the same machine, so they survive a noisy or different machine.
@@ -59,6 +64,10 @@ public final class Suite {
         }
     }
 
+    /** {@code startAll} of 100 VMs against as many raw spawns: in the quick check and in {@code density}. */
+    static final Ratio DENSITY = new Ratio("startAll 100 VMs / 100 raw QEMU spawns, same parallelism",
+            "DensityBenchmark.startAll vms=100", "DensityBenchmark.rawSpawns vms=100", "<= 1.2", 1.2).onQemu();
+
     static final List<Ratio> RATIOS = List.of(
             new Ratio("batch createAll / 1000 single creates (SQLite, NORMAL)",
                     "BatchBenchmark.createAll size=1000 target=SQLITE_NORMAL",
@@ -87,7 +96,8 @@ public final class Suite {
                     "JsonBenchmark.streamingExport size=1000 store=SQLITE",
                     "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.5", 1.5),
             new Ratio("create with a 64 MiB qcow2 disk / qemu-img create by hand",
-                    "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false));
+                    "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false),
+            DENSITY);
 
     /** What {@code postgres} reports: the PostgreSQL store against raw pgjdbc on the same rows. */
     static final List<Ratio> POSTGRES_RATIOS = List.of(
@@ -97,6 +107,12 @@ public final class Suite {
                     "PostgresBenchmark.storePointRead", "PostgresBenchmark.rawPointRead", "<= 1.5", 1.5),
             new Ratio("createAll 1000 (manager) / raw batch insert",
                     "PostgresBenchmark.createAll1000", "PostgresBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
+
+    /** What {@code density} reports: {@code startAll} of 100 VMs against raw spawns. */
+    static final List<Ratio> DENSITY_RATIOS = List.of(DENSITY,
+            new Ratio("startAll 200 VMs / 200 raw QEMU spawns, same parallelism",
+                    "DensityBenchmark.startAll vms=200", "DensityBenchmark.rawSpawns vms=200", "report",
+                    Double.MAX_VALUE).onQemu());
 
     /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
     /** Several hosts on one PostgreSQL inventory ({@link HostsBenchmark}); not part of {@code quick}. */
@@ -154,9 +170,18 @@ public final class Suite {
                 writeMachine(machineFile(out));
                 System.exit(printRatios(Results.read(out), HOSTS_RATIOS) ? 0 : 1);
             }
+            case "density" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
+                Files.createDirectories(dir);
+                Path out = dir.resolve("density.json");
+                new Runner(new OptionsBuilder().include("DensityBenchmark").resultFormat(ResultFormatType.JSON)
+                        .result(out.toString()).build()).run();
+                writeMachine(machineFile(out));
+                System.exit(printRatios(Results.read(out), DENSITY_RATIOS) ? 0 : 1);
+            }
             default -> {
                 System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json"
-                        + " | postgres [dir] | hosts [dir]");
+                        + " | postgres [dir] | hosts [dir] | density [dir]");
                 System.exit(2);
             }
         }
@@ -192,12 +217,18 @@ public final class Suite {
             append(out, part);
             Files.delete(part);
         }
+        // A hundred VMs a call: fewer iterations than the rest, appended likewise.
+        Path density = out.resolveSibling(out.getFileName() + ".density");
+        new Runner(new OptionsBuilder().include("DensityBenchmark").param("vms", "100").warmupIterations(1).measurementIterations(3)
+                .forks(1).resultFormat(ResultFormatType.JSON).result(density.toString()).build()).run();
+        append(out, density);
+        Files.delete(density);
     }
 
     /** Appends the runs of JMH result file {@code part} to those of {@code out}. */
     static void append(Path out, Path part) throws IOException {
         ObjectMapper json = new ObjectMapper();
-        com.fasterxml.jackson.databind.node.ArrayNode all = (com.fasterxml.jackson.databind.node.ArrayNode) json.readTree(
+        ArrayNode all = (ArrayNode) json.readTree(
                 out.toFile());
         json.readTree(part.toFile()).forEach(all::add);
         json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), all);
