@@ -10,6 +10,7 @@ module io.horcrux.testkit {
     requires org.assertj.core;
     requires micrometer.core;
     requires java.management;
+    requires java.sql;
 
     exports io.horcrux.testkit;
     opens io.horcrux.testkit to org.junit.platform.commons;

@@ -14,6 +14,8 @@ import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStats;
 import io.horcrux.model.VmStatus;
+import io.horcrux.model.VmEvent;
+import io.horcrux.spi.HostLeases;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
 import java.io.InputStream;
@@ -62,6 +64,14 @@ final class DefaultVmManager implements VmManager {
     private final LiveStats stats;
     private final Supervisor supervisor;
     private final SnapshotOperations snapshots;
+    private final String host;
+    private final HostLeases leases; // null on a single-host store
+    private final LeaseKeeper lease; // null on a single-host store
+    private final StatusRecorder recorder;
+    private final java.time.Clock clock;
+    private volatile AutoCloseable changes; // other hosts' changes, on a shared store
+    /** How often a shared store's changes are read when no notification woke the reader. */
+    static final Duration CHANGES_POLL = Duration.ofMillis(500);
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile boolean closed;
 
@@ -69,18 +79,29 @@ final class DefaultVmManager implements VmManager {
         this.store = b.store;
         this.driver = b.driver;
         this.metrics = b.metrics;
-        this.stopVmsOnClose = b.stopVmsOnClose;
-        this.cache = new VmCache(store, b);
-        StatusRecorder recorder = new StatusRecorder(store, cache, events, b.clock);
-        this.provisioning = new Provisioning(store, driver, cache, locks, b.clock, b.maxMemoryMiB);
-        this.lifecycle = new Lifecycle(locks, driver, recorder, this::find);
+        this.host = b.host;
+        this.clock = b.clock;
+        this.leases = store.hostLeases().orElse(null);
+        // On a shared store a host's VMs run only while it holds its lease: none outlives the manager.
+        this.stopVmsOnClose = b.stopVmsOnClose || leases != null;
+        this.cache = new VmCache(store, b, leases != null);
+        this.recorder = new StatusRecorder(store, cache, events, b.clock);
+        this.provisioning = new Provisioning(store, driver, cache, locks, b.clock, b.maxMemoryMiB, host);
         this.batches = new BatchRunner(b.batchExecutor, b.batchParallelism);
         this.stats = new LiveStats(driver, this::find, batches);
+        this.supervisor = new Supervisor(locks, store, driver, recorder, this::find, () -> closed, host);
+        this.lease = leases == null ? null : new LeaseKeeper(leases, driver, b, new Takeovers(host, b.clock)::change,
+                this::takenOver, supervisor::afterFence);
+        supervisor.lease(lease);
+        this.lifecycle = new Lifecycle(locks, driver, recorder, this::find, host, lease);
         this.snapshots = new SnapshotOperations(store, driver, lifecycle, recorder, b.clock);
-        this.supervisor = new Supervisor(locks, store, driver, recorder, this::find, () -> closed);
         metrics.bindCache(this::cacheStats);
         driver.setObserver(supervisor);
         try {
+            if (lease != null) {
+                lease.open();
+                changes = leases.followChanges(CHANGES_POLL, this::relay);
+            }
             supervisor.reattach();
             new OrphanSweep(store, driver).run();
         } catch (RuntimeException e) {
@@ -130,6 +151,7 @@ final class DefaultVmManager implements VmManager {
     public Vm create(VmSpec spec) {
         Objects.requireNonNull(spec, "spec");
         ensureOpen();
+        requireLease();
         return metrics.timed("create", () -> provisioning.create(List.of(spec), false).get(0));
     }
 
@@ -149,6 +171,7 @@ final class DefaultVmManager implements VmManager {
         if (specs.isEmpty()) {
             return List.of();
         }
+        requireLease();
         return metrics.timed("createAll", () -> provisioning.create(specs, true));
     }
 
@@ -204,6 +227,98 @@ final class DefaultVmManager implements VmManager {
         return metrics.timed(operation, () -> action.apply(id));
     }
 
+    // ---------------------------------------------------------------- hosts
+
+    @Override
+    public String host() {
+        return host;
+    }
+
+    @Override
+    public Vm moveTo(String id, String target) {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(target, "host");
+        if (!Vm.isHostName(target)) {
+            throw new IllegalArgumentException("host '" + target + "' " + Vm.hostNameRule());
+        }
+        ensureOpen();
+        return metrics.timed("moveTo", () -> lifecycle.withVm(id, vm -> {
+            if (vm.owner().equals(target)) {
+                return vm;
+            }
+            if (vm.status() != VmStatus.STOPPED && vm.status() != VmStatus.CRASHED) {
+                throw new IllegalVmStateException(vm.id(), vm.status(), "move to host '" + target + "'");
+            }
+            java.util.List<String> known = knownHosts();
+            if (!known.contains(target)) {
+                throw new HostNotFoundException(target, known);
+            }
+            if (lease != null) {
+                lease.requireHeld();
+            }
+            Vm moved = new Vm(vm.spec(), vm.status(), vm.version() + 1, vm.createdAt(), clock.instant(),
+                    "moved from host " + vm.owner() + " to host " + target + " by host " + host, null, target);
+            store.update(moved, vm.version());
+            cache.put(moved);
+            events.publish(new VmEvent(vm.id(), vm.status(), moved.status(), moved.statusReason(), moved.updatedAt(),
+                    moved.version()));
+            log.info("VM {}: moved from host {} to host {}", vm.id(), vm.owner(), target);
+            return moved;
+        }));
+    }
+
+    /** On a shared store: refuses at once, before anything is provisioned, while this host is fenced. */
+    private void requireLease() {
+        if (lease != null) {
+            lease.requireHeld();
+        }
+    }
+
+    /** The hosts a VM may be moved to: those with a lease on a shared store, else this one. */
+    private java.util.List<String> knownHosts() {
+        if (leases == null) {
+            return java.util.List.of(host);
+        }
+        return leases.hosts().stream().map(io.horcrux.spi.HostLease::host).toList();
+    }
+
+    /**
+     * Tells this host's listeners of a status change another host stored: the shared store's
+     * table of changes, in its order, so per VM in the order of the writes.
+     */
+    private void relay(io.horcrux.spi.StoredChange change) {
+        if (closed || host.equals(change.writtenBy()) || change.previousStatus() == null || change.status() == null
+                || change.previousStatus() == change.status()) {
+            return;
+        }
+        cache.invalidate(change.vmId());
+        events.publish(new VmEvent(change.vmId(), change.previousStatus(), change.status(), change.reason(), change.at(),
+                change.version()));
+    }
+
+    /** Tells the cache and listeners of VMs taken over from dead hosts, and restarts those marked so. */
+    private void takenOver(java.util.List<HostLeases.Takeover> taken) {
+        for (HostLeases.Takeover t : taken) {
+            Vm after = t.after();
+            try (KeyedLocks.Held held = locks.lock(after.id())) {
+                cache.put(after);
+                events.publish(new VmEvent(after.id(), t.before().status(), after.status(), after.statusReason(),
+                        after.updatedAt(), after.version()));
+            }
+            log.warn("VM {}: {}", after.id(), after.statusReason());
+            if (t.before().status().isActive() && after.spec().restartOnTakeover()) {
+                batches.run(java.util.List.of(after.id()), vmId -> {
+                    try {
+                        return start(vmId);
+                    } catch (RuntimeException e) {
+                        log.error("VM {}: could not restart it after taking it over", vmId, e);
+                        throw e;
+                    }
+                });
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- batches
 
     @Override
@@ -234,7 +349,13 @@ final class DefaultVmManager implements VmManager {
 
     @Override
     public VmStats stats(String id) {
-        return onVm("stats", id, stats::of);
+        return onVm("stats", id, vmId -> {
+            Vm vm = get(vmId);
+            if (!vm.owner().equals(host)) {
+                throw new VmOwnedElsewhereException(vmId, vm.owner(), host, "read the live stats of");
+            }
+            return stats.of(vmId);
+        });
     }
 
     @Override
@@ -326,6 +447,16 @@ final class DefaultVmManager implements VmManager {
             stopActiveVms();
         }
         closed = true;
+        if (changes != null) {
+            try {
+                changes.close();
+            } catch (Exception e) {
+                log.warn("could not stop following other hosts' changes", e);
+            }
+        }
+        if (lease != null) {
+            lease.close(true);
+        }
         supervisor.close();
         batches.close();
         RuntimeException failure = null;
@@ -348,7 +479,7 @@ final class DefaultVmManager implements VmManager {
     private void stopActiveVms() {
         List<String> active;
         try (Stream<Vm> vms = store.stream(Supervisor.ACTIVE.withStatus(VmStatus.RUNNING, VmStatus.PAUSED))) {
-            active = vms.map(Vm::id).toList();
+            active = vms.filter(vm -> vm.owner().equals(host)).map(Vm::id).toList();
         }
         for (String id : active) {
             try {
@@ -361,6 +492,6 @@ final class DefaultVmManager implements VmManager {
 
     @Override
     public String toString() {
-        return "VmManager[store=" + store + ", driver=" + driver.name() + (closed ? ", closed" : "") + "]";
+        return "VmManager[host=" + host + ", store=" + store + ", driver=" + driver.name() + (closed ? ", closed" : "") + "]";
     }
 }

@@ -23,9 +23,17 @@ final class Lifecycle {
     private final VmDriver driver;
     private final StatusRecorder recorder;
     private final Function<String, Optional<Vm>> current;
+    private final String host;
+    private final LeaseKeeper lease; // null on a single-host store
 
-    /** @param current the VM as stored, read under its lock */
-    Lifecycle(KeyedLocks locks, VmDriver driver, StatusRecorder recorder, Function<String, Optional<Vm>> current) {
+    /**
+     * @param current the VM as stored, read under its lock
+     * @param lease   the host's lease on a shared store, or null
+     */
+    Lifecycle(KeyedLocks locks, VmDriver driver, StatusRecorder recorder, Function<String, Optional<Vm>> current,
+              String host, LeaseKeeper lease) {
+        this.host = host;
+        this.lease = lease;
         this.locks = locks;
         this.driver = driver;
         this.recorder = recorder;
@@ -51,8 +59,17 @@ final class Lifecycle {
     }
 
     private Vm run(LifecycleOperation operation, Vm vm, Duration grace) {
+        if (!vm.owner().equals(host)) {
+            throw new VmOwnedElsewhereException(vm.id(), vm.owner(), host, operation.label());
+        }
+        if (lease != null) {
+            lease.requireHeld();
+        }
         if (!operation.allowedFrom(vm.status())) {
             throw new IllegalVmStateException(vm.id(), vm.status(), operation.label());
+        }
+        if (operation == LifecycleOperation.START) {
+            provisionHere(vm);
         }
         LifecycleOperation.DriverCall call = operation.call();
         Step through = operation.through();
@@ -60,7 +77,9 @@ final class Lifecycle {
                 : recorder.moveTo(vm, through.status(), through.reason(grace), call.newRuntime() ? null : vm.runtime());
         LifecycleOperation.DriverCall.Result result;
         try {
-            result = call.call().run(driver, before, grace);
+            result = lease != null && call.newRuntime()
+                    ? lease.whileHolding(vm.id(), () -> call.call().run(driver, before, grace))
+                    : call.call().run(driver, before, grace);
         } catch (RuntimeException e) {
             if (through != null) {
                 VmStatus back = operation.statusAfterFailure(vm, () -> statusOrStopped(vm.id()));
@@ -74,6 +93,32 @@ final class Lifecycle {
         }
         String reason = result.reason() != null ? result.reason() : to.reason(grace);
         return recorder.moveTo(before, to.status(), reason, result.runtime());
+    }
+
+    /**
+     * A VM that came from another host (moved, or taken over) may not be provisioned here: one
+     * without disks is provisioned now; one with disks is refused, since moving copies no disks.
+     */
+    private void provisionHere(Vm vm) {
+        boolean here;
+        try {
+            here = driver.isProvisioned(vm.id());
+        } catch (RuntimeException e) {
+            throw driverFailure("start", vm.id(), e);
+        }
+        if (here) {
+            return;
+        }
+        if (!vm.spec().disks().isEmpty()) {
+            throw new DriverException("cannot start VM '" + vm.id() + "' on host " + host + ": its disks are not here"
+                    + " (it was provisioned on another host; moving a VM copies no disks). Nothing was changed");
+        }
+        try {
+            driver.provision(vm.spec());
+        } catch (RuntimeException e) {
+            throw driverFailure("provision", vm.id(), e);
+        }
+        log.info("VM {}: provisioned on host {}, where it came without disks", vm.id(), host);
     }
 
     private VmStatus statusOrStopped(String id) {

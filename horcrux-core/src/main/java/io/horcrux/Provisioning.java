@@ -31,8 +31,11 @@ final class Provisioning {
     private final KeyedLocks locks;
     private final Clock clock;
     private final long maxMemoryMiB;
+    private final String host;
 
-    Provisioning(VmStore store, VmDriver driver, VmCache cache, KeyedLocks locks, Clock clock, long maxMemoryMiB) {
+    Provisioning(VmStore store, VmDriver driver, VmCache cache, KeyedLocks locks, Clock clock, long maxMemoryMiB,
+                 String host) {
+        this.host = host;
         this.store = store;
         this.driver = driver;
         this.cache = cache;
@@ -60,7 +63,7 @@ final class Provisioning {
         checkLimits(specs, indexed);
         specs.forEach(driver::check);
         Instant now = clock.instant();
-        List<Vm> vms = specs.stream().map(s -> new Vm(s, VmStatus.STOPPED, 1, now, now, "created", null)).toList();
+        List<Vm> vms = specs.stream().map(s -> new Vm(s, VmStatus.STOPPED, 1, now, now, "created", null, host)).toList();
         List<String> ids = specs.stream().map(VmSpec::id).distinct().sorted().toList();
         try (KeyedLocks.Held held = locks.lockAll(ids)) {
             List<String> taken = takenOrRepeated(specs, ids);
@@ -86,6 +89,9 @@ final class Provisioning {
      * only files that no row names, never a VM whose disks are gone.
      */
     Vm delete(Vm vm) {
+        if (!vm.owner().equals(host)) {
+            throw new VmOwnedElsewhereException(vm.id(), vm.owner(), host, "delete");
+        }
         if (vm.status() != VmStatus.STOPPED && vm.status() != VmStatus.CRASHED) {
             throw new IllegalVmStateException(vm.id(), vm.status(), "delete");
         }

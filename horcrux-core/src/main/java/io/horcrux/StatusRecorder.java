@@ -40,7 +40,7 @@ final class StatusRecorder {
     /** Records what the driver says is so; the runtime facts are kept only for an active status. */
     Vm record(Vm vm, VmStatus status, String reason, VmRuntime runtime) {
         Vm next = new Vm(vm.spec(), status, vm.version() + 1, vm.createdAt(), clock.instant(), reason,
-                status.isActive() ? runtime : null);
+                status.isActive() ? runtime : null, vm.owner());
         store.update(next, vm.version());
         cache.put(next);
         if (status != vm.status()) {

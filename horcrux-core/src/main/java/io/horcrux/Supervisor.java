@@ -34,6 +34,8 @@ final class Supervisor implements DriverObserver, AutoCloseable {
     private final StatusRecorder recorder;
     private final Function<String, Optional<Vm>> current;
     private final BooleanSupplier closed;
+    private final String host;
+    private volatile LeaseKeeper lease; // null on a single-host store
     // Notices wait for the VM's lock, which a long stop may hold; an elastic pool keeps one
     // slow VM from delaying the notices of others.
     private final ExecutorService pool = DaemonPool.create("horcrux-supervisor", 0, Integer.MAX_VALUE);
@@ -43,13 +45,19 @@ final class Supervisor implements DriverObserver, AutoCloseable {
      * @param closed  whether the manager is closed; notices are then ignored
      */
     Supervisor(KeyedLocks locks, VmStore store, VmDriver driver, StatusRecorder recorder,
-               Function<String, Optional<Vm>> current, BooleanSupplier closed) {
+               Function<String, Optional<Vm>> current, BooleanSupplier closed, String host) {
+        this.host = host;
         this.locks = locks;
         this.store = store;
         this.driver = driver;
         this.recorder = recorder;
         this.current = current;
         this.closed = closed;
+    }
+
+    /** The host's lease on a shared store, told of the VMs this host reattached to. */
+    void lease(LeaseKeeper lease) {
+        this.lease = lease;
     }
 
     /** The driver's notice of a change: handed to a supervisor thread. */
@@ -97,6 +105,9 @@ final class Supervisor implements DriverObserver, AutoCloseable {
                 return;
             }
             Vm vm = stored.get();
+            if (!vm.owner().equals(host)) {
+                return; // moved or taken over: its new owner supervises it
+            }
             VmStatus seen = driver.status(id);
             if (seen == vm.status() || (!seen.isActive() && !vm.status().isActive())) {
                 return;
@@ -114,7 +125,7 @@ final class Supervisor implements DriverObserver, AutoCloseable {
     void reattach() {
         List<Vm> active;
         try (Stream<Vm> vms = store.stream(ACTIVE)) {
-            active = vms.toList();
+            active = vms.filter(vm -> vm.owner().equals(host)).toList();
         }
         for (Vm vm : active) {
             try (KeyedLocks.Held held = locks.lock(vm.id())) {
@@ -130,6 +141,9 @@ final class Supervisor implements DriverObserver, AutoCloseable {
                 }
                 // A VM cut off in STARTING has no runtime facts stored yet: take the driver's.
                 VmRuntime runtime = seen.isActive() ? driver.runtime(vm.id()).orElse(vm.runtime()) : null;
+                if (seen.isActive() && lease != null) {
+                    lease.running(vm.id());
+                }
                 if (seen != vm.status() || !Objects.equals(runtime, vm.runtime())) {
                     String reason = seen.isActive() ? "reattached" : "process gone while no manager watched it";
                     log.info("VM {}: {} -> {} ({})", vm.id(), vm.status(), seen, reason);
@@ -137,6 +151,29 @@ final class Supervisor implements DriverObserver, AutoCloseable {
                 } else {
                     log.info("VM {}: reattached, {}", vm.id(), seen);
                 }
+            }
+        }
+    }
+
+    /**
+     * After the host fenced itself and took a new lease: records as stopped this host's VMs that
+     * the store says are active and whose processes the fence stopped.
+     */
+    void afterFence() {
+        List<Vm> active;
+        try (Stream<Vm> vms = store.stream(ACTIVE)) {
+            active = vms.filter(vm -> vm.owner().equals(host)).toList();
+        }
+        for (Vm vm : active) {
+            try (KeyedLocks.Held held = locks.lock(vm.id())) {
+                Optional<Vm> now = current.apply(vm.id());
+                if (now.isPresent() && now.get().owner().equals(host) && now.get().status().isActive()
+                        && !driver.status(vm.id()).isActive()) {
+                    recorder.record(now.get(), VmStatus.STOPPED, "force-stopped: host " + host
+                            + " fenced itself when it could not renew its lease", null);
+                }
+            } catch (RuntimeException e) {
+                log.warn("VM {}: could not record its stop after the host fenced itself", vm.id(), e);
             }
         }
     }

@@ -16,9 +16,10 @@ final class VmCache {
     private final VmStore store;
     private final Cache<String, Vm> cache; // null when caching is off
 
-    VmCache(VmStore store, VmManager.Builder b) {
+    /** @param shared whether other hosts write the store too: then every read goes to the store */
+    VmCache(VmStore store, VmManager.Builder b, boolean shared) {
         this.store = store;
-        this.cache = b.cacheMaximumSize == 0 ? null : build(b);
+        this.cache = b.cacheMaximumSize == 0 || shared ? null : build(b);
     }
 
     private static Cache<String, Vm> build(VmManager.Builder b) {

@@ -326,6 +326,32 @@ public interface VmManager extends AutoCloseable {
     BatchResult<String> deleteAll(Collection<String> ids);
 
     /**
+     * Gives a stopped VM to another host: from now on only {@code host} starts, stops and
+     * supervises it. Any host may move a {@code STOPPED} or {@code CRASHED} VM, its own or
+     * another host's (the store's version check loses the race to a start). The VM's disks must be where the target can
+     * reach them (a shared path): moving copies nothing.
+     *
+     * @param host a host known to the inventory: one that has run a manager on it (on a
+     *             single-host store, only this manager's own host)
+     * @return the VM as stored now, owned by {@code host}; unchanged if it already was
+     * @throws VmNotFoundException      if there is no VM with this id
+     * @throws IllegalVmStateException  if the VM is not {@code STOPPED} or {@code CRASHED};
+     *                                  nothing changes
+     * @throws IllegalArgumentException if {@code host} breaks the host name rule, named in the
+     *                                  message; nothing changes
+     * @throws HostNotFoundException    if no such host is known; nothing changes
+     * @throws VmConflictException      if the VM changed meanwhile (another host started it)
+     * @throws LeaseLostException       if this host's lease is lost; nothing changes
+     * @throws StoreException           if the inventory cannot be read or written
+     * @throws NullPointerException     if an argument is null
+     * @throws IllegalStateException    if the manager is closed
+     */
+    Vm moveTo(String id, String host);
+
+    /** The host this manager runs as; see {@link Builder#host}. */
+    String host();
+
+    /**
      * What a {@code RUNNING} or {@code PAUSED} VM has used since its process started, read
      * now from the driver: vCPU time, host memory, uptime, and I/O per disk by the disk's name.
      * With the QEMU driver this asks the VM's monitor and reads {@code /proc}; see
@@ -515,6 +541,10 @@ public interface VmManager extends AutoCloseable {
      *   <tr><td>{@link #meterRegistry}</td><td>none: no metrics</td></tr>
      *   <tr><td>{@link #clock}</td><td>{@link Clock#systemUTC()}</td></tr>
      *   <tr><td>{@link #stopVmsOnClose}</td><td>false: VMs outlive the manager</td></tr>
+     *   <tr><td>{@link #host}</td><td>{@value io.horcrux.model.Vm#DEFAULT_HOST}</td></tr>
+     *   <tr><td>{@link #leaseTtl}</td><td>10 s (shared stores only)</td></tr>
+     *   <tr><td>{@link #leaseRenewal}</td><td>2 s (shared stores only)</td></tr>
+     *   <tr><td>{@link #takeoverGrace}</td><td>5 s (shared stores only)</td></tr>
      * </table>
      */
     final class Builder {
@@ -529,6 +559,10 @@ public interface VmManager extends AutoCloseable {
         OperationMetrics metrics = OperationMetrics.NONE;
         Clock clock = Clock.systemUTC();
         boolean stopVmsOnClose;
+        String host = Vm.DEFAULT_HOST;
+        Duration leaseTtl = Duration.ofSeconds(10);
+        Duration leaseRenewal = Duration.ofSeconds(2);
+        Duration takeoverGrace = Duration.ofSeconds(5);
         private final java.util.Set<String> given = new java.util.HashSet<>();
         private boolean built;
 
@@ -687,16 +721,100 @@ public interface VmManager extends AutoCloseable {
         }
 
         /**
+         * The host this manager runs as: it owns the VMs it creates, and starts, stops and
+         * supervises only the VMs its host owns; it lists and reads all of them. Every manager
+         * on a store that several hosts share needs a name of its own (one manager per host
+         * name at a time). Default {@value io.horcrux.model.Vm#DEFAULT_HOST}, which is also
+         * the owner of VMs stored before VMs had owners.
+         *
+         * @throws IllegalArgumentException if {@code host} breaks the rule of VM ids,
+         *                                  {@code [a-z0-9][a-z0-9-]{0,62}}, named in the message
+         * @throws NullPointerException     if {@code host} is null
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
+        public Builder host(String host) {
+            once("host");
+            Objects.requireNonNull(host, "host");
+            if (!Vm.isHostName(host)) {
+                throw new IllegalArgumentException("host '" + host + "' " + Vm.hostNameRule());
+            }
+            this.host = host;
+            return this;
+        }
+
+        /**
+         * How long this host's lease on a shared store lasts after each renewal, by the
+         * database's clock. A host that could not renew for {@code ttl} minus one
+         * {@link #leaseRenewal renewal period} (by its own monotonic clock) force-stops its VMs.
+         * Default 10 s; at least twice the renewal period (checked by {@link #build()}) and at
+         * most 1 hour. Unused with a single-host store.
+         *
+         * @throws IllegalArgumentException if not between 200 ms and 1 hour
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
+        public Builder leaseTtl(Duration ttl) {
+            once("leaseTtl");
+            this.leaseTtl = between("leaseTtl", ttl, Duration.ofMillis(200), Duration.ofHours(1));
+            return this;
+        }
+
+        /**
+         * How often this host renews its lease on a shared store (its heartbeat), and looks for
+         * dead hosts to take over from. Default 2 s; from 50 ms to 30 minutes, and at most half
+         * the {@link #leaseTtl} (checked by {@link #build()}).
+         *
+         * @throws IllegalArgumentException if not between 50 ms and 30 minutes
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
+        public Builder leaseRenewal(Duration period) {
+            once("leaseRenewal");
+            this.leaseRenewal = between("leaseRenewal", period, Duration.ofMillis(50), Duration.ofMinutes(30));
+            return this;
+        }
+
+        /**
+         * How long after another host's lease expired this host may take over its VMs. The
+         * dead host fenced itself one renewal period before its lease expired; the grace covers
+         * the time its force-stop takes and clock rate differences. Default 5 s; from 0 to 1 hour.
+         *
+         * @throws IllegalArgumentException if negative or above 1 hour
+         * @throws IllegalStateException    if already set, or after {@link #build()}
+         */
+        public Builder takeoverGrace(Duration grace) {
+            once("takeoverGrace");
+            this.takeoverGrace = between("takeoverGrace", grace, Duration.ZERO, Duration.ofHours(1));
+            return this;
+        }
+
+        private static Duration between(String setting, Duration value, Duration min, Duration max) {
+            Objects.requireNonNull(value, setting);
+            if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+                throw new IllegalArgumentException(setting + " must be between " + min + " and " + max + ", was " + value);
+            }
+            return value;
+        }
+
+        /**
          * Builds the manager: reattaches to the VMs the store says are active, and removes
          * what the driver provisioned for VMs the store does not know.
          *
-         * @throws IllegalStateException if the store or driver is missing, or on a second call
-         * @throws StoreException        if the inventory cannot be read; the store and the
-         *                               driver are closed
+         * With a store that several hosts share, it first takes this host's lease (and from
+         * then on renews it every {@link #leaseRenewal}), and reattaches only to its own VMs.
+         *
+         * @throws IllegalStateException    if the store or driver is missing, or on a second call
+         * @throws IllegalArgumentException if {@link #leaseTtl} is shorter than twice
+         *                                  {@link #leaseRenewal}; nothing is opened
+         * @throws StoreException           if the inventory cannot be read, or the host's lease
+         *                                  cannot be taken; the store and the driver are closed
          */
         public VmManager build() {
             if (built) {
                 throw new IllegalStateException("this builder already built a VmManager");
+            }
+            if (leaseTtl.compareTo(leaseRenewal.multipliedBy(2)) < 0) {
+                throw new IllegalArgumentException("leaseTtl (" + leaseTtl + ") must be at least twice leaseRenewal ("
+                        + leaseRenewal + "): a host renews several times within its lease and fences itself one"
+                        + " renewal period before it runs out");
             }
             if (store == null || driver == null) {
                 throw new IllegalStateException("a VmManager needs " + (store == null ? "a store" : "")

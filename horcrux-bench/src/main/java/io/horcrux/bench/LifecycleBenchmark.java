@@ -135,8 +135,11 @@ public class LifecycleBenchmark {
             }
             if (qemu != null) {
                 qemu.close();
-                Fixtures.deleteRecursively(rawDirectory);
                 qemu = null;
+            }
+            if (rawDirectory != null) {
+                Fixtures.deleteRecursively(rawDirectory);
+                rawDirectory = null;
             }
         }
     }
@@ -191,6 +194,23 @@ public class LifecycleBenchmark {
         made.rawDirectory = Fixtures.tempDirectory();
         made.qemu = RawQemu.spawn(made.rawDirectory, 1);
         return made.qemu;
+    }
+
+    /**
+     * The floor of {@link #create}: {@code qemu-img create} of the same 64 MiB qcow2 image by hand,
+     * as a Java program runs it (a {@link ProcessBuilder}, waiting for its exit), in a new directory.
+     */
+    @Benchmark
+    public int rawQemuImgCreate(Made made) throws IOException, InterruptedException {
+        made.rawDirectory = Fixtures.tempDirectory();
+        Process p = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2",
+                made.rawDirectory.resolve("root.qcow2").toString(), Long.toString(64L << 20))
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        int exit = p.waitFor();
+        if (exit != 0) {
+            throw new IllegalStateException("qemu-img create failed with exit " + exit);
+        }
+        return exit;
     }
 
     @Benchmark

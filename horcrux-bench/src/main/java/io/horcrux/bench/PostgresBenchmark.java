@@ -53,7 +53,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class PostgresBenchmark {
     static final int SIZE = 1000;
     private static final String COLUMNS =
-            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json";
+            "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json, owner";
 
     private PostgresServer server;
     private PostgresVmStore store;
@@ -90,7 +90,7 @@ public class PostgresBenchmark {
         long pid = rs.getLong(8);
         VmRuntime runtime = rs.wasNull() ? null : new VmRuntime(pid, rs.getString(9));
         return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
-                instant(rs.getLong(6)), rs.getString(7), runtime);
+                instant(rs.getLong(6)), rs.getString(7), runtime, rs.getString(11));
     }
 
     private static Instant instant(long nanos) {
@@ -184,13 +184,17 @@ public class PostgresBenchmark {
     @Warmup(iterations = 5)
     @Measurement(iterations = 15)
     public int rawInsert1000(Batch batch) throws SQLException {
-        Connection c = batch.raw;
+        return insertRaw(batch.raw, batch.rows);
+    }
+
+    /** The rows, with their labels, in one transaction of plain batched inserts: the floor of a createAll. */
+    static int insertRaw(Connection c, List<Vm> rows) throws SQLException {
         c.setAutoCommit(false);
         try (PreparedStatement vms = c.prepareStatement("INSERT INTO horcrux.vms (" + COLUMNS
-                + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
              PreparedStatement labels = c.prepareStatement(
                      "INSERT INTO horcrux.vm_labels (vm_id, key, value) VALUES (?, ?, ?)")) {
-            for (Vm vm : batch.rows) {
+            for (Vm vm : rows) {
                 vms.setString(1, vm.id());
                 vms.setString(2, vm.spec().name());
                 vms.setString(3, vm.status().name());
@@ -201,6 +205,7 @@ public class PostgresBenchmark {
                 vms.setNull(8, java.sql.Types.BIGINT);
                 vms.setNull(9, java.sql.Types.VARCHAR);
                 vms.setString(10, new String(VmCodec.encodeSpec(vm.spec()), StandardCharsets.UTF_8));
+                vms.setString(11, vm.owner());
                 vms.addBatch();
                 for (var label : vm.spec().labels().entrySet()) {
                     labels.setString(1, vm.id());

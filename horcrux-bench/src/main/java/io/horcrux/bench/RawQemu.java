@@ -37,11 +37,21 @@ final class RawQemu implements AutoCloseable {
      * a guest's firmware spinning under TCG does not take a core from what is measured.
      */
     static RawQemu spawn(Path directory, int monitors, boolean frozen) {
+        return spawn(directory, monitors, frozen, "q35", 64, false);
+    }
+
+    /**
+     * As {@link #spawn(Path, int, boolean)}, with the machine type and memory given; with
+     * {@code toFile} the launcher's output goes to {@code qemu.log} rather than a pipe read to
+     * its end.
+     */
+    static RawQemu spawn(Path directory, int monitors, boolean frozen, String machine, int memoryMiB, boolean toFile) {
         try {
             Files.createDirectories(directory);
             Hypervisor hypervisor = Hypervisor.probed(); // as the driver runs its VMs
             List<String> command = new ArrayList<>(List.of("qemu-system-x86_64",
-                    "-machine", "q35", "-accel", hypervisor.qemuAccel(), "-cpu", hypervisor.cpuModel(), "-m", "64", "-smp", "1",
+                    "-machine", machine, "-accel", hypervisor.qemuAccel(), "-cpu", hypervisor.cpuModel(),
+                    "-m", Integer.toString(memoryMiB), "-smp", "1",
                     "-nodefaults", "-no-user-config", "-display", "none",
                     "-pidfile", directory.resolve("qemu.pid").toString(), "-daemonize"));
             if (frozen) {
@@ -51,8 +61,19 @@ final class RawQemu implements AutoCloseable {
                 command.add("-qmp");
                 command.add("unix:" + socket(directory, i) + ",server=on,wait=off");
             }
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            Process p;
+            String output;
+            if (toFile) {
+                // No pipes: the launcher's output goes to a file, as the driver does it.
+                Path log = directory.resolve("qemu.log");
+                p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                int status = p.waitFor();
+                output = status == 0 ? "" : Files.readString(log);
+            } else {
+                p = new ProcessBuilder(command).redirectErrorStream(true).start();
+                output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            }
             if (p.waitFor() != 0) {
                 throw new IllegalStateException("qemu failed: " + output);
             }
@@ -106,6 +127,14 @@ final class RawQemu implements AutoCloseable {
     @Override
     public void close() {
         ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    }
+
+    /** Kills the process and returns once it is gone (exited or a zombie). */
+    void closeAndAwait() {
+        close();
+        while (alive(pid)) {
+            Thread.onSpinWait();
+        }
     }
 
     /** A minimal QMP peer: blocking writes, reads up to the reply line. */

@@ -1,6 +1,7 @@
 package io.horcrux.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,7 +19,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * The benchmark suite's entry points besides JMH's own {@code Main}:
  * <ul>
- *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes) and fails with
+ *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes; {@link DensityBenchmark}'s
+ *       hundred VMs a call with fewer iterations than the rest) and fails with
  *       exit code 1 when a ratio measured in this run is grossly worse than in the baseline;</li>
  *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
  *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
@@ -27,6 +29,11 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *       PostgreSQL server, see {@code scripts/setup-debian}), writes {@code DIR/postgres.json} and
  *       {@code DIR/postgres-machine.json} (default {@code horcrux-bench/target}) and prints the
  *       store-to-raw-pgjdbc ratios against their goals. Not part of {@code quick}.</li>
+ *   <li>{@code hosts [DIR]}: runs {@link HostsBenchmark} (about two minutes, the same server), writes
+ *       {@code DIR/hosts.json} and {@code DIR/hosts-machine.json}.</li>
+ *   <li>{@code density [DIR]}: runs {@link DensityBenchmark} with its own iterations (a few
+ *       minutes), writes {@code DIR/density.json} and {@code DIR/density-machine.json} and prints
+ *       the ratio against its goal.</li>
  * </ul>
  * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
  * run on the same machine, so they survive a noisy or different machine.
@@ -57,6 +64,10 @@ public final class Suite {
         }
     }
 
+    /** {@code startAll} of 100 VMs against as many raw spawns: in the quick check and in {@code density}. */
+    static final Ratio DENSITY = new Ratio("startAll 100 VMs / 100 raw QEMU spawns, same parallelism",
+            "DensityBenchmark.startAll vms=100", "DensityBenchmark.rawSpawns vms=100", "<= 1.2", 1.2).onQemu();
+
     static final List<Ratio> RATIOS = List.of(
             new Ratio("batch createAll / 1000 single creates (SQLite, NORMAL)",
                     "BatchBenchmark.createAll size=1000 target=SQLITE_NORMAL",
@@ -71,7 +82,22 @@ public final class Suite {
             new Ratio("start to RUNNING / raw QEMU spawn to QMP ready",
                     "LifecycleBenchmark.start", "LifecycleBenchmark.rawSpawnToQmpReady", "<= 1.25", 1.25).onQemu(),
             new Ratio("forced stop / raw QEMU quit",
-                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true));
+                    "LifecycleBenchmark.forcedStop", "LifecycleBenchmark.rawQuit", "raw + 10 ms", Double.NaN, 10, true),
+            new Ratio("list 1000 (manager, SQLite) / raw sqlite-jdbc",
+                    "ListingFloorBenchmark.list size=1000", "ListingFloorBenchmark.rawList size=1000", "<= 1.5", 1.5),
+            new Ratio("stream 1000 (manager, SQLite) / raw sqlite-jdbc",
+                    "ListingFloorBenchmark.stream size=1000", "ListingFloorBenchmark.rawList size=1000", "<= 1.5", 1.5),
+            new Ratio("get without cache (manager, SQLite) / raw sqlite-jdbc",
+                    "ListingFloorBenchmark.getUncached size=1000", "ListingFloorBenchmark.rawGet size=1000", "<= 1.5", 1.5),
+            new Ratio("JSON of 100 VMs / Jackson's generator, a call per field",
+                    "JsonBenchmark.serialize size=100 store=SQLITE",
+                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "<= 0.6", 0.6),
+            new Ratio("export of 1000 VMs (SQLite) / the stream it reads",
+                    "JsonBenchmark.streamingExport size=1000 store=SQLITE",
+                    "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.5", 1.5),
+            new Ratio("create with a 64 MiB qcow2 disk / qemu-img create by hand",
+                    "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false),
+            DENSITY);
 
     /** What {@code postgres} reports: the PostgreSQL store against raw pgjdbc on the same rows. */
     static final List<Ratio> POSTGRES_RATIOS = List.of(
@@ -82,7 +108,18 @@ public final class Suite {
             new Ratio("createAll 1000 (manager) / raw batch insert",
                     "PostgresBenchmark.createAll1000", "PostgresBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
 
+    /** What {@code density} reports: {@code startAll} of 100 VMs against raw spawns. */
+    static final List<Ratio> DENSITY_RATIOS = List.of(DENSITY,
+            new Ratio("startAll 200 VMs / 200 raw QEMU spawns, same parallelism",
+                    "DensityBenchmark.startAll vms=200", "DensityBenchmark.rawSpawns vms=200", "report",
+                    Double.MAX_VALUE).onQemu());
+
     /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
+    /** Several hosts on one PostgreSQL inventory ({@link HostsBenchmark}); not part of {@code quick}. */
+    static final List<Ratio> HOSTS_RATIOS = List.of(
+            new Ratio("createAll 1000 on a store shared by hosts (fenced, with events) / raw batch insert",
+                    "HostsBenchmark.createAll1000Shared", "HostsBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
+
     static final double TOLERANCE = 2.0;
 
     private Suite() {
@@ -124,9 +161,27 @@ public final class Suite {
                 writeMachine(machineFile(out));
                 System.exit(printRatios(Results.read(out), POSTGRES_RATIOS) ? 0 : 1);
             }
+            case "hosts" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
+                Files.createDirectories(dir);
+                Path out = dir.resolve("hosts.json");
+                new Runner(new OptionsBuilder().include("HostsBenchmark").resultFormat(ResultFormatType.JSON)
+                        .result(out.toString()).build()).run();
+                writeMachine(machineFile(out));
+                System.exit(printRatios(Results.read(out), HOSTS_RATIOS) ? 0 : 1);
+            }
+            case "density" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
+                Files.createDirectories(dir);
+                Path out = dir.resolve("density.json");
+                new Runner(new OptionsBuilder().include("DensityBenchmark").resultFormat(ResultFormatType.JSON)
+                        .result(out.toString()).build()).run();
+                writeMachine(machineFile(out));
+                System.exit(printRatios(Results.read(out), DENSITY_RATIOS) ? 0 : 1);
+            }
             default -> {
                 System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json"
-                        + " | postgres [dir]");
+                        + " | postgres [dir] | hosts [dir] | density [dir]");
                 System.exit(2);
             }
         }
@@ -138,7 +193,7 @@ public final class Suite {
                 .include("GetBenchmark")
                 .include("BatchBenchmark")
                 .include("QmpBenchmark")
-                .include("LifecycleBenchmark\\.(start|forcedStop|rawSpawnToQmpReady|rawQuit)$")
+                .include("LifecycleBenchmark\\.(start|forcedStop|rawSpawnToQmpReady|rawQuit|create|rawQemuImgCreate)$")
                 .param("store", "SQLITE")
                 .param("target", "SQLITE_NORMAL")
                 .warmupIterations(2).warmupTime(TimeValue.milliseconds(500))
@@ -147,6 +202,36 @@ public final class Suite {
                 .resultFormat(ResultFormatType.JSON)
                 .result(out.toString());
         new Runner(options.build()).run();
+        // The hot paths against their floors, in shorter iterations (each call takes microseconds
+        // to milliseconds); their parameters differ, so each set runs on its own and is appended.
+        List<String[]> hotPaths = List.of(
+                new String[] {"ListingFloorBenchmark\\.(list|stream|getUncached|rawList|rawGet)$", "1000"},
+                new String[] {"JsonBenchmark\\.(serialize|serializeWithGenerator)$", "100"},
+                new String[] {"JsonBenchmark\\.(streamingExport|streamVisit)$", "1000"});
+        for (String[] run : hotPaths) {
+            Path part = out.resolveSibling(out.getFileName() + ".part");
+            new Runner(new OptionsBuilder().include(run[0]).param("store", "SQLITE").param("size", run[1])
+                    .warmupIterations(2).warmupTime(TimeValue.milliseconds(250))
+                    .measurementIterations(3).measurementTime(TimeValue.milliseconds(300))
+                    .forks(1).resultFormat(ResultFormatType.JSON).result(part.toString()).build()).run();
+            append(out, part);
+            Files.delete(part);
+        }
+        // A hundred VMs a call: fewer iterations than the rest, appended likewise.
+        Path density = out.resolveSibling(out.getFileName() + ".density");
+        new Runner(new OptionsBuilder().include("DensityBenchmark").param("vms", "100").warmupIterations(1).measurementIterations(3)
+                .forks(1).resultFormat(ResultFormatType.JSON).result(density.toString()).build()).run();
+        append(out, density);
+        Files.delete(density);
+    }
+
+    /** Appends the runs of JMH result file {@code part} to those of {@code out}. */
+    static void append(Path out, Path part) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ArrayNode all = (ArrayNode) json.readTree(
+                out.toFile());
+        json.readTree(part.toFile()).forEach(all::add);
+        json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), all);
     }
 
     /** The machine file beside a result file: {@code quick.json} has {@code quick-machine.json}. */

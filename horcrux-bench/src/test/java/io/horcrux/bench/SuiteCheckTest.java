@@ -19,7 +19,24 @@ class SuiteCheckTest {
     /** A JMH result file with the quick subset's benchmarks at these medians (ms). */
     private Results results(String name, double createAll, double createOneByOne, double start, double spawn,
                             double forcedStop, double quit) throws IOException {
+        return results(name, createAll, createOneByOne, start, spawn, forcedStop, quit, 1200);
+    }
+
+    /** As above, with the SQLite listing of 1000 VMs through the manager at {@code list} µs (raw: 1500 µs). */
+    private Results results(String name, double createAll, double createOneByOne, double start, double spawn,
+                            double forcedStop, double quit, double list) throws IOException {
         List<String> runs = new ArrayList<>();
+        runs.add(run("ListingFloorBenchmark.list", "\"size\":\"1000\"", list, "us/op"));
+        runs.add(run("ListingFloorBenchmark.stream", "\"size\":\"1000\"", 1300, "us/op"));
+        runs.add(run("ListingFloorBenchmark.rawList", "\"size\":\"1000\"", 1500, "us/op"));
+        runs.add(run("ListingFloorBenchmark.getUncached", "\"size\":\"1000\"", 12, "us/op"));
+        runs.add(run("ListingFloorBenchmark.rawGet", "\"size\":\"1000\"", 10, "us/op"));
+        runs.add(run("JsonBenchmark.serialize", "\"size\":\"100\",\"store\":\"SQLITE\"", 45, "us/op"));
+        runs.add(run("JsonBenchmark.serializeWithGenerator", "\"size\":\"100\",\"store\":\"SQLITE\"", 110, "us/op"));
+        runs.add(run("JsonBenchmark.streamingExport", "\"size\":\"1000\",\"store\":\"SQLITE\"", 1800, "us/op"));
+        runs.add(run("JsonBenchmark.streamVisit", "\"size\":\"1000\",\"store\":\"SQLITE\"", 1400, "us/op"));
+        runs.add(run("LifecycleBenchmark.create", "", 2, "ms/op"));
+        runs.add(run("LifecycleBenchmark.rawQemuImgCreate", "", 6, "ms/op"));
         runs.add(run("BatchBenchmark.createAll", "\"size\":\"1000\",\"target\":\"SQLITE_NORMAL\"", createAll, "ms/op"));
         runs.add(run("BatchBenchmark.createOneByOne", "\"size\":\"1000\",\"target\":\"SQLITE_NORMAL\"", createOneByOne, "ms/op"));
         runs.add(run("GetBenchmark.cacheHit", "\"size\":\"1000\",\"store\":\"SQLITE\"", 30, "ns/op"));
@@ -31,6 +48,8 @@ class SuiteCheckTest {
         runs.add(run("LifecycleBenchmark.rawSpawnToQmpReady", "", spawn, "ms/op"));
         runs.add(run("LifecycleBenchmark.forcedStop", "", forcedStop, "ms/op"));
         runs.add(run("LifecycleBenchmark.rawQuit", "", quit, "ms/op"));
+        runs.add(run("DensityBenchmark.startAll", "\"vms\":\"100\"", 5200, "ms/op"));
+        runs.add(run("DensityBenchmark.rawSpawns", "\"vms\":\"100\"", 5000, "ms/op"));
         Path file = dir.resolve(name + ".json");
         Files.writeString(file, "[" + String.join(",", runs) + "]");
         return Results.read(file);
@@ -60,6 +79,13 @@ class SuiteCheckTest {
         Results baseline = results("baseline", 36, 236, 158, 137, 17, 11);
         Results regressed = results("regressed", 200, 236, 158, 137, 17, 11);
         assertThat(Suite.check(regressed, baseline)).isFalse();
+    }
+
+    @Test
+    void aListingFarAboveRawJdbcFails() throws IOException {
+        Results baseline = results("baseline", 36, 236, 158, 137, 17, 11);
+        assertThat(Suite.check(results("noisy", 36, 236, 158, 137, 17, 11, 2000), baseline)).isTrue();
+        assertThat(Suite.check(results("regressed", 36, 236, 158, 137, 17, 11, 6000), baseline)).isFalse();
     }
 
     @Test

@@ -51,8 +51,16 @@ public final class VmJson {
     private VmJson() {
     }
 
+    /** The writer of the common case, one per thread (see {@link AsciiVmJson}). */
+    private static final ThreadLocal<AsciiVmJson> ASCII = ThreadLocal.withInitial(AsciiVmJson::new);
+
     /** The spec as a compact JSON object. */
     public static String specToJson(VmSpec spec) {
+        AsciiVmJson ascii = ASCII.get();
+        ascii.reset();
+        if (ascii.spec(spec)) {
+            return ascii.getValue();
+        }
         StringWriter out = new StringWriter(256);
         try (JsonGenerator gen = FACTORY.createGenerator(out)) {
             writeSpec(gen, spec);
@@ -200,7 +208,7 @@ public final class VmJson {
             String field = p.currentName();
             p.nextToken();
             switch (field) {
-                case "protocol" -> protocol = enumValue(p, PortForward.Protocol.class);
+                case "protocol" -> protocol = enumValue(p, PROTOCOLS);
                 case "hostAddress" -> address = text(p);
                 case "hostPort" -> hostPort = p.getValueAsInt(-1);
                 case "guestPort" -> guestPort = p.getValueAsInt(-1);
@@ -242,8 +250,8 @@ public final class VmJson {
         long memory = -1;
         int cpus = -1;
         Architecture arch = null;
-        List<DiskSpec> disks = new ArrayList<>();
-        List<NicSpec> nics = new ArrayList<>();
+        List<DiskSpec> disks = new ArrayList<>(2);
+        List<NicSpec> nics = new ArrayList<>(2);
         Map<String, String> labels = new LinkedHashMap<>();
         BootSpec boot = null;
         CloudInit cloudInit = null;
@@ -255,7 +263,7 @@ public final class VmJson {
                 case "name" -> name = text(p);
                 case "memoryMiB" -> memory = p.getValueAsLong(-1);
                 case "cpus" -> cpus = p.getValueAsInt(-1);
-                case "architecture" -> arch = enumValue(p, Architecture.class);
+                case "architecture" -> arch = enumValue(p, ARCHITECTURES);
                 case "disks" -> readArray(p, () -> disks.add(readDisk(p)));
                 case "nics" -> readArray(p, () -> nics.add(readNic(p)));
                 case "labels" -> {
@@ -276,13 +284,30 @@ public final class VmJson {
 
     /** The whole VM as a JSON object. */
     public static void writeVm(JsonGenerator gen, Vm vm) throws IOException {
+        if (gen.getPrettyPrinter() == null) {
+            AsciiVmJson ascii = ASCII.get();
+            ascii.reset();
+            if (ascii.vm(vm)) {
+                gen.writeRawValue(ascii);
+                return;
+            }
+        }
+        writeVmWithJackson(gen, vm);
+    }
+
+    /**
+     * {@link #writeVm} through the generator's own methods, a call per field, whatever the VM
+     * holds: what {@code writeVm} falls back to, and the floor it is measured against.
+     */
+    public static void writeVmWithJackson(JsonGenerator gen, Vm vm) throws IOException {
         gen.writeStartObject();
         gen.writeFieldName("spec");
         writeSpec(gen, vm.spec());
         gen.writeStringField("status", vm.status().name());
         gen.writeNumberField("version", vm.version());
-        gen.writeStringField("createdAt", vm.createdAt().toString());
-        gen.writeStringField("updatedAt", vm.updatedAt().toString());
+        char[] instant = new char[IsoInstant.MAX_LENGTH];
+        writeInstant(gen, "createdAt", vm.createdAt(), instant);
+        writeInstant(gen, "updatedAt", vm.updatedAt(), instant);
         gen.writeStringField("statusReason", vm.statusReason());
         if (vm.runtime() != null) {
             gen.writeObjectFieldStart("runtime");
@@ -294,10 +319,11 @@ public final class VmJson {
             }
             gen.writeEndObject();
         }
+        gen.writeStringField("owner", vm.owner());
         gen.writeEndObject();
     }
 
-    /** Reads a VM object written by {@link #writeVm}. */
+    /** Reads a VM object written by {@link #writeVm}; one without an owner is {@link Vm#DEFAULT_HOST}'s. */
     public static Vm readVm(JsonParser p) throws IOException {
         expect(p, JsonToken.START_OBJECT);
         VmSpec spec = null;
@@ -307,17 +333,19 @@ public final class VmJson {
         Instant updated = null;
         String reason = "";
         VmRuntime runtime = null;
+        String owner = Vm.DEFAULT_HOST;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
             switch (field) {
                 case "spec" -> spec = readSpec(p);
-                case "status" -> status = enumValue(p, VmStatus.class);
+                case "status" -> status = enumValue(p, STATUSES);
                 case "version" -> version = p.getValueAsLong(0);
                 case "createdAt" -> created = instant(p);
                 case "updatedAt" -> updated = instant(p);
                 case "statusReason" -> reason = text(p);
                 case "runtime" -> runtime = readRuntime(p);
+                case "owner" -> owner = text(p);
                 default -> p.skipChildren();
             }
         }
@@ -325,7 +353,7 @@ public final class VmJson {
             throw new IOException("a VM object needs spec, status, createdAt and updatedAt" + at(p));
         }
         try {
-            return new Vm(spec, status, version, created, updated, reason, runtime);
+            return new Vm(spec, status, version, created, updated, reason, runtime, owner);
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage() + at(p), e);
         }
@@ -366,10 +394,10 @@ public final class VmJson {
             p.nextToken();
             switch (field) {
                 case "name" -> name = text(p);
-                case "format" -> format = enumValue(p, DiskFormat.class);
+                case "format" -> format = enumValue(p, DISK_FORMATS);
                 case "sizeBytes" -> size = p.getValueAsLong(-1);
                 case "readOnly" -> readOnly = p.getValueAsBoolean();
-                case "kind" -> kind = enumValue(p, DiskKind.class);
+                case "kind" -> kind = enumValue(p, DISK_KINDS);
                 case "source" -> source = text(p);
                 default -> p.skipChildren();
             }
@@ -393,7 +421,7 @@ public final class VmJson {
             switch (field) {
                 case "name" -> name = text(p);
                 case "mac" -> mac = text(p);
-                case "mode" -> mode = enumValue(p, NicMode.class);
+                case "mode" -> mode = enumValue(p, NIC_MODES);
                 case "tapDevice" -> tapDevice = text(p);
                 case "forwards" -> forwards = readForwards(p);
                 default -> p.skipChildren();
@@ -412,7 +440,7 @@ public final class VmJson {
             String field = p.currentName();
             p.nextToken();
             switch (field) {
-                case "order" -> readArray(p, () -> order.add(enumValue(p, BootDevice.class)));
+                case "order" -> readArray(p, () -> order.add(enumValue(p, BOOT_DEVICES)));
                 case "kernel" -> kernel = text(p);
                 case "initrd" -> initrd = text(p);
                 case "cmdline" -> cmdline = text(p);
@@ -436,6 +464,17 @@ public final class VmJson {
         }
     }
 
+    /** {@code t} as {@link Instant#toString()} writes it; see {@link IsoInstant}. */
+    private static void writeInstant(JsonGenerator gen, String field, Instant t, char[] buffer) throws IOException {
+        gen.writeFieldName(field);
+        int n = IsoInstant.format(t, buffer);
+        if (n < 0) {
+            gen.writeString(t.toString());
+        } else {
+            gen.writeString(buffer, 0, n);
+        }
+    }
+
     private static void writeOptional(JsonGenerator gen, String field, String value) throws IOException {
         if (value != null) {
             gen.writeStringField(field, value);
@@ -453,13 +492,46 @@ public final class VmJson {
         return p.getText();
     }
 
-    private static <E extends Enum<E>> E enumValue(JsonParser p, Class<E> type) throws IOException {
-        String value = text(p);
-        try {
-            return value == null ? null : Enum.valueOf(type, value);
-        } catch (IllegalArgumentException e) {
-            throw new IOException("unknown " + type.getSimpleName() + " '" + value + "'" + at(p), e);
+    private static final Architecture[] ARCHITECTURES = Architecture.values();
+    private static final DiskFormat[] DISK_FORMATS = DiskFormat.values();
+    private static final BootDevice[] BOOT_DEVICES = BootDevice.values();
+    private static final VmStatus[] STATUSES = VmStatus.values();
+    private static final DiskKind[] DISK_KINDS = DiskKind.values();
+    private static final NicMode[] NIC_MODES = NicMode.values();
+    private static final PortForward.Protocol[] PROTOCOLS = PortForward.Protocol.values();
+
+    /**
+     * The constant of {@code values} the current string names, compared in the parser's own
+     * buffer: reading a stored spec makes no string of an enum's name.
+     */
+    private static <E extends Enum<E>> E enumValue(JsonParser p, E[] values) throws IOException {
+        JsonToken t = p.currentToken();
+        if (t == JsonToken.VALUE_NULL) {
+            return null;
         }
+        if (t != JsonToken.VALUE_STRING) {
+            throw new IOException("expected a string for '" + p.currentName() + "'" + at(p));
+        }
+        char[] chars = p.getTextCharacters();
+        int offset = p.getTextOffset();
+        int length = p.getTextLength();
+        for (E value : values) {
+            String name = value.name();
+            if (name.length() == length && sameChars(name, chars, offset)) {
+                return value;
+            }
+        }
+        throw new IOException("unknown " + values[0].getDeclaringClass().getSimpleName() + " '" + p.getText() + "'"
+                + at(p));
+    }
+
+    private static boolean sameChars(String name, char[] chars, int offset) {
+        for (int i = 0; i < name.length(); i++) {
+            if (name.charAt(i) != chars[offset + i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static Instant instant(JsonParser p) throws IOException {

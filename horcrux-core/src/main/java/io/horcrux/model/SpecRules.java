@@ -17,6 +17,68 @@ final class SpecRules {
     private SpecRules() {
     }
 
+    // The checks below say what the patterns above say, without a Matcher per call: a spec is
+    // validated on every read of a stored one. SpecRulesTest holds each to its pattern.
+
+    /** Whether {@code s} matches {@link #ID}. */
+    static boolean isId(String s) {
+        return s != null && lowerWord(s, 63);
+    }
+
+    /** Whether {@code s} matches {@link #PART_NAME}. */
+    static boolean isPartName(String s) {
+        return s != null && lowerWord(s, 32);
+    }
+
+    /** {@code [a-z0-9][a-z0-9-]{0,max-1}}. */
+    private static boolean lowerWord(String s, int max) {
+        int n = s.length();
+        if (n == 0 || n > max || s.charAt(0) == '-') {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether {@code s} matches {@link #LABEL_KEY}. */
+    static boolean isLabelKey(String s) {
+        if (s == null) {
+            return false;
+        }
+        int n = s.length();
+        if (n == 0 || n > 63) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            boolean alnum = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9';
+            if (!alnum && (i == 0 || c != '.' && c != '_' && c != '/' && c != '-')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether {@code s} matches {@link #MAC}. */
+    static boolean isMac(String s) {
+        if (s == null || s.length() != 17) {
+            return false;
+        }
+        for (int i = 0; i < 17; i++) {
+            char c = s.charAt(i);
+            boolean ok = i % 3 == 2 ? c == ':' : c >= '0' && c <= '9' || c >= 'a' && c <= 'f';
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     static boolean hasControlCharacter(String s) {
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);

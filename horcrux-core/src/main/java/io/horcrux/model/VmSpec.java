@@ -5,11 +5,9 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -76,6 +74,11 @@ public record VmSpec(
     public static final int MAX_NAME_LENGTH = 128;
     public static final long MIN_DISK_BYTES = 1L << 20;
     public static final long MAX_DISK_BYTES = 1L << 46;
+    /**
+     * The label that marks a VM for automatic restart by the host that takes it over when its
+     * owner dies (value {@code "true"}); see {@link #restartOnTakeover()}.
+     */
+    public static final String RESTART_ON_TAKEOVER_LABEL = "horcrux.io/restart-on-takeover";
     private static final int MAX_PATH_LENGTH = 4096;
     private static final SecureRandom MAC_RANDOM = new SecureRandom();
 
@@ -146,7 +149,7 @@ public record VmSpec(
      * they read back (directory names, say) with it before they reach a file name or command line.
      */
     public static boolean isValidId(String id) {
-        return id != null && SpecRules.ID.matcher(id).matches();
+        return SpecRules.isId(id);
     }
 
     /**
@@ -165,7 +168,7 @@ public record VmSpec(
     private static void checkId(String id, List<Violation> violations) {
         if (id == null || id.isBlank()) {
             violations.add(new Violation("id", "must not be blank"));
-        } else if (!SpecRules.ID.matcher(id).matches()) {
+        } else if (!SpecRules.isId(id)) {
             violations.add(new Violation("id", SpecRules.ID_RULE));
         }
     }
@@ -190,34 +193,37 @@ public record VmSpec(
         if (disks.size() > MAX_DISKS) {
             violations.add(new Violation("disks", "at most " + MAX_DISKS + " disks, was " + disks.size()));
         }
-        Set<String> names = new HashSet<>();
+        // Lists, not sets, for the names seen: a VM has a handful of parts, and a valid spec
+        // (every stored one, read again) allocates nothing it does not keep.
+        List<String> names = new ArrayList<>(disks.size());
+        boolean nulls = false;
         for (int i = 0; i < disks.size(); i++) {
             DiskSpec disk = disks.get(i);
-            String field = "disks[" + i + "]";
             if (disk == null) {
-                violations.add(new Violation(field, "must not be null"));
+                violations.add(new Violation("disks[" + i + "]", "must not be null"));
+                nulls = true;
                 continue;
             }
-            checkPartName(field, disk.name(), names, violations);
+            checkPartName("disks", i, disk.name(), names, violations);
             long size = disk.sizeBytes();
             if (disk.kind() == DiskKind.EMPTY && disk.source() != null) {
-                violations.add(new Violation(field + ".source", "an empty disk has no source image; use"
+                violations.add(new Violation("disks[" + i + "].source", "an empty disk has no source image; use"
                         + " DiskSpec.overlay, copyOf or cdrom"));
             }
             if (disk.kind() != DiskKind.EMPTY) {
-                checkSourcedDisk(field, disk, violations);
+                checkSourcedDisk("disks[" + i + "]", disk, violations);
                 if (size == 0 || disk.kind() == DiskKind.CDROM) {
                     continue; // the source's size
                 }
             }
             if (size < MIN_DISK_BYTES || size > MAX_DISK_BYTES) {
-                violations.add(new Violation(field + ".sizeBytes", "must be between " + MIN_DISK_BYTES + " and "
+                violations.add(new Violation("disks[" + i + "].sizeBytes", "must be between " + MIN_DISK_BYTES + " and "
                         + MAX_DISK_BYTES + " bytes, was " + size));
             } else if (size % 512 != 0) {
-                violations.add(new Violation(field + ".sizeBytes", "must be a multiple of 512, was " + size));
+                violations.add(new Violation("disks[" + i + "].sizeBytes", "must be a multiple of 512, was " + size));
             }
         }
-        return List.copyOf(disks.stream().filter(d -> d != null).toList());
+        return nulls ? List.copyOf(disks.stream().filter(d -> d != null).toList()) : List.copyOf(disks);
     }
 
     /** The rules of a disk made from a source image: a valid source, and what its kind allows. */
@@ -261,38 +267,47 @@ public record VmSpec(
         if (nics.size() > MAX_NICS) {
             violations.add(new Violation("nics", "at most " + MAX_NICS + " NICs, was " + nics.size()));
         }
-        Set<String> names = new HashSet<>();
-        Set<String> macs = new HashSet<>();
+        List<String> names = new ArrayList<>(nics.size());
+        List<String> macs = new ArrayList<>(nics.size());
         NetworkRules network = new NetworkRules();
         List<NicSpec> normalised = new ArrayList<>(nics.size());
         for (int i = 0; i < nics.size(); i++) {
             NicSpec nic = nics.get(i);
-            String field = "nics[" + i + "]";
             if (nic == null) {
-                violations.add(new Violation(field, "must not be null"));
+                violations.add(new Violation("nics[" + i + "]", "must not be null"));
                 continue;
             }
-            checkPartName(field, nic.name(), names, violations);
+            checkPartName("nics", i, nic.name(), names, violations);
             String mac = nic.mac() == null ? generateMac(macs) : nic.mac().toLowerCase(Locale.ROOT);
-            if (!SpecRules.MAC.matcher(mac).matches()) {
-                violations.add(new Violation(field + ".mac", "must be six hex octets separated by ':', was '"
+            if (!SpecRules.isMac(mac)) {
+                violations.add(new Violation("nics[" + i + "].mac", "must be six hex octets separated by ':', was '"
                         + printable(nic.mac()) + "'"));
-            } else if ((Integer.parseInt(mac.substring(0, 2), 16) & 1) != 0) {
-                violations.add(new Violation(field + ".mac", "must be a unicast address (first octet even), was " + mac));
-            } else if (!macs.add(mac)) {
-                violations.add(new Violation(field + ".mac", "must be unique within the VM, " + mac + " is repeated"));
+            } else if ((Character.digit(mac.charAt(1), 16) & 1) != 0) { // the first octet's low bit
+                violations.add(new Violation("nics[" + i + "].mac", "must be a unicast address (first octet even), was "
+                        + mac));
+            } else if (macs.contains(mac)) {
+                violations.add(new Violation("nics[" + i + "].mac", "must be unique within the VM, " + mac
+                        + " is repeated"));
+            } else {
+                macs.add(mac);
             }
-            network.check(field, nic, violations);
-            normalised.add(new NicSpec(nic.name(), mac, nic.mode(), nic.tapDevice(), nic.forwards()));
+            network.check("nics[" + i + "]", nic, violations);
+            normalised.add(mac.equals(nic.mac()) ? nic : new NicSpec(nic.name(), mac, nic.mode(), nic.tapDevice(), nic.forwards()));
         }
         return List.copyOf(normalised);
     }
 
-    private static void checkPartName(String field, String name, Set<String> seen, List<Violation> violations) {
-        if (name == null || !SpecRules.PART_NAME.matcher(name).matches()) {
-            violations.add(new Violation(field + ".name", SpecRules.PART_NAME_RULE + ", was '" + printable(name) + "'"));
-        } else if (!seen.add(name)) {
-            violations.add(new Violation(field + ".name", "must be unique within the VM, '" + name + "' is repeated"));
+    /** Checks the name of {@code parts[index]}; {@code seen} holds the valid names before it. */
+    private static void checkPartName(String parts, int index, String name, List<String> seen,
+                                      List<Violation> violations) {
+        if (!SpecRules.isPartName(name)) {
+            violations.add(new Violation(parts + "[" + index + "].name", SpecRules.PART_NAME_RULE + ", was '"
+                    + printable(name) + "'"));
+        } else if (seen.contains(name)) {
+            violations.add(new Violation(parts + "[" + index + "].name", "must be unique within the VM, '" + name
+                    + "' is repeated"));
+        } else {
+            seen.add(name);
         }
     }
 
@@ -305,7 +320,7 @@ public record VmSpec(
         }
         TreeMap<String, String> sorted = new TreeMap<>();
         labels.forEach((key, value) -> {
-            if (key == null || !SpecRules.LABEL_KEY.matcher(key).matches()) {
+            if (!SpecRules.isLabelKey(key)) {
                 violations.add(new Violation("labels[" + printable(key) + "]", SpecRules.LABEL_KEY_RULE));
                 return;
             }
@@ -359,7 +374,7 @@ public record VmSpec(
         }
     }
 
-    private static String generateMac(Set<String> taken) {
+    private static String generateMac(List<String> taken) {
         while (true) {
             byte[] b = new byte[3];
             MAC_RANDOM.nextBytes(b);
@@ -394,6 +409,14 @@ public record VmSpec(
      * Builds a {@link VmSpec}. Not thread-safe; reusable (each {@link #build()} returns a new
      * spec). Every value is checked in {@link #build()}, so one exception lists every problem.
      */
+    /**
+     * Whether a host that takes this VM over from a dead owner starts it again (if it was
+     * running there): the label {@value #RESTART_ON_TAKEOVER_LABEL} is {@code "true"}.
+     */
+    public boolean restartOnTakeover() {
+        return "true".equals(labels.get(RESTART_ON_TAKEOVER_LABEL));
+    }
+
     public static final class Builder {
         private String id;
         private String name;
@@ -453,6 +476,20 @@ public record VmSpec(
         /** Sets a label; a later value for the same key replaces the earlier one. */
         public Builder label(String key, String value) {
             labels.put(key, value);
+            return this;
+        }
+
+        /**
+         * Whether a host that takes this VM over from a dead owner starts it again, if it was
+         * running there: sets (or removes) the label {@value VmSpec#RESTART_ON_TAKEOVER_LABEL}.
+         * Default false.
+         */
+        public Builder restartOnTakeover(boolean restart) {
+            if (restart) {
+                labels.put(RESTART_ON_TAKEOVER_LABEL, "true");
+            } else {
+                labels.remove(RESTART_ON_TAKEOVER_LABEL);
+            }
             return this;
         }
 

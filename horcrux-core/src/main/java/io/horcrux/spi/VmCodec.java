@@ -36,7 +36,7 @@ import java.util.Objects;
  * forward: {"protocol", "hostAddress", "hostPort", "guestPort"}
  * vm:   {"spec": spec, "status", "version", "createdAt", "updatedAt" (ISO-8601 instants),
  *        "statusReason", "runtime": {"pid", "monitor", "forwards": [forward] (only when there are
- *        some)} (only while active)}
+ *        some)} (only while active), "owner"}
  * </pre>
  * Enum values are their Java names. The format is stable: later versions of Horcrux only add
  * fields, and reading skips fields it does not know, so bytes written by any version are read

@@ -125,6 +125,19 @@ public interface VmDriver extends AutoCloseable {
     }
 
     /**
+     * Whether this driver has provisioned the VM here: a VM moved from another host, or taken
+     * over from a dead one, may not be. The manager asks before a start; a VM without disks that
+     * is not provisioned is provisioned then, one with disks is refused (moving copies no disks).
+     *
+     * @implSpec The default is true: a driver that does not say is taken at its word that a
+     *           start finds what it needs. A driver that reports {@link #provisionedIds()} must
+     *           answer as those ids do.
+     */
+    default boolean isProvisioned(String vmId) {
+        return true;
+    }
+
+    /**
      * Removes what {@link #provision} made for a VM the inventory does not know, when no spec is
      * left to pass to {@link #deprovision}. Idempotent. The default does nothing.
      *

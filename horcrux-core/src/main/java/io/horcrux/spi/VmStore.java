@@ -32,7 +32,11 @@ import java.util.stream.Stream;
  *       running VMs and the driver's orphan sweep all rely on this: a second manager writing
  *       the same inventory would be served stale VMs, and would have the driver delete the disks
  *       of VMs only the other one knows. The contract checks it where its subclass can open a
- *       second store on the same inventory ({@code secondStoreOnTheSameInventory()}).</li>
+ *       second store on the same inventory ({@code secondStoreOnTheSameInventory()}).
+ *       A store that offers {@link #hostLeases()} shares its inventory with the stores of other
+ *       hosts instead: then at most one open store may serve each host, and the leases'
+ *       fencing tokens, checked by the database, keep the hosts apart.</li>
+ *   <li>Keep every VM's {@link Vm#owner() owner} as written.</li>
  *   <li>Be thread-safe: the manager calls from many threads at once, for different VMs.
  *       Reads never wait for other reads.</li>
  *   <li>A {@link Vm}'s {@link Vm#version() version} is what concurrency control compares:
@@ -181,6 +185,17 @@ public interface VmStore extends AutoCloseable {
      */
     default void deleteSnapshot(String vmId, String name) {
         throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
+    }
+
+    /**
+     * The lease part of a store that several hosts share (see {@link HostLeases}), or empty
+     * for a store that serves one host alone.
+     *
+     * @implSpec The default is empty: the store is single-host, its exclusive hold on the
+     *           inventory is the only fence, and the manager's host is the only one it knows.
+     */
+    default Optional<HostLeases> hostLeases() {
+        return Optional.empty();
     }
 
     /** Releases connections and files. Idempotent. */

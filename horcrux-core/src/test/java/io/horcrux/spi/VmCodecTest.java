@@ -53,7 +53,13 @@ class VmCodecTest {
         assertThat(new String(VmCodec.encode(vm), StandardCharsets.UTF_8)).isEqualTo("{\"spec\":" + specJson
                 + ",\"status\":\"PAUSED\",\"version\":4,\"createdAt\":\"2026-01-02T03:04:05Z\","
                 + "\"updatedAt\":\"2026-01-02T03:04:06.500Z\",\"statusReason\":\"paused\","
-                + "\"runtime\":{\"pid\":42,\"monitor\":\"/run/web-1.qmp\"}}");
+                + "\"runtime\":{\"pid\":42,\"monitor\":\"/run/web-1.qmp\"},\"owner\":\"local\"}");
+        Vm elsewhere = vm.withOwner("host-2");
+        assertThat(new String(VmCodec.encode(elsewhere), StandardCharsets.UTF_8)).endsWith(",\"owner\":\"host-2\"}");
+        assertThat(VmCodec.decode(VmCodec.encode(elsewhere))).isEqualTo(elsewhere);
+        // A document written before VMs had owners belongs to the default host.
+        String older = new String(VmCodec.encode(vm), StandardCharsets.UTF_8).replace(",\"owner\":\"local\"", "");
+        assertThat(VmCodec.decode(older.getBytes(StandardCharsets.UTF_8))).isEqualTo(vm);
         assertThat(VmCodec.encodeSpec(spec)).isEqualTo(VmCodec.encodeSpec(VmCodec.decodeSpec(VmCodec.encodeSpec(spec))));
     }
 

@@ -23,13 +23,18 @@ final class InventoryLock implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PostgresVmStore.class);
     /** The lock's first key: "HCRX", the same for every Horcrux inventory. */
     static final int CLASS = 0x48435258;
+    /** The first key of a host's lock, "HCRH": one store per host of a shared inventory. */
+    static final int HOST_CLASS = 0x48435248;
 
     private final Connection connection;
     private final int key;
+    private final boolean shared;
+    private String host; // the host this store serves on a shared inventory, once claimed
 
-    private InventoryLock(Connection connection, int key) {
+    private InventoryLock(Connection connection, int key, boolean shared) {
         this.connection = connection;
         this.key = key;
+        this.shared = shared;
     }
 
     /**
@@ -39,12 +44,21 @@ final class InventoryLock implements AutoCloseable {
      * @throws StoreException naming the holder if another store holds the inventory
      */
     static InventoryLock acquire(Connection connection, String schema, String where) throws SQLException {
+        return acquire(connection, schema, where, false);
+    }
+
+    /**
+     * Takes the lock, exclusive for a store that serves its inventory alone, shared for one of
+     * several hosts' stores: a store of either kind keeps out those of the other.
+     */
+    static InventoryLock acquire(Connection connection, String schema, String where, boolean shared) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement("SELECT set_config('application_name', ?, false)")) {
             ps.setString(1, holderName());
             ps.executeQuery().close();
         }
         boolean taken;
-        try (PreparedStatement ps = connection.prepareStatement("SELECT pg_try_advisory_lock(?, ?)")) {
+        try (PreparedStatement ps = connection.prepareStatement(shared
+                ? "SELECT pg_try_advisory_lock_shared(?, ?)" : "SELECT pg_try_advisory_lock(?, ?)")) {
             ps.setInt(1, CLASS);
             ps.setInt(2, schema.hashCode());
             try (ResultSet rs = ps.executeQuery()) {
@@ -56,9 +70,58 @@ final class InventoryLock implements AutoCloseable {
             String holder = holder(connection, schema);
             close(connection);
             throw new StoreException(where + ": the inventory is in use by another PostgresVmStore (" + holder
-                    + "); one store per inventory. Close it, or use another schema");
+                    + "); " + (shared ? "it serves the inventory alone (not shared by hosts)"
+                    : "one store per inventory, unless opened shared by several hosts") + ". Close it, or use another schema");
         }
-        return new InventoryLock(connection, schema.hashCode());
+        return new InventoryLock(connection, schema.hashCode(), shared);
+    }
+
+    /**
+     * Claims {@code host} for this store: a session-level advisory lock on (HOST_CLASS, hash of
+     * schema and host), so that one store at a time serves a host.
+     *
+     * @throws StoreException naming the holder if another store serves that host
+     */
+    synchronized void claimHost(String host, String where) {
+        if (host.equals(this.host)) {
+            return;
+        }
+        if (this.host != null) {
+            throw new IllegalStateException(where + ": this store serves host " + this.host + ", not " + host);
+        }
+        try (PreparedStatement ps = connection.prepareStatement("SELECT pg_try_advisory_lock(?, ?)")) {
+            ps.setInt(1, HOST_CLASS);
+            ps.setInt(2, hostKey(host));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    throw new StoreException(where + ": host " + host + " is served by another open store; one store"
+                            + " (one manager) per host at a time. Close it, or name this host differently");
+                }
+            }
+            this.host = host;
+        } catch (SQLException e) {
+            throw new StoreException(where + ": cannot claim host " + host + " (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Lets go of the host this store served, if any, so that another store may serve it. */
+    synchronized void releaseHost() {
+        if (host == null) {
+            return;
+        }
+        try (PreparedStatement ps = connection.prepareStatement("SELECT pg_advisory_unlock(?, ?)")) {
+            ps.setInt(1, HOST_CLASS);
+            ps.setInt(2, hostKey(host));
+            ps.executeQuery().close();
+        } catch (SQLException e) {
+            log.debug("releasing the host lock failed (a lost session has released it already)", e);
+        }
+        host = null;
+    }
+
+    private int hostKey(String host) {
+        return (key * 31) ^ host.hashCode();
     }
 
     /** The connection that holds the lock; the store uses it to migrate the schema. */

@@ -1,5 +1,6 @@
 package io.horcrux.postgres;
 
+import io.horcrux.LeaseLostException;
 import io.horcrux.StoreException;
 import java.sql.SQLException;
 
@@ -11,14 +12,23 @@ final class PgErrors {
     private PgErrors() {
     }
 
+    /** raised by the fencing trigger: the write's token is not its host's live epoch */
+    static final String STALE_TOKEN = "HX001";
+    /** raised by the fencing trigger: the VM belongs to another host whose lease is live */
+    static final String NOT_OWNER = "HX002";
+
     static boolean isUniqueViolation(SQLException e) {
+        return hasState(e, UNIQUE_VIOLATION);
+    }
+
+    static boolean hasState(Exception e, String state) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof SQLException s) {
-                if (UNIQUE_VIOLATION.equals(s.getSQLState())) {
+                if (state.equals(s.getSQLState())) {
                     return true;
                 }
                 SQLException next = s.getNextException();
-                if (next != null && next != t && UNIQUE_VIOLATION.equals(next.getSQLState())) {
+                if (next != null && next != t && state.equals(next.getSQLState())) {
                     return true;
                 }
             }
@@ -34,6 +44,12 @@ final class PgErrors {
         String reason = e.getMessage();
         if (e instanceof SQLException s && s.getNextException() != null) {
             reason = s.getNextException().getMessage(); // a batch's first message says only "see getNextException"
+        }
+        if (hasState(e, STALE_TOKEN)) {
+            return new LeaseLostException(where + ": " + operation + " refused by the database (" + reason + ")", e);
+        }
+        if (hasState(e, NOT_OWNER)) {
+            return new StoreException(where + ": " + operation + " refused by the database (" + reason + ")", e);
         }
         return new StoreException(where + ": " + operation + " failed (" + reason + ")", e);
     }

@@ -6,6 +6,7 @@ import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
+import io.horcrux.spi.HostLease;
 import io.horcrux.spi.VmCodec;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -27,7 +28,7 @@ import java.util.Map;
 final class PgRows {
     static final String COLUMNS =
             "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json,"
-            + " runtime_forwards";
+            + " runtime_forwards, owner";
 
     final String insert;
     final String insertLabel;
@@ -43,6 +44,10 @@ final class PgRows {
     final String versionOf;
     final String find;
     final String existingIds;
+    /** The VMs of one host, locked for a takeover. */
+    final String ownedForUpdate;
+    /** A host's epoch and whether its lease is live now. */
+    final String leaseState;
     private final String vms;
     private final String labels;
     /** The schema's name, quoted. */
@@ -53,47 +58,55 @@ final class PgRows {
         this.schema = schema;
         vms = schema + ".vms";
         labels = schema + ".vm_labels";
-        insert = "INSERT INTO " + vms + " (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        insert = "INSERT INTO " + vms + " (id, name, status, version, created_at, updated_at, status_reason, runtime_pid,"
+                + " runtime_monitor, runtime_forwards, owner, written_by, written_epoch, spec_json)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         insertLabel = "INSERT INTO " + labels + " (vm_id, key, value) VALUES (?, ?, ?)";
         deleteLabels = "DELETE FROM " + labels + " WHERE vm_id = ?";
         update = "UPDATE " + vms + " SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
-                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ?, runtime_forwards = ?"
-                + " WHERE id = ? AND version = ?";
+                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?, owner = ?,"
+                + " written_by = ?, written_epoch = ?, spec_json = ? WHERE id = ? AND version = ?";
         updateState = "UPDATE " + vms + " SET status = ?, version = ?, created_at = ?, updated_at = ?,"
-                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?"
-                + " WHERE id = ? AND version = ? AND spec_json = ?";
-        delete = "DELETE FROM " + vms + " WHERE id = ? AND version = ?";
+                + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?, owner = ?,"
+                + " written_by = ?, written_epoch = ? WHERE id = ? AND version = ? AND spec_json = ?";
+        // A delete leaves no row for a trigger to check its token on: the WHERE checks it, against
+        // the lease row, in the same statement. A NULL token (a single-host store) passes.
+        delete = "DELETE FROM " + vms + " WHERE id = ? AND version = ? AND (?::text IS NULL OR EXISTS (SELECT 1 FROM "
+                + schema + ".hosts h WHERE h.host = ?::text AND h.epoch = ? AND h.expires_at > clock_timestamp()"
+                + " AND (owner = h.host OR status IN ('STOPPED', 'CRASHED'))))";
         versionOf = "SELECT version FROM " + vms + " WHERE id = ?";
         find = "SELECT " + COLUMNS + " FROM " + vms + " WHERE id = ?";
         existingIds = "SELECT id FROM " + vms + " WHERE id = ANY (?)";
+        ownedForUpdate = "SELECT " + COLUMNS + " FROM " + vms + " WHERE owner = ? ORDER BY id FOR UPDATE";
+        leaseState = "SELECT epoch, (NOT released AND expires_at > clock_timestamp()) FROM " + schema + ".hosts WHERE host = ?";
     }
 
-    /** Binds the eleven columns of {@link #insert}. */
-    static void bindInsert(PreparedStatement ps, Vm vm) throws SQLException {
+    /** Binds the fourteen columns of {@link #insert}. */
+    static void bindInsert(PreparedStatement ps, Vm vm, HostLease token) throws SQLException {
         ps.setString(1, vm.id());
-        bindScalars(ps, 2, vm);
+        bindScalars(ps, 2, vm, token);
     }
 
     /** Binds {@link #update}: the new values, then id and expected version. */
-    static void bindUpdate(PreparedStatement ps, Vm vm, long expectedVersion) throws SQLException {
-        int next = bindScalars(ps, 1, vm);
+    static void bindUpdate(PreparedStatement ps, Vm vm, long expectedVersion, HostLease token) throws SQLException {
+        int next = bindScalars(ps, 1, vm, token);
         ps.setString(next, vm.id());
         ps.setLong(next + 1, expectedVersion);
     }
 
     /** Binds {@link #updateState}; {@code specJson} is the spec the stored row must already hold. */
-    static void bindUpdateState(PreparedStatement ps, Vm vm, long expectedVersion, String specJson) throws SQLException {
-        int next = bindState(ps, 1, vm, true);
+    static void bindUpdateState(PreparedStatement ps, Vm vm, long expectedVersion, String specJson, HostLease token)
+            throws SQLException {
+        int next = bindState(ps, 1, vm, token);
         ps.setString(next++, vm.id());
         ps.setLong(next++, expectedVersion);
         ps.setString(next, specJson);
     }
 
-    private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
+    private static int bindScalars(PreparedStatement ps, int index, Vm vm, HostLease token) throws SQLException {
         ps.setString(index, vm.spec().name());
-        int i = bindState(ps, index + 1, vm, false);
+        int i = bindState(ps, index + 1, vm, token);
         ps.setString(i++, specJson(vm.spec()));
-        bindForwards(ps, i++, vm);
         return i;
     }
 
@@ -106,8 +119,11 @@ final class PgRows {
         }
     }
 
-    /** Binds status .. runtime_monitor, and runtime_forwards after them when {@code withForwards}. */
-    private static int bindState(PreparedStatement ps, int index, Vm vm, boolean withForwards) throws SQLException {
+    /**
+     * Binds status .. runtime_monitor, runtime_forwards, then owner and the writer's fencing token
+     * (NULLs for none).
+     */
+    private static int bindState(PreparedStatement ps, int index, Vm vm, HostLease token) throws SQLException {
         int i = index;
         ps.setString(i++, vm.status().name());
         ps.setLong(i++, vm.version());
@@ -121,8 +137,14 @@ final class PgRows {
             ps.setLong(i++, vm.runtime().pid());
             ps.setString(i++, vm.runtime().monitor());
         }
-        if (withForwards) {
-            bindForwards(ps, i++, vm);
+        bindForwards(ps, i++, vm);
+        ps.setString(i++, vm.owner());
+        if (token == null) {
+            ps.setNull(i++, Types.VARCHAR);
+            ps.setNull(i++, Types.BIGINT);
+        } else {
+            ps.setString(i++, token.host());
+            ps.setLong(i++, token.epoch());
         }
         return i;
     }
@@ -149,7 +171,7 @@ final class PgRows {
                 runtime = new VmRuntime(pid, rs.getString(9), forwards == null ? List.of() : VmCodec.decodeForwards(forwards));
             }
             return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
-                    instant(rs.getLong(6)), rs.getString(7), runtime);
+                    instant(rs.getLong(6)), rs.getString(7), runtime, rs.getString(12));
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {
             throw new StoreException("VM " + id + ": the stored row cannot be read (" + e.getMessage() + ")", e);
         }

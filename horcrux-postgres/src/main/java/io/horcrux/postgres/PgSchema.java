@@ -31,13 +31,14 @@ final class PgSchema {
     static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
     /** Script {@code i} takes the schema from version {@code i} to {@code i + 1}. */
-    static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V4__snapshots.sql");
+    static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V3__hosts.sql",
+            "V4__snapshots.sql");
 
     /** The schema version this code writes and reads. */
     static final int LATEST = SCRIPTS.size();
 
     /** The tables the scripts create: if any exists, the version table must too. */
-    static final List<String> TABLES = List.of("vms", "vm_labels", "vm_snapshots");
+    static final List<String> TABLES = List.of("vms", "vm_labels", "hosts", "vm_snapshots");
 
     static final String VERSION_TABLE = "horcrux_schema";
 
@@ -61,6 +62,12 @@ final class PgSchema {
     static int migrate(Connection c, String schema, String where) throws SQLException {
         c.setAutoCommit(false);
         try {
+            // Stores shared by hosts open side by side: one migrates at a time, the others then find it done.
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?, ?)")) {
+                ps.setInt(1, InventoryLock.CLASS + 1);
+                ps.setInt(2, schema.hashCode());
+                ps.executeQuery().close();
+            }
             int from = check(c, schema, where);
             String quoted = quote(schema);
             if (from < LATEST) {
@@ -175,7 +182,7 @@ final class PgSchema {
 
     /**
      * The statements of a script, {@code ${schema}} replaced by the quoted schema: split at
-     * semicolons that end a line; comment lines dropped.
+     * semicolons that end a line, except inside a {@code $$}-quoted body; comment lines dropped.
      */
     static List<String> statements(String script, String quotedSchema) {
         String text;
@@ -195,7 +202,7 @@ final class PgSchema {
                 continue;
             }
             current.append(line.replace("${schema}", quotedSchema)).append('\n');
-            if (trimmed.endsWith(";")) {
+            if (trimmed.endsWith(";") && current.toString().split("\\$\\$", -1).length % 2 == 1) {
                 result.add(current.toString().strip());
                 current.setLength(0);
             }

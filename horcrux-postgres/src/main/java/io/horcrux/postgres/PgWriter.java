@@ -15,6 +15,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Supplier;
+import io.horcrux.spi.HostLease;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,8 +33,11 @@ final class PgWriter {
     private final PgRows rows;
     private final String where;
     private final Runnable ensureOpen;
+    private final Supplier<HostLease> token;
 
-    PgWriter(Connections connections, PgRows rows, String where, Runnable ensureOpen) {
+    /** @param token the fencing token every write carries: the bound lease, or null for none */
+    PgWriter(Connections connections, PgRows rows, String where, Runnable ensureOpen, Supplier<HostLease> token) {
+        this.token = token;
         this.connections = connections;
         this.rows = rows;
         this.where = where;
@@ -52,6 +57,7 @@ final class PgWriter {
         for (Vm vm : vms) {
             repeated |= !seen.add(vm.id());
         }
+        HostLease writer = token.get();
         try (Connection c = connections.getConnection()) {
             if (repeated) {
                 throw alreadyExists(c, vms);
@@ -60,7 +66,7 @@ final class PgWriter {
                 try (PreparedStatement insertVm = c.prepareStatement(rows.insert);
                      PreparedStatement insertLabel = c.prepareStatement(rows.insertLabel)) {
                     for (Vm vm : vms) {
-                        PgRows.bindInsert(insertVm, vm);
+                        PgRows.bindInsert(insertVm, vm, writer);
                         insertVm.addBatch();
                         PgRows.addLabels(insertLabel, vm);
                     }
@@ -107,17 +113,18 @@ final class PgWriter {
         Objects.requireNonNull(vm, "vm");
         ensureOpen.run();
         String specJson = PgRows.specJson(vm.spec());
+        HostLease writer = token.get();
         try (Connection c = connections.getConnection()) {
             // Most updates are status changes of an unchanged spec: one statement, no label rows.
             try (PreparedStatement ps = c.prepareStatement(rows.updateState)) {
-                PgRows.bindUpdateState(ps, vm, expectedVersion, specJson);
+                PgRows.bindUpdateState(ps, vm, expectedVersion, specJson, writer);
                 if (ps.executeUpdate() == 1) {
                     return;
                 }
             }
             RuntimeException refused = inTransaction(c, () -> {
                 try (PreparedStatement ps = c.prepareStatement(rows.update)) {
-                    PgRows.bindUpdate(ps, vm, expectedVersion);
+                    PgRows.bindUpdate(ps, vm, expectedVersion, writer);
                     if (ps.executeUpdate() == 0) {
                         return missingOrConflict(c, vm.id(), expectedVersion);
                     }
@@ -144,9 +151,16 @@ final class PgWriter {
         ensureOpen.run();
         try (Connection c = connections.getConnection(); PreparedStatement ps = c.prepareStatement(rows.delete)) {
             // One statement is one transaction; the labels go with it (ON DELETE CASCADE).
+            HostLease writer = token.get();
             ps.setString(1, id);
             ps.setLong(2, expectedVersion);
+            ps.setString(3, writer == null ? null : writer.host());
+            ps.setString(4, writer == null ? null : writer.host());
+            ps.setLong(5, writer == null ? 0 : writer.epoch());
             if (ps.executeUpdate() == 0) {
+                if (writer != null) {
+                    PgLeases.requireLive(c, rows, writer, where, "deleting VM " + id);
+                }
                 throw missingOrConflict(c, id, expectedVersion);
             }
         } catch (SQLException e) {

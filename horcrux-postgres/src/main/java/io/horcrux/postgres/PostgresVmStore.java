@@ -99,10 +99,11 @@ public final class PostgresVmStore implements VmStore {
     private final PgReader reads;
     private final PgWriter writes;
     private final PgSnapshots snapshots;
+    private final PgLeases leases; // null unless shared by hosts
     private volatile boolean closed;
 
     PostgresVmStore(String where, InventoryLock lock, HikariDataSource pool, DataSource connections,
-                            PgRows rows, int fetchSize) {
+                            PgRows rows, int fetchSize, boolean shared, String quotedSchema) {
         this.where = where;
         this.lock = lock;
         this.pool = pool;
@@ -114,7 +115,8 @@ public final class PostgresVmStore implements VmStore {
             return c;
         };
         this.reads = new PgReader(borrow, rows, fetchSize, where, this::ensureOpen);
-        this.writes = new PgWriter(borrow, rows, where, this::ensureOpen);
+        this.leases = shared ? new PgLeases(borrow, lock, rows, quotedSchema, where, this::ensureOpen) : null;
+        this.writes = new PgWriter(borrow, rows, where, this::ensureOpen, leases == null ? () -> null : leases::token);
         this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen);
     }
 
@@ -249,6 +251,17 @@ public final class PostgresVmStore implements VmStore {
         return reads.count(query);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Present when the store was opened {@linkplain Builder#sharedByHosts(boolean) shared by
+     * hosts}; see "Several hosts" in the class javadoc.
+     */
+    @Override
+    public Optional<io.horcrux.spi.HostLeases> hostLeases() {
+        return Optional.ofNullable(leases);
+    }
+
     // ---------------------------------------------------------------- lifecycle
 
     /**
@@ -262,6 +275,9 @@ public final class PostgresVmStore implements VmStore {
         }
         closed = true;
         try {
+            if (leases != null) {
+                leases.closeFeeds();
+            }
             reads.close();
             if (pool != null) {
                 pool.close();
@@ -323,6 +339,8 @@ public final class PostgresVmStore implements VmStore {
         boolean leakDetectionSet;
         int fetchSize = 256;
         boolean fetchSizeSet;
+        boolean shared;
+        boolean sharedSet;
 
         private Builder() {
         }
@@ -435,6 +453,20 @@ public final class PostgresVmStore implements VmStore {
                 throw new IllegalArgumentException("fetchSize must be between 1 and 10000, was " + rows);
             }
             this.fetchSize = rows;
+            return this;
+        }
+
+        /**
+         * Whether several hosts share this inventory, each through a store of its own (one per
+         * host, each under a {@code VmManager} with its own {@code host}): the store then offers
+         * {@link PostgresVmStore#hostLeases() host leases}, and every write it makes carries its
+         * host's fencing token, checked by the database. Default false: the store serves its
+         * inventory alone, and keeps other stores out. Stores of the two kinds keep each other
+         * out of one schema.
+         */
+        public Builder sharedByHosts(boolean shared) {
+            sharedSet = once(sharedSet, "sharedByHosts");
+            this.shared = shared;
             return this;
         }
 

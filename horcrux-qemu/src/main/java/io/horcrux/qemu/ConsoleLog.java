@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
@@ -30,8 +31,11 @@ import java.util.regex.Pattern;
 final class ConsoleLog {
     private final Path file;
     private final int maxBytes;
-    private final byte[] ring;
+    /** The kept bytes, a ring; it grows as output comes, up to {@code maxBytes}: a quiet guest costs little. */
+    private byte[] ring = new byte[0];
     private final List<Consumer<String>> followers = new CopyOnWriteArrayList<>();
+    /** Where followers are called: on the appending thread unless {@link #followersOn} says otherwise. */
+    private volatile Executor followerExecutor = Runnable::run;
     private int start;
     private int size;
     private long fileBytes;
@@ -42,7 +46,6 @@ final class ConsoleLog {
     private ConsoleLog(Path file, int maxBytes) {
         this.file = file;
         this.maxBytes = maxBytes;
-        this.ring = new byte[maxBytes];
     }
 
     /** A log for a VM that starts now: what an earlier run printed is dropped. */
@@ -87,10 +90,21 @@ final class ConsoleLog {
         }
         if (!followers.isEmpty()) {
             String text = new String(bytes, offset, length, StandardCharsets.UTF_8);
-            for (Consumer<String> follower : followers) {
-                follower.accept(text);
-            }
+            followerExecutor.execute(() -> {
+                for (Consumer<String> follower : followers) {
+                    follower.accept(text);
+                }
+            });
         }
+    }
+
+    /**
+     * Calls followers on {@code executor} (in order: it must run tasks one at a time, as a
+     * {@link SerialExecutor} does), so that a slow follower never holds up the thread that
+     * appends, which serves other VMs too.
+     */
+    void followersOn(Executor executor) {
+        followerExecutor = java.util.Objects.requireNonNull(executor, "executor");
     }
 
     /** The guest's console is gone (QEMU exited or the driver let go): awaiting ends at once. */
@@ -149,6 +163,13 @@ final class ConsoleLog {
     }
 
     private void keep(byte[] bytes, int offset, int length) {
+        if (size + length > ring.length && ring.length < maxBytes) {
+            byte[] grown = new byte[(int) Math.min(maxBytes, Math.max(Math.max(4096L, 2L * ring.length), (long) size + length))];
+            byte[] kept = snapshot();
+            System.arraycopy(kept, 0, grown, 0, kept.length);
+            ring = grown;
+            start = 0;
+        }
         if (length >= ring.length) {
             System.arraycopy(bytes, offset + length - ring.length, ring, 0, ring.length);
             start = 0;

@@ -12,6 +12,12 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ProcessTable {
     private final Map<String, QemuProcess> running = new ConcurrentHashMap<>();
     private final Map<String, String> crashed = new ConcurrentHashMap<>();
+    private volatile Runnable onRegister = () -> { };
+
+    /** Runs {@code listener} after each {@link #register}: a process is held from then on. */
+    void onRegister(Runnable listener) {
+        onRegister = java.util.Objects.requireNonNull(listener, "listener");
+    }
 
     /** The VM's process, or null when the driver runs none for it. */
     QemuProcess get(String vmId) {
@@ -32,6 +38,7 @@ final class ProcessTable {
             running.put(process.id, process);
         }
         crashed.remove(process.id);
+        onRegister.run();
     }
 
     /**

@@ -24,6 +24,10 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -100,9 +104,11 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Threads</h2>
  * Thread-safe; the manager serialises the calls for one VM, calls for different VMs run in
- * parallel. The driver owns two daemon threads per running VM (its monitor's reader and its
- * console's) and a daemon pool for supervision; {@link #close()} ends them and leaves the VMs
- * running.
+ * parallel. The driver's threads do not grow with the number of VMs: one daemon thread serves
+ * every running VM's monitor and console ({@link MonitorLoop}), one timer checks the processes,
+ * and a pool of at most {@value #EVENT_THREADS} daemon threads handles their events; each runs
+ * only while there is work (none is left once no VM runs). {@link #close()} ends them and
+ * leaves the VMs running.
  */
 public final class QemuDriver implements VmDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
@@ -110,6 +116,10 @@ public final class QemuDriver implements VmDriver {
     static final String INTERNAL_ERROR = "internal-error";
     private static final int MIN_CONSOLE_BYTES = 4 << 10;
     private static final int MAX_CONSOLE_BYTES = 64 << 20;
+    /** The most threads handling VMs' events at once. */
+    static final int EVENT_THREADS = 4;
+    /** How often every running process is checked (an exit is normally noticed at once, by its monitor's end). */
+    private static final Duration PROCESS_CHECK = Duration.ofSeconds(2);
 
     private final StateDirectory state;
     private final QemuImg qemuImg;
@@ -120,6 +130,8 @@ public final class QemuDriver implements VmDriver {
     private final String acceleratorChoice;
     private final ProcessTable table = new ProcessTable();
     private final ExecutorService watcher;
+    private final ScheduledExecutorService timer;
+    private final MonitorLoop loop;
     private final StopSequence stops;
     private final Supervisor supervisor;
     private final QemuLauncher launcher;
@@ -139,20 +151,36 @@ public final class QemuDriver implements VmDriver {
         this.commandLine = b.runAs == null ? line : line.runningAs(b.runAs);
         this.acceleratorChoice = choice.summary();
         AtomicInteger n = new AtomicInteger();
-        this.watcher = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "horcrux-qemu-watch-" + n.incrementAndGet());
+        ThreadPoolExecutor events = new ThreadPoolExecutor(EVENT_THREADS, EVENT_THREADS, 2, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "horcrux-qemu-events-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        events.allowCoreThreadTimeOut(true);
+        this.watcher = events;
+        ScheduledThreadPoolExecutor checks = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "horcrux-qemu-timer");
             t.setDaemon(true);
             return t;
         });
+        // Both threads run only while there is work: none is left by a driver whose VMs all stopped.
+        checks.setKeepAliveTime(2, TimeUnit.SECONDS);
+        checks.allowCoreThreadTimeOut(true);
+        checks.setRemoveOnCancelPolicy(true);
+        this.timer = checks;
+        this.loop = MonitorLoop.onDemand("horcrux-qemu-loop");
         this.stops = new StopSequence(b.qmpTimeout);
         this.supervisor = new Supervisor(table, stops, watcher,
                 "the hypervisor could not run the guest's code and stopped it (QEMU run state internal-error, "
                 + choice.accelerator() + " with CPU model " + choice.cpuModel() + "); QEMU was ended. Try another"
-                + " CPU model (QemuDriver.Builder.cpuModel, or leave it unset to let the probe choose) or Accelerator.TCG");
+                + " CPU model (QemuDriver.Builder.cpuModel, or leave it unset to let the probe choose) or Accelerator.TCG",
+                timer);
+        supervisor.checkProcessesEvery(PROCESS_CHECK);
         this.consoleBytes = b.consoleLogBytes;
         this.seeds = CloudInitSeed.locate();
         this.launcher = new QemuLauncher(commandLine, state, table, supervisor, stops, watcher, b.qmpTimeout,
-                operatorMonitor, consoleBytes, seeds);
+                operatorMonitor, consoleBytes, seeds, loop);
         this.sources = new SourceImages(qemuImg, state.path());
         this.sourcedDisks = new SourcedDisks(qemuImg, sources);
     }
@@ -247,9 +275,10 @@ public final class QemuDriver implements VmDriver {
     }
 
     /**
-     * Creates {@code <stateDirectory>/<vmId>/} (0700) and one image per disk with
-     * {@code qemu-img create}. A raw disk larger than the free space is refused. On any failure
-     * everything created is removed.
+     * Creates {@code <stateDirectory>/<vmId>/} (0700) and one image per disk: a qcow2 image
+     * written by the driver itself, the one {@code qemu-img create} makes but without a process
+     * to spawn; a raw one with {@code qemu-img create}. A raw disk larger than the free space is
+     * refused. On any failure everything created is removed.
      *
      * @throws DriverException if the directory exists or an image cannot be created
      */
@@ -300,6 +329,12 @@ public final class QemuDriver implements VmDriver {
     public Set<String> provisionedIds() {
         ensureOpen();
         return state.provisionedIds();
+    }
+
+    /** Whether the VM has its directory here: one of {@link #provisionedIds()}. */
+    @Override
+    public boolean isProvisioned(String vmId) {
+        return provisionedIds().contains(vmId);
     }
 
     /** Removes the VM's directory and disks, as {@link #deprovision} does, for a VM with no spec left. */
@@ -387,15 +422,13 @@ public final class QemuDriver implements VmDriver {
     @Override
     public void pause(String vmId) {
         QemuProcess vm = connected(vmId, "pause");
-        vm.qmp().execute("stop");
-        vm.commanded(VmStatus.PAUSED);
+        vm.command("stop", VmStatus.PAUSED);
     }
 
     @Override
     public void resume(String vmId) {
         QemuProcess vm = connected(vmId, "resume");
-        vm.qmp().execute("cont");
-        vm.commanded(VmStatus.RUNNING);
+        vm.command("cont", VmStatus.RUNNING);
     }
 
     @Override
@@ -612,6 +645,8 @@ public final class QemuDriver implements VmDriver {
             vm.disconnect();
         }
         table.clear();
+        loop.close();
+        timer.shutdownNow();
         watcher.shutdownNow();
         state.close();
     }

@@ -43,11 +43,13 @@ final class QemuLauncher {
     private final boolean operatorMonitor;
     private final int consoleBytes;
     private final CloudInitSeed seeds;
+    private final MonitorLoop loop;
 
     QemuLauncher(QemuCommandLine commandLine, StateDirectory state, ProcessTable table,
                  Supervisor supervisor, StopSequence stops, ExecutorService pool, Duration qmpTimeout,
-                 boolean operatorMonitor, int consoleBytes, CloudInitSeed seeds) {
+                 boolean operatorMonitor, int consoleBytes, CloudInitSeed seeds, MonitorLoop loop) {
         this.seeds = seeds;
+        this.loop = loop;
         this.commandLine = commandLine;
         this.state = state;
         this.table = table;
@@ -104,8 +106,8 @@ final class QemuLauncher {
             if (operatorMonitor) {
                 restrictSocket(files.operatorSocket());
             }
-            vm.console(SerialConsole.connect(id, files.consoleSocket(), ConsoleLog.fresh(files.serialLog(), consoleBytes),
-                    qmpTimeout, vm::isGone));
+            vm.console(SerialConsole.connect(id, files.consoleSocket(), consoleLog(vm, ConsoleLog.fresh(files.serialLog(),
+                    consoleBytes)), qmpTimeout, vm::isGone, loop));
             connect(vm);
             JsonNode runState = vm.qmp().execute("query-status");
             if (QemuDriver.INTERNAL_ERROR.equals(runState.path("status").asText())) {
@@ -206,8 +208,8 @@ final class QemuLauncher {
                 pool);
         try {
             if (Files.exists(files.consoleSocket(), LinkOption.NOFOLLOW_LINKS)) {
-                attached.console(SerialConsole.connect(id, files.consoleSocket(),
-                        ConsoleLog.resumed(files.serialLog(), consoleBytes), qmpTimeout, attached::isGone));
+                attached.console(SerialConsole.connect(id, files.consoleSocket(), consoleLog(attached,
+                        ConsoleLog.resumed(files.serialLog(), consoleBytes)), qmpTimeout, attached::isGone, loop));
             }
             connect(attached);
             attached.observed(attached.qmp().execute("query-status"));
@@ -242,9 +244,15 @@ final class QemuLauncher {
 
     private void connect(QemuProcess vm) {
         QmpClient client = QmpClient.connect(vm.files.qmpSocket(), qmpTimeout, vm.id,
-                event -> supervisor.onEvent(vm, event), QmpClient.MAX_LINE_BYTES, vm::isGone);
+                event -> supervisor.onEvent(vm, event), QmpClient.MAX_LINE_BYTES, vm::isGone, loop);
         vm.connected(client);
         client.disconnected().thenAccept(reason -> supervisor.onDisconnect(vm, reason));
+    }
+
+    /** The VM's console log, its followers called in order off the loop's thread. */
+    private static ConsoleLog consoleLog(QemuProcess vm, ConsoleLog consoleLog) {
+        consoleLog.followersOn(vm.events);
+        return consoleLog;
     }
 
     private static void restrictSocket(Path socket) throws IOException {

@@ -22,13 +22,14 @@ final class QemuProcess {
     final long startTicks;
     /** The names of the spec's disks, in its order: disk N is QEMU's device {@code diskN}. */
     final List<String> diskNames;
-    /** Handles the VM's monitor events in order, off the monitor's reader thread. */
+    /** Handles the VM's monitor events (and its console's followers) in order, off the monitor loop's thread. */
     final SerialExecutor events;
     private volatile QmpClient qmp;
     /** The driver's end of the serial console, once connected; null before or without one. */
     private volatile SerialConsole console;
     /** RUNNING, PAUSED, or CRASHED after a guest panic or a hypervisor failure. */
     private volatile VmStatus status = VmStatus.RUNNING;
+    private final java.util.concurrent.atomic.AtomicInteger commandsInFlight = new java.util.concurrent.atomic.AtomicInteger();
     /** The spec's port forwards with the host ports QEMU bound, once read; empty before or without any. */
     private volatile List<io.horcrux.model.PortForward> forwards = List.of();
     /** The {@code reason} of the last SHUTDOWN event, or null. */
@@ -39,6 +40,8 @@ final class QemuProcess {
     private boolean ended;
     /** The driver was closed: the process runs on, unwatched. */
     private boolean detached;
+    /** Its exit is being awaited (its monitor closed, or the process check found it gone). */
+    private boolean exitWatched;
 
     /** A process whose disks are not known (one that is only to be ended). */
     QemuProcess(String id, VmFiles files, long pid, long startTicks, Executor pool) {
@@ -115,6 +118,26 @@ final class QemuProcess {
         status = now;
     }
 
+    /**
+     * Runs a pause or resume of the driver's own ({@code stop}, {@code cont}) and takes
+     * {@code after} as the status once it succeeded. While it runs, the STOP or RESUME it causes
+     * is known as the driver's ({@link #commandInFlight()}), not news.
+     */
+    void command(String command, VmStatus after) {
+        commandsInFlight.incrementAndGet();
+        try {
+            qmp.execute(command);
+            commanded(after);
+        } finally {
+            commandsInFlight.decrementAndGet();
+        }
+    }
+
+    /** Whether a pause or resume of the driver's own is under way: a STOP or RESUME now is its doing. */
+    boolean commandInFlight() {
+        return commandsInFlight.get() > 0;
+    }
+
     /** The guest panicked: CRASHED, whatever QEMU reports next. */
     void panicked() {
         status = VmStatus.CRASHED;
@@ -152,6 +175,13 @@ final class QemuProcess {
     synchronized void abandon() {
         stopRequested = true;
         ended = true;
+    }
+
+    /** Whether this is the first call: the exit is to be awaited once, however it was noticed. */
+    synchronized boolean watchExit() {
+        boolean first = !exitWatched;
+        exitWatched = true;
+        return first;
     }
 
     /** The process's end was handled. */

@@ -10,7 +10,6 @@ import java.net.SocketException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
@@ -41,9 +40,11 @@ import org.slf4j.LoggerFactory;
  * A persistent connection to one QEMU Machine Protocol (QMP) monitor on a Unix socket.
  *
  * <p>{@link #connect(Path, Duration)} reads QEMU's greeting and negotiates capabilities;
- * then {@link #execute(String)} sends commands. One daemon reader thread per connection reads
- * every line QEMU sends, hands each reply to the caller waiting for it, and delivers
- * asynchronous {@link QmpEvent events} to the listeners: an event is never mistaken for a reply.
+ * then {@link #execute(String)} sends commands. Every line QEMU sends is read by a
+ * {@link MonitorLoop} (a selector thread that may serve the monitors of many VMs: the driver's
+ * clients share one; a client made with {@link #connect(Path, Duration)} has its own), which
+ * hands each reply to the caller waiting for it and delivers asynchronous
+ * {@link QmpEvent events} to the listeners: an event is never mistaken for a reply.
  *
  * <h2>Which reply is whose</h2>
  * QEMU reads its monitor about one byte per turn of its main loop, so every byte of a command
@@ -69,9 +70,12 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <h2>Threads</h2>
- * Thread-safe: any number of threads may execute commands at once. Event listeners run on the
- * reader thread, in the order QEMU sent the events, and must not block. {@link #close()} is
- * idempotent and returns once the reader thread has ended.
+ * Thread-safe: any number of threads may execute commands at once; a command blocks its caller
+ * until the loop completes its reply, or the timeout. Event listeners run on the loop's thread,
+ * in the order QEMU sent the events, and must not block (they would hold up every monitor the
+ * loop serves). {@link #close()} is idempotent and returns once the loop has let go of the
+ * connection (and, for a client with its own loop, once that thread has ended): no listener
+ * runs after it.
  */
 public final class QmpClient implements AutoCloseable {
     /** The longest line accepted from QEMU, in bytes; a longer one is a protocol violation. */
@@ -81,7 +85,9 @@ public final class QmpClient implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final AtomicLong CONNECTIONS = new AtomicLong();
 
-    private final SocketChannel channel;
+    private final MonitorLoop.Connection channel;
+    /** The loop this client started for itself and ends on close; null on a shared loop. */
+    private final MonitorLoop ownLoop;
     private final String label;
     private final Duration defaultTimeout;
     private final int maxLineBytes;
@@ -94,23 +100,22 @@ public final class QmpClient implements AutoCloseable {
     private final CompletableFuture<String> disconnected = new CompletableFuture<>();
     private long lastId; // guarded by writeLock
     private final Object writeLock = new Object();
-    private final Thread reader;
+    private final LineReader reader = new LineReader();
     private volatile String closedReason;
 
     private record Pending(String command, CompletableFuture<JsonNode> reply) {
     }
 
-    private QmpClient(SocketChannel channel, String label, Duration defaultTimeout, int maxLineBytes,
-                      Consumer<QmpEvent> firstListener) {
-        this.channel = channel;
+    private QmpClient(SocketChannel socket, MonitorLoop loop, boolean ownLoop, String label, Duration defaultTimeout,
+                      int maxLineBytes, Consumer<QmpEvent> firstListener) throws IOException {
         this.label = label;
         this.defaultTimeout = defaultTimeout;
         this.maxLineBytes = maxLineBytes;
+        this.ownLoop = ownLoop ? loop : null;
         if (firstListener != null) {
             listeners.add(firstListener);
         }
-        this.reader = new Thread(this::readLoop, "horcrux-qmp-" + label + "-" + CONNECTIONS.incrementAndGet());
-        this.reader.setDaemon(true);
+        this.channel = loop.register(socket, reader);
     }
 
     /**
@@ -132,12 +137,33 @@ public final class QmpClient implements AutoCloseable {
      */
     static QmpClient connect(Path socket, Duration timeout, String label, Consumer<QmpEvent> listener,
                              int maxLineBytes, BooleanSupplier serverGone) {
+        return connect(socket, timeout, label, listener, maxLineBytes, serverGone, null);
+    }
+
+    /**
+     * As {@link #connect(Path, Duration, String, Consumer, int, BooleanSupplier)}, served by
+     * {@code loop} (shared with other clients; not closed with this one), or by a loop of its
+     * own when {@code loop} is null.
+     */
+    static QmpClient connect(Path socket, Duration timeout, String label, Consumer<QmpEvent> listener,
+                             int maxLineBytes, BooleanSupplier serverGone, MonitorLoop loop) {
         Objects.requireNonNull(socket, "socket");
         requirePositive(timeout, "timeout");
         long deadline = System.nanoTime() + timeout.toNanos();
         SocketChannel channel = openWithRetry(socket, deadline, label, serverGone);
-        QmpClient client = new QmpClient(channel, label, timeout, maxLineBytes, listener);
-        client.reader.start();
+        boolean own = loop == null;
+        MonitorLoop serving = own ? MonitorLoop.start("horcrux-qmp-" + label + "-" + CONNECTIONS.incrementAndGet()) : loop;
+        QmpClient client;
+        try {
+            client = new QmpClient(channel, serving, own, label, timeout, maxLineBytes, listener);
+            client.channel.start();
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(channel);
+            if (own) {
+                serving.close();
+            }
+            throw new DriverException("QMP " + label + ": cannot serve the connection to " + socket + ": " + e, e);
+        }
         try {
             client.awaitGreeting(deadline);
             client.execute("qmp_capabilities", Map.of(), remaining(deadline));
@@ -249,13 +275,11 @@ public final class QmpClient implements AutoCloseable {
                     tagged.put(id, p);
                     bytes = withId(body, id);
                 }
-                ByteBuffer buffer = ByteBuffer.wrap(bytes);
-                while (buffer.hasRemaining()) {
-                    channel.write(buffer);
-                }
+                channel.write(ByteBuffer.wrap(bytes));
             }
             return p.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (IOException e) {
+            untagged.compareAndSet(p, null); // nothing of it was sent: no reply is owed
             String reason = closedReason;
             throw new DriverException("QMP " + label + ": cannot send '" + command + "': "
                     + (reason != null ? "connection closed (" + reason + ")" : e.toString()), e);
@@ -283,7 +307,7 @@ public final class QmpClient implements AutoCloseable {
     }
 
     /**
-     * Adds a listener for events; it runs on the reader thread and must not block.
+     * Adds a listener for events; it runs on the loop's thread and must not block.
      *
      * @return closing it removes the listener
      */
@@ -307,12 +331,8 @@ public final class QmpClient implements AutoCloseable {
     @Override
     public void close() {
         shutdown("closed by the client");
-        if (Thread.currentThread() != reader) {
-            try {
-                reader.join(TimeUnit.SECONDS.toMillis(5));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        if (ownLoop != null) {
+            ownLoop.close();
         }
     }
 
@@ -323,30 +343,21 @@ public final class QmpClient implements AutoCloseable {
 
     // ---------------------------------------------------------------- reader
 
-    private void readLoop() {
-        ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
-        byte[] line = new byte[4096];
-        int length = 0;
-        try {
-            while (true) {
-                buffer.clear();
-                int n = channel.read(buffer);
-                if (n < 0) {
-                    shutdown(length > 0 ? "QEMU closed the connection in the middle of a message"
-                            : "QEMU closed the connection");
-                    return;
-                }
-                byte[] data = buffer.array();
-                for (int i = 0; i < n; i++) {
+    /** Splits what the loop reads into lines and handles each; on the loop's thread. */
+    private final class LineReader implements MonitorLoop.Handler {
+        private byte[] line = new byte[4096];
+        private int length;
+
+        @Override
+        public void received(byte[] data, int n) {
+            try {
+                for (int i = 0; i < n && closedReason == null; i++) {
                     byte b = data[i];
                     if (b == '\n') {
                         if (length > 0) {
                             handleLine(line, length);
                         }
                         length = 0;
-                        if (closedReason != null) {
-                            return;
-                        }
                     } else {
                         if (length == maxLineBytes) {
                             shutdown("protocol error: a line longer than " + maxLineBytes + " bytes");
@@ -358,14 +369,22 @@ public final class QmpClient implements AutoCloseable {
                         line[length++] = b;
                     }
                 }
+                if (length == 0 && line.length > 4096) {
+                    line = new byte[4096]; // a long reply is not kept for the connection's life
+                }
+            } catch (RuntimeException e) {
+                log.warn("QMP {}: reader failed", label, e);
+                shutdown("reader failed: " + e);
             }
-        } catch (ClosedChannelException e) {
-            shutdown("closed by the client");
-        } catch (IOException e) {
-            shutdown("read failed: " + e);
-        } catch (RuntimeException e) {
-            log.warn("QMP {}: reader failed", label, e);
-            shutdown("reader failed: " + e);
+        }
+
+        @Override
+        public void closed(boolean endOfStream, String reason) {
+            if (endOfStream) {
+                shutdown(length > 0 ? "QEMU closed the connection in the middle of a message" : "QEMU closed the connection");
+            } else {
+                shutdown(reason);
+            }
         }
     }
 
@@ -444,7 +463,10 @@ public final class QmpClient implements AutoCloseable {
             }
             closedReason = reason;
         }
-        closeQuietly(channel);
+        channel.close(reason);
+        if (ownLoop != null) {
+            ownLoop.close(); // its only connection ended: the thread ends with it
+        }
         DriverException failure = new DriverException("QMP " + label + ": connection lost: " + reason);
         greeting.completeExceptionally(failure);
         List<Pending> waiting = new ArrayList<>(tagged.values());

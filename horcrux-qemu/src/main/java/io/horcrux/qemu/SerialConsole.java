@@ -14,37 +14,55 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The driver's end of a VM's first serial port: QEMU serves it on a Unix socket, and this reads
- * everything the guest prints into the VM's {@link ConsoleLog} on a daemon thread, and types
- * what {@link #write(String)} is given. It ends when QEMU closes the socket (the VM stopped) or
- * the driver closes it; the log stays readable.
+ * The driver's end of a VM's first serial port: QEMU serves it on a Unix socket, and the
+ * driver's {@link MonitorLoop} (the thread that serves every VM's monitor and console) reads
+ * everything the guest prints into the VM's {@link ConsoleLog}; {@link #write(String)} types
+ * what it is given. It ends when QEMU closes the socket (the VM stopped) or the driver closes
+ * it; the log stays readable.
  */
 final class SerialConsole implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SerialConsole.class);
     /** The most one {@link #write(String)} may type, in UTF-8 bytes. */
     static final int MAX_WRITE_BYTES = 64 * 1024;
+    private static final String CLOSED = "closed by the driver";
 
     private final String vmId;
     private final ConsoleLog consoleLog;
-    private final SocketChannel channel;
-    private final Thread reader;
+    private final MonitorLoop.Connection channel;
 
-    private SerialConsole(String vmId, ConsoleLog consoleLog, SocketChannel channel) {
+    private SerialConsole(String vmId, ConsoleLog consoleLog, SocketChannel socket, MonitorLoop loop) throws IOException {
         this.vmId = vmId;
         this.consoleLog = consoleLog;
-        this.channel = channel;
-        this.reader = new Thread(this::read, "horcrux-qemu-console-" + vmId);
-        reader.setDaemon(true);
+        this.channel = loop.register(socket, new MonitorLoop.Handler() {
+            @Override
+            public void received(byte[] bytes, int length) {
+                try {
+                    consoleLog.append(bytes, 0, length);
+                } catch (UncheckedIOException e) {
+                    log.warn("VM {}: console output lost: {}", vmId, e.getMessage());
+                }
+            }
+
+            @Override
+            public void closed(boolean endOfStream, String reason) {
+                if (!endOfStream && !reason.equals(CLOSED)) {
+                    log.debug("VM {}: console reader ended: {}", vmId, reason);
+                }
+                consoleLog.end();
+            }
+        });
     }
 
     /**
      * Connects to the console socket, retrying until {@code timeout} (QEMU makes it before it
      * daemonizes, so it is normally there at once) or until {@code gone} says QEMU has exited.
      *
+     * {@code loop} serves it from then on.
+     *
      * @throws DriverException if it cannot be reached
      */
     static SerialConsole connect(String vmId, Path socket, ConsoleLog consoleLog, Duration timeout,
-                                 java.util.function.BooleanSupplier gone) {
+                                 java.util.function.BooleanSupplier gone, MonitorLoop loop) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             try {
@@ -55,8 +73,14 @@ final class SerialConsole implements AutoCloseable {
                     channel.close();
                     throw e;
                 }
-                SerialConsole console = new SerialConsole(vmId, consoleLog, channel);
-                console.reader.start();
+                SerialConsole console;
+                try {
+                    console = new SerialConsole(vmId, consoleLog, channel, loop);
+                    console.channel.start();
+                } catch (IOException | RuntimeException e) {
+                    channel.close();
+                    throw new DriverException("VM '" + vmId + "': cannot serve its serial console: " + e, e);
+                }
                 return console;
             } catch (IOException e) {
                 if (gone.getAsBoolean()) {
@@ -92,15 +116,10 @@ final class SerialConsole implements AutoCloseable {
             throw new IllegalArgumentException("text must be at most " + MAX_WRITE_BYTES + " bytes in UTF-8, was "
                     + bytes.length);
         }
-        ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        synchronized (channel) {
-            try {
-                while (buffer.hasRemaining()) {
-                    channel.write(buffer);
-                }
-            } catch (IOException e) {
-                throw new DriverException("VM '" + vmId + "': cannot write to its serial console: " + e, e);
-            }
+        try {
+            channel.write(ByteBuffer.wrap(bytes));
+        } catch (IOException e) {
+            throw new DriverException("VM '" + vmId + "': cannot write to its serial console: " + e, e);
         }
     }
 
@@ -108,33 +127,9 @@ final class SerialConsole implements AutoCloseable {
         return channel.isOpen() && !consoleLog.isEnded();
     }
 
-    private void read() {
-        ByteBuffer buffer = ByteBuffer.allocate(8192);
-        try {
-            while (true) {
-                buffer.clear();
-                int n = channel.read(buffer);
-                if (n < 0) {
-                    break;
-                }
-                consoleLog.append(buffer.array(), 0, n);
-            }
-        } catch (IOException | UncheckedIOException e) {
-            if (channel.isOpen()) {
-                log.debug("VM {}: console reader ended: {}", vmId, e.toString());
-            }
-        } finally {
-            consoleLog.end();
-        }
-    }
-
     /** Lets go of the console; the guest runs on. Idempotent. */
     @Override
     public void close() {
-        try {
-            channel.close();
-        } catch (IOException e) {
-            log.debug("VM {}: closing its console: {}", vmId, e.toString());
-        }
+        channel.close(CLOSED);
     }
 }

@@ -1,7 +1,6 @@
 package io.horcrux.qemu;
 
 import java.util.ArrayDeque;
-import java.util.Queue;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -9,13 +8,17 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs tasks one at a time, in the order given, on threads of a shared pool: the events of one
  * VM are handled in order without a thread of their own, and a slow one (a QMP command it
- * sends) never holds up the monitor's reader or another VM's events.
+ * sends) never holds up the monitor's reader or another VM's events. A VM with many events
+ * queued (a guest resetting in a loop) runs {@value #BATCH} of them and then goes to the back of
+ * the pool's queue, so the other VMs' events are not starved.
  */
 final class SerialExecutor implements Executor {
     private static final Logger log = LoggerFactory.getLogger(SerialExecutor.class);
+    /** The most tasks run in one turn on a pool thread before the others get it. */
+    static final int BATCH = 64;
 
     private final Executor pool;
-    private final Queue<Runnable> tasks = new ArrayDeque<>();
+    private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
     private boolean draining;
 
     SerialExecutor(Executor pool) {
@@ -44,7 +47,7 @@ final class SerialExecutor implements Executor {
     }
 
     private void drain() {
-        while (true) {
+        for (int run = 0; ; run++) {
             Runnable task;
             synchronized (tasks) {
                 task = tasks.poll();
@@ -52,6 +55,20 @@ final class SerialExecutor implements Executor {
                     draining = false;
                     return;
                 }
+            }
+            if (run == BATCH) {
+                synchronized (tasks) {
+                    tasks.addFirst(task);
+                }
+                try {
+                    pool.execute(this::drain); // still draining: the rest run after the others' turn
+                } catch (RuntimeException e) {
+                    synchronized (tasks) {
+                        tasks.clear();
+                        draining = false;
+                    }
+                }
+                return;
             }
             try {
                 task.run();

@@ -129,7 +129,11 @@ final class StateDirectory implements AutoCloseable {
                                 + disk.sizeBytes() + " bytes does not fit in the " + free + " bytes free in " + dir);
                     }
                 }
-                qemuImg.create(image, disk.format(), disk.sizeBytes());
+                if (disk.format() == DiskFormat.QCOW2) {
+                    Qcow2Image.create(image, disk.sizeBytes()); // no qemu-img process: see Qcow2Image
+                } else {
+                    qemuImg.create(image, disk.format(), disk.sizeBytes());
+                }
                 Files.setPosixFilePermissions(image, VmFiles.OWNER_ONLY_FILE);
             }
             log.debug("VM {}: provisioned {} disk(s) in {}", spec.id(), spec.disks().size(), dir);

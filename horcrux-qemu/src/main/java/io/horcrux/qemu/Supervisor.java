@@ -3,7 +3,10 @@ package io.horcrux.qemu;
 import io.horcrux.DriverException;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.DriverObserver;
+import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
@@ -14,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * {@link DriverObserver} what happened that the driver did not do: an exit (STOPPED when the
  * guest powered off or QEMU quit on a command, CRASHED otherwise), a pause or resume from
  * another monitor, a guest's own reboot, a guest panic, a guest the hypervisor cannot run. Events of one VM are
- * handled in order on the shared pool, never on a monitor's reader thread.
+ * handled in order on the shared pool, never on the monitor loop's thread. An exit is noticed
+ * without a thread per VM: by the monitor's end of file, then the {@link ProcessWatch}'s batched
+ * check that the process is gone; and by its periodic check of every running process.
  */
 final class Supervisor implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Supervisor.class);
@@ -23,6 +28,9 @@ final class Supervisor implements AutoCloseable {
     private final StopSequence stops;
     private final ExecutorService pool;
     private final String hypervisorFailure;
+    private final ProcessWatch watch;
+    /** The timer this supervisor made for itself and ends on close; null when it was given one. */
+    private final ScheduledExecutorService ownTimer;
     private volatile DriverObserver observer = (id, status, reason) -> { };
     private volatile boolean closed;
 
@@ -31,10 +39,33 @@ final class Supervisor implements AutoCloseable {
      *                          internal error: it names the accelerator and CPU model and the fix
      */
     Supervisor(ProcessTable table, StopSequence stops, ExecutorService pool, String hypervisorFailure) {
+        this(table, stops, pool, hypervisorFailure, null);
+    }
+
+    /**
+     * As {@link #Supervisor(ProcessTable, StopSequence, ExecutorService, String)}, checking
+     * processes on {@code timer} (shared; not shut down here), or on a timer of its own when null.
+     */
+    Supervisor(ProcessTable table, StopSequence stops, ExecutorService pool, String hypervisorFailure,
+               ScheduledExecutorService timer) {
         this.table = table;
         this.stops = stops;
         this.pool = pool;
         this.hypervisorFailure = hypervisorFailure;
+        this.ownTimer = timer == null ? Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "horcrux-qemu-supervisor-timer");
+            t.setDaemon(true);
+            return t;
+        }) : null;
+        this.watch = new ProcessWatch(timer == null ? ownTimer : timer, pool);
+    }
+
+    /**
+     * Checks every running process each {@code period}: one found gone while its monitor is still
+     * open (nothing closed it) is handled as an exit.
+     */
+    void checkProcessesEvery(Duration period) {
+        watch.sweepEvery(period, table, vm -> onDisconnect(vm, "QEMU exited (found by the process check)"));
     }
 
     void setObserver(DriverObserver observer) {
@@ -46,14 +77,22 @@ final class Supervisor implements AutoCloseable {
         return hypervisorFailure;
     }
 
-    /** An asynchronous event from the VM's monitor; called on the monitor's reader thread. */
+    /** An asynchronous event from the VM's monitor; called on the monitor loop's thread. */
     void onEvent(QemuProcess vm, QmpEvent event) {
         switch (event.name()) {
             case "SHUTDOWN" -> vm.shutdownReason(event.data().path("reason").asText("unknown"));
             // A STOP is a pause, or the hypervisor giving up on the guest: only the run state tells,
-            // and asking for it cannot wait on the monitor's reader thread, which this is.
-            case "STOP" -> inOrder(vm, () -> onStop(vm));
-            case "RESUME" -> inOrder(vm, () -> changed(vm, VmStatus.PAUSED, VmStatus.RUNNING, "resumed (RESUME event)"));
+            // and asking for it cannot wait on the monitor loop's thread, which this is.
+            // Whether the driver's own pause or resume caused it is known only now: it ends with the reply.
+            case "STOP" -> {
+                boolean driversOwn = vm.commandInFlight();
+                inOrder(vm, () -> onStop(vm, driversOwn));
+            }
+            case "RESUME" -> {
+                if (!vm.commandInFlight()) {
+                    inOrder(vm, () -> changed(vm, VmStatus.PAUSED, VmStatus.RUNNING, "resumed (RESUME event)"));
+                }
+            }
             case "RESET" -> {
                 // The guest's own reboot, not a system_reset sent over a monitor: it runs on.
                 if (event.data().path("guest").asBoolean(false)) {
@@ -70,11 +109,11 @@ final class Supervisor implements AutoCloseable {
 
     /** The VM's monitor closed: QEMU exited, or was killed, or dropped the connection. */
     void onDisconnect(QemuProcess vm, String reason) {
-        if (closed || !vm.isSupervised() || !table.holds(vm)) {
+        if (closed || !vm.isSupervised() || !table.holds(vm) || !vm.watchExit()) {
             return;
         }
         try {
-            pool.execute(() -> noticeExit(vm, reason));
+            watch.awaitGone(vm, StopSequence.EXIT_AFTER_EOF.multipliedBy(2), gone -> noticeExit(vm, reason, gone));
         } catch (RejectedExecutionException e) {
             log.debug("VM {}: monitor closed while the driver closes", vm.id);
         }
@@ -88,7 +127,7 @@ final class Supervisor implements AutoCloseable {
         }
     }
 
-    private void onStop(QemuProcess vm) {
+    private void onStop(QemuProcess vm, boolean driversOwn) {
         if (vm.status() != VmStatus.RUNNING) {
             return; // paused already, or CRASHED by a GUEST_PANICKED that came first
         }
@@ -101,7 +140,7 @@ final class Supervisor implements AutoCloseable {
         }
         if (QemuDriver.INTERNAL_ERROR.equals(runState)) {
             endAsCrashed(vm, hypervisorFailure);
-        } else if (!"guest-panicked".equals(runState)) {
+        } else if (!"guest-panicked".equals(runState) && !driversOwn) {
             changed(vm, VmStatus.RUNNING, VmStatus.PAUSED, "paused (STOP event)");
         }
     }
@@ -130,8 +169,7 @@ final class Supervisor implements AutoCloseable {
         }
     }
 
-    private void noticeExit(QemuProcess vm, String monitorReason) {
-        boolean gone = stops.waitGone(vm, StopSequence.EXIT_AFTER_EOF.multipliedBy(2), false);
+    private void noticeExit(QemuProcess vm, String monitorReason, boolean gone) {
         if (!vm.takeUnexpectedExit(gone)) {
             return;
         }
@@ -182,5 +220,8 @@ final class Supervisor implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        if (ownTimer != null) {
+            ownTimer.shutdownNow();
+        }
     }
 }

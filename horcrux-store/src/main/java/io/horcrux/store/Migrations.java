@@ -22,7 +22,8 @@ final class Migrations {
     private static final Logger log = LoggerFactory.getLogger(SqliteVmStore.class);
 
     /** Script {@code i} takes the schema from version {@code i} to {@code i + 1}. */
-    static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V4__snapshots.sql");
+    static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V3__owner.sql",
+            "V4__snapshots.sql");
 
     /** The schema version this code writes and reads. */
     static final int LATEST = SCRIPTS.size();

@@ -38,6 +38,7 @@ final class SqliteReader implements AutoCloseable {
     private final HikariDataSource pool;
     private final ReaderStatements statements = new ReaderStatements();
     private final Set<VmCursor> cursors = ConcurrentHashMap.newKeySet();
+    private final SpecMemo specs = new SpecMemo();
 
     /** @param ensureOpen throws if the store is closed */
     SqliteReader(DataSource dataSource, int poolSize, Duration busyTimeout, Duration leakDetectionThreshold,
@@ -64,7 +65,7 @@ final class SqliteReader implements AutoCloseable {
             PreparedStatement ps = statements.prepare(c, VmRows.FIND);
             ps.setString(1, id);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(VmRows.read(rs)) : Optional.empty();
+                return rs.next() ? Optional.of(VmRows.read(rs, specs)) : Optional.empty();
             }
         } catch (SQLException e) {
             throw failure("reading VM " + id, e);
@@ -85,7 +86,7 @@ final class SqliteReader implements AutoCloseable {
                         more = true;
                         break;
                     }
-                    items.add(VmRows.read(rs));
+                    items.add(VmRows.read(rs, specs));
                 }
             }
         } catch (SQLException e) {
@@ -106,7 +107,7 @@ final class SqliteReader implements AutoCloseable {
             select.bind(ps);
             ResultSet rs = ps.executeQuery();
             VmCursor[] self = new VmCursor[1];
-            VmCursor cursor = new VmCursor(c, ps, rs, where, () -> cursors.remove(self[0]));
+            VmCursor cursor = new VmCursor(c, ps, rs, specs, where, () -> cursors.remove(self[0]));
             self[0] = cursor;
             cursors.add(cursor);
             try {

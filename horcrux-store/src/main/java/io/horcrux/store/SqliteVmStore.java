@@ -48,6 +48,14 @@ import org.sqlite.SQLiteDataSource;
  * {@code journal_mode=WAL}, the {@linkplain Builder#synchronous(Synchronous) synchronous}
  * mode, {@code busy_timeout} and {@code foreign_keys=ON}. The store is thread-safe.
  *
+ * <h2>Reads</h2>
+ * A read selects only the columns a {@link Vm} needs and decodes each distinct stored spec
+ * once: a row whose spec is byte for byte one read before gets the same immutable
+ * {@link io.horcrux.model.VmSpec} again (status, version and timestamps always come from the
+ * row). The specs are remembered in a bounded table of soft references (at most 16,384), which
+ * the garbage collector empties before the heap runs out; a listing of an unchanged inventory
+ * allocates well under a kilobyte per VM.
+ *
  * <h2>Layout</h2>
  * A row per VM with indexed columns for what queries filter and sort on (id, name, status,
  * version, timestamps) and the spec as JSON; labels are copied to their own table with an

@@ -19,14 +19,17 @@ final class VmCursor implements Spliterator<Vm>, AutoCloseable {
     private final Connection connection;
     private final PreparedStatement statement;
     private final ResultSet rows;
+    private final SpecMemo specs;
     private final String where;
     private final Runnable onClose;
     private boolean closed;
 
-    VmCursor(Connection connection, PreparedStatement statement, ResultSet rows, String where, Runnable onClose) {
+    VmCursor(Connection connection, PreparedStatement statement, ResultSet rows, SpecMemo specs, String where,
+             Runnable onClose) {
         this.connection = connection;
         this.statement = statement;
         this.rows = rows;
+        this.specs = specs;
         this.where = where;
         this.onClose = onClose;
     }
@@ -43,7 +46,7 @@ final class VmCursor implements Spliterator<Vm>, AutoCloseable {
                     close();
                     return false;
                 }
-                vm = VmRows.read(rows);
+                vm = VmRows.read(rows, specs);
             } catch (SQLException e) {
                 close();
                 throw new StoreException(where + ": reading the inventory failed (" + e.getMessage() + ")", e);

@@ -27,13 +27,14 @@ import java.util.Set;
 final class VmRows {
     static final String COLUMNS =
             "id, name, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, spec_json,"
-            + " runtime_forwards";
+            + " runtime_forwards, owner";
 
-    static final String INSERT = "INSERT INTO vms (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static final String INSERT = "INSERT INTO vms (id, name, status, version, created_at, updated_at, status_reason,"
+            + " runtime_pid, runtime_monitor, runtime_forwards, owner, spec_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     static final String INSERT_LABEL = "INSERT INTO vm_labels (vm_id, key, value) VALUES (?, ?, ?)";
     static final String DELETE_LABELS = "DELETE FROM vm_labels WHERE vm_id = ?";
     static final String UPDATE = "UPDATE vms SET name = ?, status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, spec_json = ?, runtime_forwards = ?"
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?, owner = ?, spec_json = ?"
             + " WHERE id = ? AND version = ?";
     /**
      * The common update: the spec (and so name and labels) is unchanged, only the status, its
@@ -41,16 +42,23 @@ final class VmRows {
      * falls back to {@link #UPDATE} with the labels.
      */
     static final String UPDATE_STATE = "UPDATE vms SET status = ?, version = ?, created_at = ?, updated_at = ?,"
-            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?"
+            + " status_reason = ?, runtime_pid = ?, runtime_monitor = ?, runtime_forwards = ?, owner = ?"
             + " WHERE id = ? AND version = ? AND spec_json = ?";
     static final String DELETE = "DELETE FROM vms WHERE id = ? AND version = ?";
     static final String VERSION_OF = "SELECT version FROM vms WHERE id = ?";
-    static final String FIND = "SELECT " + COLUMNS + " FROM vms WHERE id = ?";
+    /**
+     * What a read selects, in the order {@link #read} takes them: not the name, which is in the
+     * spec, and the id last, read only to name a row that cannot be read.
+     */
+    static final String READ_COLUMNS =
+            "spec_json, status, version, created_at, updated_at, status_reason, runtime_pid, runtime_monitor, id,"
+            + " runtime_forwards, owner";
+    static final String FIND = "SELECT " + READ_COLUMNS + " FROM vms WHERE id = ?";
 
     private VmRows() {
     }
 
-    /** Binds the eleven columns of {@link #INSERT}. */
+    /** Binds the twelve columns of {@link #INSERT}. */
     static void bindInsert(PreparedStatement ps, Vm vm) throws SQLException {
         ps.setString(1, vm.id());
         bindScalars(ps, 2, vm);
@@ -65,18 +73,17 @@ final class VmRows {
 
     /** Binds {@link #UPDATE_STATE}; {@code specJson} is the spec the stored row must already hold. */
     static void bindUpdateState(PreparedStatement ps, Vm vm, long expectedVersion, String specJson) throws SQLException {
-        int next = bindState(ps, 1, vm, true);
+        int next = bindState(ps, 1, vm);
         ps.setString(next++, vm.id());
         ps.setLong(next++, expectedVersion);
         ps.setString(next, specJson);
     }
 
-    /** Binds name .. runtime_forwards from {@code index}; returns the next free index. */
+    /** Binds name .. spec_json from {@code index}; returns the next free index. */
     private static int bindScalars(PreparedStatement ps, int index, Vm vm) throws SQLException {
         ps.setString(index, vm.spec().name());
-        int i = bindState(ps, index + 1, vm, false);
+        int i = bindState(ps, index + 1, vm);
         ps.setString(i++, specJson(vm.spec()));
-        bindForwards(ps, i++, vm);
         return i;
     }
 
@@ -89,11 +96,8 @@ final class VmRows {
         }
     }
 
-    /**
-     * Binds status .. runtime_monitor from {@code index}, and runtime_forwards after them when
-     * {@code withForwards}; returns the next free index.
-     */
-    private static int bindState(PreparedStatement ps, int index, Vm vm, boolean withForwards) throws SQLException {
+    /** Binds status .. runtime_monitor, runtime_forwards and owner from {@code index}; returns the next free index. */
+    private static int bindState(PreparedStatement ps, int index, Vm vm) throws SQLException {
         int i = index;
         ps.setString(i++, vm.status().name());
         ps.setLong(i++, vm.version());
@@ -107,9 +111,8 @@ final class VmRows {
             ps.setLong(i++, vm.runtime().pid());
             ps.setString(i++, vm.runtime().monitor());
         }
-        if (withForwards) {
-            bindForwards(ps, i++, vm);
-        }
+        bindForwards(ps, i++, vm);
+        ps.setString(i++, vm.owner());
         return i;
     }
 
@@ -123,22 +126,60 @@ final class VmRows {
         }
     }
 
-    /** The VM of the current row of a result set selecting {@link #COLUMNS}. */
-    static Vm read(ResultSet rs) throws SQLException {
-        String id = rs.getString(1);
+    /**
+     * The VM of the current row of a result set selecting {@link #READ_COLUMNS}; its spec
+     * through {@code specs}, which decodes each distinct spec once.
+     */
+    static Vm read(ResultSet rs, SpecMemo specs) throws SQLException {
         try {
-            VmSpec spec = VmCodec.decodeSpec(rs.getBytes(10));
-            long pid = rs.getLong(8);
+            VmSpec spec = specs.decode(rs.getBytes(1));
+            long pid = rs.getLong(7);
             VmRuntime runtime = null;
             if (!rs.wasNull()) {
-                String forwards = rs.getString(11);
-                runtime = new VmRuntime(pid, rs.getString(9), forwards == null ? List.of() : VmCodec.decodeForwards(forwards));
+                byte[] forwards = rs.getBytes(10);
+                runtime = new VmRuntime(pid, rs.getString(8),
+                        forwards == null ? List.of() : VmCodec.decodeForwards(text(forwards)));
             }
-            return new Vm(spec, VmStatus.valueOf(rs.getString(3)), rs.getLong(4), instant(rs.getLong(5)),
-                    instant(rs.getLong(6)), rs.getString(7), runtime);
+            long created = rs.getLong(4);
+            long updated = rs.getLong(5);
+            Instant createdAt = instant(created);
+            return new Vm(spec, status(rs.getBytes(2)), rs.getLong(3), createdAt,
+                    updated == created ? createdAt : instant(updated), text(rs.getBytes(6)), runtime, owner(rs.getBytes(11)));
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {
-            throw new StoreException("VM " + id + ": the stored row cannot be read (" + e.getMessage() + ")", e);
+            throw new StoreException("VM " + rs.getString(9) + ": the stored row cannot be read (" + e.getMessage() + ")",
+                    e);
         }
+    }
+
+    private static final byte[] DEFAULT_OWNER = Vm.DEFAULT_HOST.getBytes(StandardCharsets.US_ASCII);
+
+    /** The owner column's bytes as text; the usual single-host owner without a new string. */
+    private static String owner(byte[] owner) {
+        return owner == null || java.util.Arrays.equals(owner, DEFAULT_OWNER) ? Vm.DEFAULT_HOST : text(owner);
+    }
+
+    private static final VmStatus[] STATUSES = VmStatus.values();
+    private static final byte[][] STATUS_NAMES = java.util.Arrays.stream(STATUSES)
+            .map(s -> s.name().getBytes(StandardCharsets.US_ASCII)).toArray(byte[][]::new);
+
+    /** The status column's bytes as a {@link VmStatus}, without making a string of them. */
+    private static VmStatus status(byte[] name) {
+        if (name != null) {
+            for (int i = 0; i < STATUSES.length; i++) {
+                if (java.util.Arrays.equals(STATUS_NAMES[i], name)) {
+                    return STATUSES[i];
+                }
+            }
+        }
+        throw new IllegalArgumentException("unknown status '" + text(name) + "'");
+    }
+
+    /**
+     * A NOT NULL text column's UTF-8 bytes as a string; the empty string shared (the driver may
+     * give an empty value as no bytes at all).
+     */
+    private static String text(byte[] utf8) {
+        return utf8 == null || utf8.length == 0 ? "" : new String(utf8, StandardCharsets.UTF_8);
     }
 
     /** The {@code spec_json} column: {@link VmCodec}'s bytes, kept as text. */
@@ -240,7 +281,7 @@ final class VmRows {
      * at most {@code limit} rows (none when {@code limit} is 0).
      */
     static Select select(VmQuery query, int limit) {
-        return select(COLUMNS, query, limit, true);
+        return select(READ_COLUMNS, query, limit, true);
     }
 
     /** How many rows match the query's filters (its cursor and limit ignored). */

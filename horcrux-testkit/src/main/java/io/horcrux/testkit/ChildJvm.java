@@ -73,6 +73,12 @@ public final class ChildJvm implements AutoCloseable {
         process.waitFor();
     }
 
+    /** Writes one line to the child's stdin, flushed. */
+    public void writeLine(String line) throws IOException {
+        process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        process.getOutputStream().flush();
+    }
+
     public void closeStdin() throws IOException {
         process.getOutputStream().close();
     }

@@ -559,6 +559,12 @@ public final class SimulatedDriver implements VmDriver {
         vms.clear();
     }
 
+    /** {@inheritDoc} */
+    @Override
+    public boolean isProvisioned(String vmId) {
+        return vms.containsKey(vmId);
+    }
+
     private SimulatedVm existing(String vmId) {
         SimulatedVm vm = vms.get(vmId);
         if (vm == null) {

@@ -124,6 +124,9 @@ public abstract class VmDriverContract {
         assertThat(driver.provisionedIds()).contains(kept.id(), gone.id());
         driver.deprovision(gone);
         assertThat(driver.provisionedIds()).contains(kept.id()).doesNotContain(gone.id());
+        assertThat(driver.isProvisioned(kept.id())).isTrue();
+        assertThat(driver.isProvisioned(gone.id())).as("answers as provisionedIds do").isFalse();
+        assertThat(driver.isProvisioned("contract-never")).isFalse();
     }
 
     @Test

@@ -839,4 +839,112 @@ public abstract class VmManagerContract {
         assertThat(manager.snapshots("snap-gone")).isEmpty();
         manager.snapshot("snap-gone", "s1");
     }
+
+    // ---------------------------------------------------------------- hosts and ownership
+
+    @Test
+    void aManagerOwnsWhatItCreatesAndNamesItsHost() {
+        assertThat(manager.host()).isEqualTo(Vm.DEFAULT_HOST);
+        assertThat(manager.create(spec("mine")).owner()).isEqualTo(Vm.DEFAULT_HOST);
+        manager.close();
+        manager = VmManager.builder().store(newStore()).driver(newDriver()).host("rack-2-node-7").build();
+        assertThat(manager.host()).isEqualTo("rack-2-node-7");
+        Vm vm = manager.create(spec("web-1"));
+        assertThat(vm.owner()).isEqualTo("rack-2-node-7");
+        assertThat(manager.get("web-1").owner()).isEqualTo("rack-2-node-7");
+        assertThat(manager.createAll(List.of(spec("b1"), spec("b2")))).extracting(Vm::owner)
+                .containsOnly("rack-2-node-7");
+    }
+
+    @Test
+    void hostNamesFollowTheIdRuleAndLeaseSettingsAreChecked() {
+        for (String bad : List.of("", "Upper", "-lead", "under_score", "dot.ted", "x".repeat(64), "a b", "a;b")) {
+            assertThatThrownBy(() -> VmManager.builder().host(bad)).as(bad).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("[a-z0-9][a-z0-9-]{0,62}");
+        }
+        assertThatThrownBy(() -> VmManager.builder().host(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> VmManager.builder().host("a").host("b")).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> VmManager.builder().leaseTtl(Duration.ofMillis(10)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("leaseTtl");
+        assertThatThrownBy(() -> VmManager.builder().leaseRenewal(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("leaseRenewal");
+        assertThatThrownBy(() -> VmManager.builder().takeoverGrace(Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("takeoverGrace");
+        VmStore store = newStore();
+        VmDriver spare = newDriver();
+        try {
+            assertThatThrownBy(() -> VmManager.builder().store(store).driver(spare).leaseTtl(Duration.ofSeconds(3))
+                    .leaseRenewal(Duration.ofSeconds(2)).build())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("leaseTtl").hasMessageContaining("at least twice leaseRenewal");
+            assertThat(store.count(VmQuery.all())).isZero();
+        } finally {
+            spare.close();
+            store.close();
+        }
+    }
+
+    @Test
+    void aVmOfAnotherHostIsListedAndReadButNeverRunHere() {
+        manager.close();
+        VmStore store = newStore();
+        Vm theirs = new Vm(spec("theirs"), VmStatus.STOPPED, 3, Instant.EPOCH, Instant.EPOCH, "", null, "other-host");
+        store.insert(theirs);
+        manager = VmManager.builder().store(store).driver(newDriver()).build();
+
+        assertThat(manager.get("theirs")).isEqualTo(theirs);
+        assertThat(manager.list(VmQuery.all()).items()).containsExactly(theirs);
+        for (Runnable refused : List.<Runnable>of(() -> manager.start("theirs"), () -> manager.delete("theirs"),
+                () -> manager.stats("theirs"))) {
+            assertThatThrownBy(refused::run).isInstanceOf(io.horcrux.VmOwnedElsewhereException.class)
+                    .hasMessageContaining("owned by host 'other-host'").hasMessageContaining("'local'");
+        }
+        assertThat(manager.startAll(List.of("theirs")).failed()).containsOnlyKeys("theirs");
+        assertThat(manager.get("theirs")).isEqualTo(theirs);
+    }
+
+    @Test
+    void reattachingLeavesTheActiveVmsOfOtherHostsAlone() {
+        manager.close();
+        VmStore store = newStore();
+        Vm theirs = new Vm(spec("theirs"), VmStatus.RUNNING, 5, Instant.EPOCH, Instant.EPOCH, "started",
+                new io.horcrux.model.VmRuntime(1, "elsewhere"), "other-host");
+        store.insert(theirs);
+        manager = VmManager.builder().store(store).driver(newDriver()).build();
+
+        assertThat(manager.get("theirs")).as("another host's running VM, untouched").isEqualTo(theirs);
+    }
+
+    @Test
+    void moveToGivesAStoppedVmToAKnownHostAndRefusesBadMovesChangingNothing() {
+        manager.close();
+        VmStore store = newStore();
+        store.insert(new Vm(spec("theirs"), VmStatus.STOPPED, 3, Instant.EPOCH, Instant.EPOCH, "", null, "gone-host"));
+        manager = VmManager.builder().store(store).driver(newDriver()).host("here").build();
+        manager.subscribe(events::add);
+        Vm running = manager.create(spec("busy"));
+        manager.start("busy");
+        Vm busy = manager.get("busy");
+
+        assertThat(manager.moveTo("busy", "here")).as("already its owner: unchanged").isEqualTo(busy);
+        assertThatThrownBy(() -> manager.moveTo("busy", "gone-host")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("RUNNING");
+        assertThatThrownBy(() -> manager.moveTo("theirs", "nowhere")).isInstanceOf(io.horcrux.HostNotFoundException.class)
+                .hasMessageContaining("'nowhere'").hasMessageContaining("here");
+        assertThatThrownBy(() -> manager.moveTo("theirs", "Not A Host")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[a-z0-9][a-z0-9-]{0,62}");
+        assertThatThrownBy(() -> manager.moveTo("nope", "here")).isInstanceOf(VmNotFoundException.class);
+        assertThat(manager.get("busy")).isEqualTo(busy);
+        assertThat(manager.get("theirs").owner()).isEqualTo("gone-host");
+
+        Vm adopted = manager.moveTo("theirs", "here");
+        assertThat(adopted.owner()).isEqualTo("here");
+        assertThat(adopted.version()).isEqualTo(4);
+        assertThat(adopted.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(adopted.statusReason()).contains("gone-host").contains("here");
+        assertThat(manager.get("theirs")).isEqualTo(adopted);
+        assertThat(manager.moveTo("theirs", "here")).as("already there: unchanged").isEqualTo(adopted);
+        assertThat(running.owner()).isEqualTo("here");
+        manager.stop("busy", Duration.ZERO);
+    }
 }

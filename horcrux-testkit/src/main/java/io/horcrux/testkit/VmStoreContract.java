@@ -104,6 +104,29 @@ public abstract class VmStoreContract {
         Vm stopped = new Vm(spec, VmStatus.STOPPED, 3, T0, T0.plusSeconds(2), "stopped", null);
         store.update(stopped, 2);
         assertThat(store.find("net")).contains(stopped);
+        // Forwards and owner are separate columns: the common update moves both.
+        Vm elsewhere = new Vm(spec, VmStatus.RUNNING, 4, T0, T0.plusSeconds(3), "started",
+                new VmRuntime(101, "/run/net.sock", List.of(PortForward.tcp(40003, 22))), "host-b");
+        store.update(elsewhere, 3);
+        assertThat(store.find("net")).contains(elsewhere);
+    }
+
+    @Test
+    void ownersAreKeptAsWrittenAndAMoveChangesOnlyTheOwner() {
+        Vm here = vm("here");
+        Vm there = new Vm(vm("there").spec(), VmStatus.RUNNING, 2, T0, T0, "started", new VmRuntime(7, "/m"), "host-b");
+        store.insertAll(List.of(here, there));
+
+        assertThat(store.find("here")).contains(here);
+        assertThat(here.owner()).isEqualTo(Vm.DEFAULT_HOST);
+        assertThat(store.find("there")).contains(there);
+        try (Stream<Vm> all = store.stream(VmQuery.all())) {
+            assertThat(all.map(Vm::owner)).containsExactly(Vm.DEFAULT_HOST, "host-b");
+        }
+        Vm moved = new Vm(here.spec(), here.status(), 2, T0, T0.plusSeconds(1), "moved", null, "host-c");
+        store.update(moved, 1);
+        assertThat(store.find("here")).contains(moved);
+        assertThat(store.list(VmQuery.all()).items()).containsExactly(moved, there);
     }
 
     @Test

@@ -1,0 +1,120 @@
+package io.horcrux.internal;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The fence that outlives a frozen or killed manager: a small process of its own (this class's
+ * {@link #main}, in a JVM of its own, on nothing but {@code java.base}) that force-kills the
+ * hypervisor processes of a host once that host's fencing deadline passes without being pushed
+ * back. A manager on a shared store starts one when it takes its lease, and rewrites its feed
+ * file after every renewal and every start: the deadline (on the machine's monotonic clock,
+ * which {@link System#nanoTime()} reads in every JVM of the machine), the manager's pid, and
+ * the processes to fence, each with its start time so that a reused pid is never killed. A
+ * thread in the manager cannot do this: a frozen JVM (SIGSTOP, a stalled VM, a
+ * swap storm) runs none of its threads, and a killed one leaves its QEMUs running.
+ *
+ * <p>Feed format, UTF-8 lines: {@code deadline <nanos>}, {@code manager <pid> <start-epoch-millis>}, then
+ * {@code pid <pid> <start-epoch-millis>} per process; or the single line {@code disarm} (the
+ * manager closed cleanly), which ends the watchdog. It exits too once the manager is gone and
+ * nothing is left to fence. It prints nothing.
+ */
+public final class HostWatchdog {
+    /** How often the watchdog looks, in milliseconds. */
+    static final long TICK_MILLIS = 20;
+
+    private final Path feed;
+    private final Map<Long, Instant> fenced = new HashMap<>();
+    private long deadline = Long.MAX_VALUE;
+    private long manager = -1;
+    private Instant managerStart;
+
+    private HostWatchdog(Path feed) {
+        this.feed = feed;
+    }
+
+    /** Runs the watchdog of the feed file {@code args[0]} until it is disarmed or has nothing left to guard. */
+    public static void main(String[] args) throws InterruptedException {
+        Path feed = Path.of(args[0]);
+        try {
+            new HostWatchdog(feed).run();
+        } finally {
+            try {
+                Files.deleteIfExists(feed);
+            } catch (IOException e) {
+                // left in the temporary directory; harmless
+            }
+        }
+    }
+
+    private void run() throws InterruptedException {
+        while (true) {
+            if (!read()) {
+                return; // disarmed
+            }
+            boolean managerAlive = managerStart != null && sameProcess(manager, managerStart);
+            fenced.entrySet().removeIf(e -> !sameProcess(e.getKey(), e.getValue()));
+            if (System.nanoTime() - deadline > 0) {
+                for (Map.Entry<Long, Instant> p : fenced.entrySet()) {
+                    ProcessHandle.of(p.getKey()).filter(h -> sameProcess(p.getKey(), p.getValue()))
+                            .ifPresent(ProcessHandle::destroyForcibly);
+                }
+            }
+            if (!managerAlive && fenced.isEmpty() && System.nanoTime() - deadline > 0) {
+                return;
+            }
+            Thread.sleep(TICK_MILLIS);
+        }
+    }
+
+    /** Reads the feed; false when disarmed. An unreadable feed keeps what was read last. */
+    private boolean read() {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(feed, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return true; // not written yet, or being replaced
+        } catch (IOException e) {
+            return true;
+        }
+        Map<Long, Instant> listed = new HashMap<>();
+        for (String line : lines) {
+            String[] f = line.strip().split(" ");
+            try {
+                switch (f[0]) {
+                    case "disarm" -> {
+                        return false;
+                    }
+                    case "deadline" -> deadline = Long.parseLong(f[1]);
+                    case "manager" -> {
+                        manager = Long.parseLong(f[1]);
+                        managerStart = Instant.ofEpochMilli(Long.parseLong(f[2]));
+                    }
+                    case "pid" -> listed.put(Long.parseLong(f[1]), Instant.ofEpochMilli(Long.parseLong(f[2])));
+                    default -> {
+                        // a line of a later version: ignored
+                    }
+                }
+            } catch (RuntimeException malformed) {
+                // a torn or foreign line: ignored, the rest still counts
+            }
+        }
+        listed.forEach(fenced::putIfAbsent);
+        return true;
+    }
+
+    /** Whether {@code pid} is still the process that started at {@code start} (pids are reused). */
+    private static boolean sameProcess(long pid, Instant start) {
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                .flatMap(h -> h.info().startInstant())
+                .map(s -> Math.abs(s.toEpochMilli() - start.toEpochMilli()) < 1000)
+                .orElse(false);
+    }
+}

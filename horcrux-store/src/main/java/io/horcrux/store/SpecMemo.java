@@ -1,0 +1,79 @@
+package io.horcrux.store;
+
+import io.horcrux.model.VmSpec;
+import io.horcrux.spi.VmCodec;
+import java.lang.ref.SoftReference;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * The specs the store decoded lately, by their stored bytes: a row whose {@code spec_json} is
+ * byte for byte one decoded before gets the same (immutable) {@link VmSpec} back, without
+ * parsing or validating it again. Most reads of an inventory are of specs that did not change
+ * since the last read: only status, version and timestamps move, and those are read from
+ * their own columns every time.
+ *
+ * <p>A hit needs the very same bytes, so it can never return a spec other than the one
+ * {@link VmCodec#decodeSpec} makes of the row: nothing about the writers is assumed, and
+ * nothing needs invalidating. Bytes that fail to decode are not remembered.
+ *
+ * <p>Bounded twice: at most {@value #SETS} x 2 entries (two-way set associative, indexed by
+ * the bytes' hash; a miss takes a free way of its set, or one picked by the hash), and each entry is softly
+ * reachable, so the garbage collector clears it before the heap runs out: streaming an
+ * inventory larger than the memory still runs in bounded memory. Thread-safe without locks.
+ */
+final class SpecMemo {
+    static final int SETS = 8192;
+
+    /** What a slot holds: the bytes and the spec decoded from them, together, softly. */
+    private record Decoded(byte[] bytes, VmSpec spec) {
+    }
+
+    private static final class Entry extends SoftReference<Decoded> {
+        final int hash;
+
+        Entry(Decoded decoded, int hash) {
+            super(decoded);
+            this.hash = hash;
+        }
+    }
+
+    private final AtomicReferenceArray<Entry> slots = new AtomicReferenceArray<>(SETS * 2);
+
+    /**
+     * The spec of these bytes, as {@link VmCodec#decodeSpec} gives it.
+     *
+     * @throws io.horcrux.StoreException as {@link VmCodec#decodeSpec} does
+     */
+    VmSpec decode(byte[] bytes) {
+        int hash = Arrays.hashCode(bytes);
+        int set = (hash ^ (hash >>> 16)) & (SETS - 1);
+        int first = set * 2;
+        VmSpec spec = lookup(first, hash, bytes);
+        if (spec == null) {
+            spec = lookup(first + 1, hash, bytes);
+        }
+        if (spec != null) {
+            return spec;
+        }
+        spec = VmCodec.decodeSpec(bytes);
+        // An empty or cleared way if there is one, else the one a further bit of the hash picks.
+        int way = isFree(first) ? 0 : isFree(first + 1) ? 1 : hash >>> 13 & 1;
+        slots.set(first + way, new Entry(new Decoded(bytes, spec), hash));
+        return spec;
+    }
+
+    private boolean isFree(int slot) {
+        Entry e = slots.get(slot);
+        return e == null || e.get() == null;
+    }
+
+    private VmSpec lookup(int slot, int hash, byte[] bytes) {
+        Entry e = slots.get(slot);
+        if (e == null || e.hash != hash) {
+            return null;
+        }
+        Decoded d = e.get();
+        return d != null && Arrays.equals(d.bytes(), bytes) ? d.spec() : null;
+    }
+}
