@@ -58,13 +58,21 @@ final class Lifecycle {
         return run(operation, vm, grace);
     }
 
-    private Vm run(LifecycleOperation operation, Vm vm, Duration grace) {
+    /**
+     * Refuses an operation on a VM another host owns, and any while this host's lease on a shared
+     * store is not held: only the owner may change a VM's images or process.
+     */
+    void requireOwned(Vm vm, String operation) {
         if (!vm.owner().equals(host)) {
-            throw new VmOwnedElsewhereException(vm.id(), vm.owner(), host, operation.label());
+            throw new VmOwnedElsewhereException(vm.id(), vm.owner(), host, operation);
         }
         if (lease != null) {
             lease.requireHeld();
         }
+    }
+
+    private Vm run(LifecycleOperation operation, Vm vm, Duration grace) {
+        requireOwned(vm, operation.label());
         if (!operation.allowedFrom(vm.status())) {
             throw new IllegalVmStateException(vm.id(), vm.status(), operation.label());
         }

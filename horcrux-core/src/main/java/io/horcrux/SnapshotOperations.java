@@ -41,6 +41,7 @@ final class SnapshotOperations {
     Snapshot take(String vmId, String name, SnapshotMode mode) {
         checkName(vmId, name);
         return lifecycle.withVm(vmId, vm -> {
+            lifecycle.requireOwned(vm, "snapshot");
             checkStatus(vm, "snapshot");
             checkDisks(vm.spec());
             List<Snapshot> existing = store.snapshots(vmId);
@@ -78,6 +79,7 @@ final class SnapshotOperations {
     Vm revert(String vmId, String name) {
         checkName(vmId, name);
         return lifecycle.withVm(vmId, stored -> {
+            lifecycle.requireOwned(stored, "revert");
             checkStatus(stored, "revert");
             Snapshot snapshot = find(vmId, name);
             Vm vm = stored;
@@ -106,6 +108,7 @@ final class SnapshotOperations {
     void delete(String vmId, String name) {
         checkName(vmId, name);
         lifecycle.withVm(vmId, vm -> {
+            lifecycle.requireOwned(vm, "delete a snapshot of");
             checkStatus(vm, "delete a snapshot of");
             find(vmId, name);
             try {

@@ -895,7 +895,8 @@ public abstract class VmManagerContract {
         assertThat(manager.get("theirs")).isEqualTo(theirs);
         assertThat(manager.list(VmQuery.all()).items()).containsExactly(theirs);
         for (Runnable refused : List.<Runnable>of(() -> manager.start("theirs"), () -> manager.delete("theirs"),
-                () -> manager.stats("theirs"))) {
+                () -> manager.stats("theirs"), () -> manager.snapshot("theirs", "s1"),
+                () -> manager.revert("theirs", "s1"), () -> manager.deleteSnapshot("theirs", "s1"))) {
             assertThatThrownBy(refused::run).isInstanceOf(io.horcrux.VmOwnedElsewhereException.class)
                     .hasMessageContaining("owned by host 'other-host'").hasMessageContaining("'local'");
         }
