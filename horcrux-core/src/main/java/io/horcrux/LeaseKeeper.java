@@ -31,6 +31,14 @@ import org.slf4j.LoggerFactory;
  * grace. A watch thread of its own checks the deadline, so a renewal stuck on a dead connection
  * cannot delay the fence. Starts run inside {@link #whileHolding}: none begins once the host is
  * fenced, and the fence waits for those in flight and stops them too.
+ *
+ * <p>The fence outside the JVM, the {@link WatchdogFeed watchdog}, learns of a VM's process
+ * before its driver forks it: {@link #whileHolding} feeds it the VM's
+ * {@linkplain VmDriver#fencingMark fencing mark} first, so a JVM frozen or killed between the
+ * fork and the return of the start (when the pid is not known yet) still has that process
+ * killed at the deadline. Naming the process by an argument it will carry was chosen over
+ * telling the watchdog the pid right after the fork: no instant remains between the fork and
+ * the feed at which a freeze leaves the process unknown.
  */
 final class LeaseKeeper implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VmManager.class);
@@ -48,6 +56,9 @@ final class LeaseKeeper implements AutoCloseable {
     private final LongSupplier nanoTime = System::nanoTime;
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
     private final Set<String> run = ConcurrentHashMap.newKeySet();
+    /** The driver's fencing marks of the VMs in {@link #run}, fed to the watchdog before each start forks. */
+    private final java.util.Map<String, String> marks = new ConcurrentHashMap<>();
+    private final Object feeding = new Object();
     private final ScheduledExecutorService heartbeat = daemon("horcrux-lease-heartbeat");
     private final ScheduledExecutorService watch = daemon("horcrux-lease-watch");
     private volatile long renewedAtNanos;
@@ -117,6 +128,12 @@ final class LeaseKeeper implements AutoCloseable {
         try {
             requireHeld();
             run.add(vmId);
+            // Before the driver forks anything: a JVM frozen or killed between the fork and the
+            // return of the start leaves a process the watchdog cannot know by its pid, but finds
+            // by its mark. The feed is written (renamed into place) before start.get() runs.
+            if (mark(vmId)) {
+                feedWatchdog();
+            }
             T started = start.get();
             feedWatchdog();
             return started;
@@ -128,7 +145,29 @@ final class LeaseKeeper implements AutoCloseable {
     /** A VM whose process this host runs (reattached), for the fence to stop. */
     void running(String vmId) {
         run.add(vmId);
+        mark(vmId);
         feedWatchdog();
+    }
+
+    /** Remembers the VM's fencing mark, if its driver has one; true if it has one. */
+    private boolean mark(String vmId) {
+        java.util.Optional<String> mark;
+        try {
+            mark = driver.fencingMark(vmId);
+        } catch (RuntimeException e) {
+            log.warn("VM {}: no fencing mark from the driver; its watchdog knows its process only once started", vmId, e);
+            return false;
+        }
+        if (mark.isEmpty()) {
+            return false;
+        }
+        String m = mark.get();
+        if (m.isEmpty() || m.indexOf('\n') >= 0 || m.indexOf('\r') >= 0) {
+            log.warn("VM {}: the driver's fencing mark is empty or holds a line break; not fed to the watchdog", vmId);
+            return false;
+        }
+        marks.put(vmId, m);
+        return true;
     }
 
     /** The monotonic time at which this host fences itself unless it renews first. */
@@ -142,15 +181,20 @@ final class LeaseKeeper implements AutoCloseable {
         if (feed == null) {
             return;
         }
-        List<Long> pids = new java.util.ArrayList<>();
-        for (String id : run) {
-            try {
-                driver.runtime(id).map(r -> r.pid()).filter(pid -> pid > 0).ifPresent(pids::add);
-            } catch (RuntimeException e) {
-                log.debug("VM {}: no runtime facts for the watchdog", id, e);
+        // One feed at a time, each read and written under the lock: a feed computed before a
+        // mark was added never lands after the one that carries it. (Not on this object, whose
+        // monitor a fence holds while it waits for the starts in flight, which feed.)
+        synchronized (feeding) {
+            List<Long> pids = new java.util.ArrayList<>();
+            for (String id : run) {
+                try {
+                    driver.runtime(id).map(r -> r.pid()).filter(pid -> pid > 0).ifPresent(pids::add);
+                } catch (RuntimeException e) {
+                    log.debug("VM {}: no runtime facts for the watchdog", id, e);
+                }
             }
+            feed.feed(fenced ? nanoTime.getAsLong() : deadline(), pids, List.copyOf(new java.util.TreeSet<>(marks.values())));
         }
-        feed.feed(fenced ? nanoTime.getAsLong() : deadline(), pids);
     }
 
     /** @throws LeaseLostException if the host is fenced or its fencing deadline has passed */
@@ -197,7 +241,10 @@ final class LeaseKeeper implements AutoCloseable {
         try {
             List<HostLeases.Takeover> taken = leases.takeOver(grace, takeoverChange);
             if (!taken.isEmpty()) {
-                taken.forEach(t -> run.remove(t.after().id()));
+                taken.forEach(t -> {
+                    run.remove(t.after().id());
+                    marks.remove(t.after().id());
+                });
                 takenOver.accept(taken);
             }
         } catch (LeaseLostException e) {

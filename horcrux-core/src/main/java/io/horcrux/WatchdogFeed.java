@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The manager's side of its {@link HostWatchdog}: starts the watchdog's process (the JVM this
  * one runs on, with only this library's core on its class path) and rewrites its feed file
- * atomically with the fencing deadline and the processes to fence.
+ * atomically with the fencing deadline, the processes to fence and the fencing marks of the
+ * VMs whose processes may run.
  */
 final class WatchdogFeed implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VmManager.class);
@@ -36,7 +37,7 @@ final class WatchdogFeed implements AutoCloseable {
     static WatchdogFeed start(String host, long deadlineNanos) {
         try {
             Path feed = Files.createTempFile("horcrux-fence-" + host + "-", ".feed");
-            write(feed, deadlineNanos, List.of());
+            write(feed, deadlineNanos, List.of(), List.of());
             Path java = Path.of(System.getProperty("java.home"), "bin", "java");
             Path classes = Path.of(HostWatchdog.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             List<String> command = List.of(java.toString(), "-Xmx16m", "-Xss256k", "-XX:+UseSerialGC",
@@ -63,16 +64,21 @@ final class WatchdogFeed implements AutoCloseable {
         return process.pid();
     }
 
-    /** Pushes the deadline to {@code deadlineNanos} and names the processes to fence by then. */
-    void feed(long deadlineNanos, Collection<Long> pids) {
+    /**
+     * Pushes the deadline to {@code deadlineNanos} and names the processes to fence by then:
+     * those of {@code pids}, and every one whose command line holds one of {@code marks}. When
+     * this returns the watchdog's next look sees it.
+     */
+    void feed(long deadlineNanos, Collection<Long> pids, Collection<String> marks) {
         try {
-            write(feed, deadlineNanos, pids);
+            write(feed, deadlineNanos, pids, marks);
         } catch (IOException e) {
             log.warn("host {}: could not feed its watchdog (it fences at the deadline it has)", host, e);
         }
     }
 
-    private static void write(Path feed, long deadlineNanos, Collection<Long> pids) throws IOException {
+    private static void write(Path feed, long deadlineNanos, Collection<Long> pids, Collection<String> marks)
+            throws IOException {
         List<String> lines = new ArrayList<>();
         lines.add("deadline " + deadlineNanos);
         lines.add("manager " + ProcessHandle.current().pid() + " "
@@ -80,6 +86,9 @@ final class WatchdogFeed implements AutoCloseable {
         for (long pid : pids) {
             ProcessHandle.of(pid).flatMap(h -> h.info().startInstant())
                     .ifPresent(start -> lines.add("pid " + pid + " " + start.toEpochMilli()));
+        }
+        for (String mark : marks) {
+            lines.add("mark " + mark);
         }
         Path next = feed.resolveSibling(feed.getFileName() + ".next");
         Files.write(next, lines, StandardCharsets.UTF_8);

@@ -22,10 +22,12 @@ import java.util.stream.Collectors;
  * One host of {@link SeveralHostsIT}: a {@link VmManager} on a PostgreSQL store shared by hosts
  * and a QEMU driver with a state directory of its own, doing what its stdin says. Arguments:
  * JDBC URL, user, password, schema, host, state directory, lease TTL, renewal and grace in ms.
+ * An optional tenth argument sets the driver's internal fault hook {@code horcrux.internal.freezeAt}
+ * ({@code <step>:<vm id>}: the JVM stops itself with SIGSTOP at that step of that VM's start).
  * Commands, one a line: {@code create <id> [restart]}, {@code start <id>}, {@code stop <id>},
  * {@code move <id> <host>}, {@code get <id>}, {@code list}. Each answers {@code OK <command>
  * [result]} or {@code ERR <command> <message>}; events come as {@code EVENT <id> <from> <to>
- * <reason>}. {@code READY} once the manager is built. At the end of stdin it closes the manager
+ * <epoch millis of the event> <reason>}. {@code READY} once the manager is built. At the end of stdin it closes the manager
  * (stopping its VMs) and exits.
  */
 public final class HostChild {
@@ -39,6 +41,9 @@ public final class HostChild {
 
     public static void main(String[] args) throws IOException {
         PrintStream out = System.out;
+        if (args.length > 9) {
+            System.setProperty("horcrux.internal.freezeAt", args[9]);
+        }
         PostgresVmStore store = PostgresVmStore.builder().jdbcUrl(args[0]).user(args[1]).password(args[2]).schema(args[3])
                 .sharedByHosts(true).poolSize(4).build();
         QemuDriver driver = QemuDriver.builder().stateDirectory(Path.of(args[5])).accelerator(Accelerator.TCG)
@@ -48,7 +53,7 @@ public final class HostChild {
                 .leaseRenewal(Duration.ofMillis(Long.parseLong(args[7])))
                 .takeoverGrace(Duration.ofMillis(Long.parseLong(args[8]))).build()) {
             vms.subscribe(e -> say(out, "EVENT " + e.vmId() + " " + e.previousStatus() + " " + e.newStatus() + " "
-                    + e.reason()));
+                    + e.time().toEpochMilli() + " " + e.reason()));
             say(out, "READY");
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             for (String line = in.readLine(); line != null; line = in.readLine()) {

@@ -73,11 +73,18 @@ class SeveralHostsIT {
         volatile boolean frozen;
 
         Host(String name) throws IOException, InterruptedException {
+            this(name, List.of());
+        }
+
+        /** @param extra more arguments of {@link HostChild} (its fault hook) */
+        Host(String name, List<String> extra) throws IOException, InterruptedException {
             this.name = name;
             Path state = Files.createDirectory(root.resolve(name));
-            jvm = ChildJvm.start(root, HostChild.class, "128m", db.jdbcUrl(), db.user(), db.password(), "several",
+            List<String> args = new ArrayList<>(List.of(db.jdbcUrl(), db.user(), db.password(), "several",
                     name, state.toString(), Long.toString(TTL.toMillis()), Long.toString(RENEWAL.toMillis()),
-                    Long.toString(GRACE.toMillis()));
+                    Long.toString(GRACE.toMillis())));
+            args.addAll(extra);
+            jvm = ChildJvm.start(root, HostChild.class, "128m", args.toArray(String[]::new));
             Thread reader = new Thread(() -> {
                 try {
                     for (String line = jvm.readLine(); line != null; line = jvm.readLine()) {
@@ -155,6 +162,9 @@ class SeveralHostsIT {
         /** Per VM, the set of pids seen together and in how many scans in a row. */
         private final Map<String, Map.Entry<List<Long>, Integer>> together = new HashMap<>();
         final Map<String, List<Long>> pidsSeen = Collections.synchronizedMap(new HashMap<>());
+        /** Per pid of a VM's QEMU, the wall-clock millis of the first scan that saw it, and of the first that no longer did. */
+        final Map<Long, Long> firstSeenAt = new java.util.concurrent.ConcurrentHashMap<>();
+        final Map<Long, Long> goneAt = new java.util.concurrent.ConcurrentHashMap<>();
         final AtomicBoolean running = new AtomicBoolean(true);
         volatile int scans;
         private Thread thread;
@@ -195,6 +205,11 @@ class SeveralHostsIT {
                         }
                     });
                 });
+                long now = System.currentTimeMillis();
+                java.util.Set<Long> live = new java.util.HashSet<>();
+                byVm.values().forEach(live::addAll);
+                live.forEach(pid -> firstSeenAt.putIfAbsent(pid, now));
+                firstSeenAt.keySet().stream().filter(pid -> !live.contains(pid)).forEach(pid -> goneAt.putIfAbsent(pid, now));
                 scans++;
                 try {
                     Thread.sleep(50);
@@ -337,5 +352,53 @@ class SeveralHostsIT {
         assertThat(scan.doubles).as("moments when one VM ran twice").isEmpty();
         assertThat(scan.pidsSeen.get("v1")).as("v1 ran in one QEMU after another").hasSizeGreaterThanOrEqualTo(2);
         assertThat(scan.pidsSeen.get("v3")).hasSizeGreaterThanOrEqualTo(2);
+    }
+
+    /**
+     * A host frozen (SIGSTOP) right after its QEMU forked, before {@code start} returned: the
+     * driver's fault hook stops the JVM at that step, so the manager never learns the pid. Its
+     * watchdog knows the VM's fencing mark from before the fork and kills that QEMU at the
+     * fencing deadline, before the lease has expired plus the grace; only then does the other
+     * host take the VM over and start it; at no moment do two QEMUs run for it.
+     */
+    @Test
+    void aHostFrozenRightAfterItsQemuForkedIsFencedByItsWatchdogBeforeTheTakeover() throws Exception {
+        Host frozen = new Host("f1", List.of("qemu-forked:v9"));
+        hosts.add(frozen);
+        Host taker = new Host("f2");
+        hosts.add(taker);
+        assertThat(frozen.ok("create v9 restart")).isEqualTo("v9:f1:STOPPED");
+
+        frozen.jvm.writeLine("start v9"); // answered only once the JVM runs again
+        frozen.frozen = true; // (a SIGCONT at the end either way)
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (QemuProcesses.state(frozen.jvm.pid()).orElse('?') != 'T' || scan.pidsOf("v9").isEmpty()) {
+            assertThat(System.nanoTime()).as("f1 frozen at its hook with v9's QEMU running; f1's stderr: "
+                    + frozen.stderr()).isLessThan(deadline);
+            Thread.sleep(20);
+        }
+        List<Long> first = scan.pidsOf("v9");
+        assertThat(first).as("v9's QEMU, forked by the frozen f1").hasSize(1);
+        long firstPid = first.get(0);
+
+        awaitVm(taker, "v9", s -> s.equals("v9:f2:RUNNING"), "v9 taken over and restarted by f2");
+        String takeover = taker.events.stream().filter(e -> e.startsWith("EVENT v9 ") && e.contains("taken over"))
+                .findFirst().orElseThrow(() -> new AssertionError("no takeover event of v9 on f2: " + taker.events));
+        long takenAt = Long.parseLong(takeover.split(" ")[4]);
+        assertThat(QemuProcesses.isAlive(firstPid)).as("the frozen host's QEMU of v9 was fenced").isFalse();
+        assertThat(QemuProcesses.state(frozen.jvm.pid())).as("f1 was frozen all along").contains('T');
+        assertThat(scan.goneAt.get(firstPid)).as("the frozen host's QEMU gone (first scan without it) before the"
+                + " takeover at " + takenAt + ": " + takeover).isNotNull().isLessThanOrEqualTo(takenAt);
+        List<Long> second = scan.pidsOf("v9");
+        assertThat(second).hasSize(1).doesNotContain(firstPid);
+        assertThat(scan.firstSeenAt.get(second.get(0))).isGreaterThan(scan.goneAt.get(firstPid) - 1);
+
+        frozen.resume();
+        String answer = frozen.answers.poll(90, TimeUnit.SECONDS);
+        assertThat(answer).as("the frozen start's answer; stderr " + frozen.stderr()).startsWith("ERR start v9");
+        assertThat(awaitVm(frozen, "v9", s -> s.equals("v9:f2:RUNNING"), "f1 sees v9 on f2")).isNotNull();
+        assertThat(scan.pidsOf("v9")).isEqualTo(second);
+        assertThat(scan.scans).as("the process scan ran throughout").isGreaterThan(50);
+        assertThat(scan.doubles).as("moments when one VM ran twice").isEmpty();
     }
 }

@@ -7,8 +7,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The fence that outlives a frozen or killed manager: a small process of its own (this class's
@@ -21,10 +23,19 @@ import java.util.Map;
  * thread in the manager cannot do this: a frozen JVM (SIGSTOP, a stalled VM, a
  * swap storm) runs none of its threads, and a killed one leaves its QEMUs running.
  *
+ * <p>A pid is known only once a start returned, and a JVM may freeze between the fork of a
+ * hypervisor process and that moment. So the manager also names, before each start forks
+ * anything, the VM's fencing mark ({@link io.horcrux.spi.VmDriver#fencingMark}): an argument
+ * that every process of that VM on this host's driver carries. Past the deadline the watchdog
+ * kills, besides the listed pids, every process whose command line holds a mark, found in
+ * {@code /proc} at every tick; it scans nothing before the deadline. Marks, like pids, are
+ * remembered once fed: each names only this host's processes of one VM.
+ *
  * <p>Feed format, UTF-8 lines: {@code deadline <nanos>}, {@code manager <pid> <start-epoch-millis>}, then
- * {@code pid <pid> <start-epoch-millis>} per process; or the single line {@code disarm} (the
- * manager closed cleanly), which ends the watchdog. It exits too once the manager is gone and
- * nothing is left to fence. It prints nothing.
+ * {@code pid <pid> <start-epoch-millis>} per process and {@code mark <argument>} per VM (the
+ * rest of the line); or the single line {@code disarm} (the manager closed cleanly), which ends
+ * the watchdog. It exits too once the manager is gone and nothing is left to fence. It prints
+ * nothing.
  */
 public final class HostWatchdog {
     /** How often the watchdog looks, in milliseconds. */
@@ -32,6 +43,7 @@ public final class HostWatchdog {
 
     private final Path feed;
     private final Map<Long, Instant> fenced = new HashMap<>();
+    private final Set<String> marks = new HashSet<>();
     private long deadline = Long.MAX_VALUE;
     private long manager = -1;
     private Instant managerStart;
@@ -61,13 +73,15 @@ public final class HostWatchdog {
             }
             boolean managerAlive = managerStart != null && sameProcess(manager, managerStart);
             fenced.entrySet().removeIf(e -> !sameProcess(e.getKey(), e.getValue()));
+            boolean marked = false;
             if (System.nanoTime() - deadline > 0) {
                 for (Map.Entry<Long, Instant> p : fenced.entrySet()) {
                     ProcessHandle.of(p.getKey()).filter(h -> sameProcess(p.getKey(), p.getValue()))
                             .ifPresent(ProcessHandle::destroyForcibly);
                 }
+                marked = killMarked();
             }
-            if (!managerAlive && fenced.isEmpty() && System.nanoTime() - deadline > 0) {
+            if (!managerAlive && fenced.isEmpty() && !marked && System.nanoTime() - deadline > 0) {
                 return;
             }
             Thread.sleep(TICK_MILLIS);
@@ -98,6 +112,12 @@ public final class HostWatchdog {
                         managerStart = Instant.ofEpochMilli(Long.parseLong(f[2]));
                     }
                     case "pid" -> listed.put(Long.parseLong(f[1]), Instant.ofEpochMilli(Long.parseLong(f[2])));
+                    case "mark" -> {
+                        String mark = line.substring("mark ".length());
+                        if (!mark.isEmpty()) {
+                            marks.add(mark);
+                        }
+                    }
                     default -> {
                         // a line of a later version: ignored
                     }
@@ -108,6 +128,40 @@ public final class HostWatchdog {
         }
         listed.forEach(fenced::putIfAbsent);
         return true;
+    }
+
+    /**
+     * Kills every live process whose arguments hold one of the marks; true if it found any. Each
+     * is named by its pid and start time, read before its arguments are checked again, so a pid
+     * reused meanwhile is not signalled.
+     */
+    private boolean killMarked() {
+        if (marks.isEmpty()) {
+            return false;
+        }
+        List<Long> found;
+        try {
+            found = HostProcess.find(this::carriesMark);
+        } catch (java.io.UncheckedIOException e) {
+            return true; // /proc unreadable for a moment: look again at the next tick
+        }
+        for (long pid : found) {
+            HostProcess.stat(pid).ifPresent(stat -> {
+                if (carriesMark(HostProcess.commandLine(pid))) {
+                    HostProcess.signal(pid, stat.startTicks(), true);
+                }
+            });
+        }
+        return !found.isEmpty();
+    }
+
+    private boolean carriesMark(List<String> args) {
+        for (String arg : args) {
+            if (marks.contains(arg)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether {@code pid} is still the process that started at {@code start} (pids are reused). */

@@ -151,6 +151,25 @@ public interface VmDriver extends AutoCloseable {
     VmRuntime start(VmSpec spec);
 
     /**
+     * An argument that every host process this driver starts for the VM carries on its command
+     * line, known before {@link #start} forks anything: how the watchdog of a manager on a
+     * shared store finds a VM's process that forked before {@code start} returned (the JVM
+     * frozen or killed at that moment), to kill it at the fencing deadline.
+     *
+     * @implSpec When present, the mark is one whole argument (compared as a string, never a
+     *           pattern) of every live process of the VM (the one {@link #runtime} names, and
+     *           any it forks while starting), the same before and after the start, different
+     *           for every VM id and every driver state, so that no process of another VM or of
+     *           another host's driver ever carries it; it holds no line break. The contract
+     *           checks it against {@code /proc} for a driver whose runtime names a pid. The
+     *           default, for a driver whose VMs are not host processes, is empty.
+     * @param vmId a VM id
+     */
+    default java.util.Optional<String> fencingMark(String vmId) {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Stops the VM: asks the guest to power off, waits up to {@code grace}, then forces it off.
      * {@link Duration#ZERO} forces at once. Returns when the process is gone.
      *

@@ -386,6 +386,17 @@ public final class QemuDriver implements VmDriver {
     }
 
     /**
+     * The VM's pidfile path, the argument after {@code -pidfile} on every QEMU command line of
+     * it (also on the launcher and the intermediate process of QEMU's daemonizing forks): one
+     * file per VM under this driver's state directory, which no other driver uses.
+     */
+    @Override
+    public Optional<String> fencingMark(String vmId) {
+        ensureOpen();
+        return Optional.of(state.files(VmSpec.requireValidId(vmId)).pidFile().toString());
+    }
+
+    /**
      * Stops the VM: {@code system_powerdown}, up to {@code grace} for the guest, then
      * {@code quit}, then SIGTERM, then SIGKILL. {@link Duration#ZERO} sends {@code quit} at once.
      * Returns when the process is gone and its socket and pidfile are removed; a VM that is

@@ -142,6 +142,7 @@ final class QemuLauncher {
                 .redirectErrorStream(true)
                 .redirectOutput(files.startLog().toFile())
                 .start();
+        FreezePoint.reached(FreezePoint.QEMU_FORKED, files.directory().getFileName().toString());
         Duration launchTimeout = qmpTimeout.multipliedBy(3);
         if (!launcher.waitFor(launchTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
             launcher.destroyForcibly();

@@ -168,6 +168,31 @@ public abstract class VmDriverContract {
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
     }
 
+    /**
+     * {@link VmDriver#fencingMark}: known before the start, unchanged by it, one per VM, and,
+     * for a driver whose VMs are host processes, an argument of exactly the VM's live process.
+     */
+    @Test
+    void aFencingMarkNamesExactlyTheProcessesOfItsVm() {
+        VmSpec spec = provisioned("contract-mark");
+        java.util.Optional<String> mark = driver.fencingMark(spec.id());
+        VmRuntime runtime = driver.start(spec);
+        assertThat(driver.fencingMark(spec.id())).as("the same after the start").isEqualTo(mark);
+        if (mark.isPresent()) {
+            assertThat(mark.get()).isNotEmpty().doesNotContain("\n").doesNotContain("\r");
+            assertThat(driver.fencingMark("contract-mark-other")).as("another VM's mark").isPresent()
+                    .isNotEqualTo(mark);
+            if (runtime.pid() > 0) {
+                assertThat(io.horcrux.internal.HostProcess.find(args -> args.contains(mark.get())))
+                        .as("the live processes whose arguments hold the mark").containsExactly(runtime.pid());
+            }
+        }
+        driver.stop(spec.id(), Duration.ZERO);
+        if (mark.isPresent() && runtime.pid() > 0) {
+            assertThat(io.horcrux.internal.HostProcess.find(args -> args.contains(mark.get()))).as("after the stop").isEmpty();
+        }
+    }
+
     @Test
     void pauseResumeAndResetFollowTheVm() {
         VmSpec spec = provisioned("contract-c");
