@@ -72,7 +72,7 @@ public class HostsBenchmark {
         @Setup(Level.Iteration)
         public void empty() throws SQLException {
             try (Statement s = raw.createStatement()) {
-                s.execute("TRUNCATE horcrux.vm_labels, horcrux.vms, horcrux.vm_events");
+                s.execute("TRUNCATE horcrux.vm_snapshots, horcrux.vm_labels, horcrux.vms, horcrux.vm_events CASCADE");
             }
             manager = VmManager.builder().store(shared(server)).driver(SimulatedDriver.create()).host("bench-a").build();
         }

@@ -130,7 +130,7 @@ public class PostgresBenchmark {
     /** An empty inventory before each measured batch: a manager on a fresh store, and a raw connection. */
     @State(Scope.Thread)
     public static class Batch {
-        private static final String[] TABLES = {"horcrux.vm_labels", "horcrux.vms"};
+        private static final String[] TABLES = {"horcrux.vm_snapshots", "horcrux.vm_labels", "horcrux.vms"};
         PostgresServer server;
         VmManager manager;
         Connection raw;
@@ -149,7 +149,7 @@ public class PostgresBenchmark {
         @Setup(Level.Iteration)
         public void empty() throws SQLException {
             try (Statement s = raw.createStatement()) {
-                s.execute("TRUNCATE " + String.join(", ", TABLES));
+                s.execute("TRUNCATE " + String.join(", ", TABLES) + " CASCADE");
             }
             manager = VmManager.builder()
                     .store(PostgresVmStore.open(server.jdbcUrl, server.name, server.password))
