@@ -54,13 +54,14 @@ final class Opening {
             if (b.dataSource != null) {
                 where = "PostgreSQL " + PostgresVmStore.withoutParameters(lockConnection.getMetaData().getURL()) + ", schema " + b.schema;
             }
-            lock = InventoryLock.acquire(lockConnection, b.schema, where, b.shared);
+            lock = InventoryLock.acquire(lockSource, lockConnection, b.schema, where, b.shared);
             int from = PgSchema.migrate(lockConnection, b.schema, where);
             if (direct != null) {
                 pool = pool(b, direct);
             }
             PostgresVmStore store = new PostgresVmStore(where, lock, pool, pool != null ? pool : b.dataSource,
                     new PgRows(quoted), b.fetchSize, b.shared, quoted);
+            lock.keep(b.lockCheck);
             LoggerFactory.getLogger(PostgresVmStore.class).info("opened {} (schema version {}{}, {})", where, PgSchema.LATEST,
                     from < PgSchema.LATEST ? ", migrated from " + from : "",
                     pool != null ? "pool of " + b.poolSize : "the application's DataSource");

@@ -80,8 +80,11 @@ import org.slf4j.LoggerFactory;
  * advisory lock: a second store on the same schema of the same database, in this JVM or on
  * another host, fails at open with a {@link StoreException} naming the holder (its pid and
  * host, from the session's {@code application_name}). The lock dies with its session, so a
- * crashed owner never leaves the inventory locked; it is also lost if the server drops that
- * session while the store is open (a restart), and a second store could then open.
+ * crashed owner never leaves the inventory locked. If the server drops that session while the
+ * store is open (a restart, a cut connection), the store takes the lock again on a new session
+ * within about a second of the server's return; a second store that opened in that moment
+ * keeps it, and this store then refuses every write with a {@link StoreException} saying so
+ * (reads go on) until it is closed.
  *
  * <h2>Errors</h2>
  * A server that cannot be reached or refuses the login, a schema that is not ours or is
@@ -115,8 +118,12 @@ public final class PostgresVmStore implements VmStore {
             return c;
         };
         this.reads = new PgReader(borrow, rows, fetchSize, where, this::ensureOpen);
-        this.leases = shared ? new PgLeases(borrow, lock, rows, quotedSchema, where, this::ensureOpen) : null;
-        this.writes = new PgWriter(borrow, rows, where, this::ensureOpen, leases == null ? () -> null : leases::token);
+        Runnable ensureWritable = () -> { // a store whose lock went to another store writes nothing more
+            ensureOpen();
+            lock.requireHeld();
+        };
+        this.leases = shared ? new PgLeases(borrow, lock, rows, quotedSchema, where, ensureWritable) : null;
+        this.writes = new PgWriter(borrow, rows, where, ensureWritable, leases == null ? () -> null : leases::token);
         this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen);
     }
 
@@ -293,6 +300,11 @@ public final class PostgresVmStore implements VmStore {
         return pool == null || pool.isClosed() ? 0 : pool.getHikariPoolMXBean().getActiveConnections();
     }
 
+    /** The claim on the inventory, for tests that take it from under the store. */
+    InventoryLock inventoryLock() {
+        return lock;
+    }
+
     /** The cursors of the streams open now. */
     List<PgCursor> openCursors() {
         return reads.openCursors();
@@ -336,6 +348,12 @@ public final class PostgresVmStore implements VmStore {
         Duration connectionTimeout = Duration.ofSeconds(5);
         boolean connectionTimeoutSet;
         Duration leakDetectionThreshold = Duration.ZERO;
+        /**
+         * How often the store checks that the session holding its inventory's lock lives, and
+         * takes the lock again when it does not (see {@link InventoryLock}). Not a public setting:
+         * tests in this package lengthen it to take the lock from under a store on purpose.
+         */
+        Duration lockCheck = Duration.ofSeconds(1);
         boolean leakDetectionSet;
         int fetchSize = 256;
         boolean fetchSizeSet;

@@ -1,14 +1,20 @@
 package io.horcrux.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.horcrux.HorcruxException;
+import io.horcrux.StoreException;
 import io.horcrux.VmManager;
 import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
 import io.horcrux.testkit.SimulatedDriver;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -90,6 +96,79 @@ class PostgresRestartTest {
             assertThat(heard).as("b hears a's change after the restart").isNotNull();
             assertThat(b.get("after").owner()).isEqualTo("host-a");
             assertThat(b.create(VmSpec.builder().id("after-b").memoryMiB(64).build()).owner()).isEqualTo("host-b");
+
+            // The advisory locks died with their sessions; each store took its own again, so the
+            // inventory and the hosts are claimed as before the restart.
+            awaitLocks(pg, 2, 2);
+            assertThatThrownBy(() -> PostgresVmStore.builder().jdbcUrl(pg.jdbcUrl()).user("horcrux").schema("restart")
+                    .build().close())
+                    .isInstanceOf(StoreException.class).hasMessageContaining("in use by another PostgresVmStore");
+            try (PostgresVmStore third = shared(pg)) {
+                assertThatThrownBy(() -> VmManager.builder().store(third).driver(SimulatedDriver.create()).host("host-a")
+                        .build().close())
+                        .isInstanceOf(StoreException.class).hasMessageContaining("host host-a is served by another open store");
+            }
+        }
+    }
+
+    /**
+     * A store whose lock another store took while its session was down (it opened in the moment
+     * between the restart and the retake) writes nothing more, and says why; it still reads.
+     */
+    @Test
+    void aStoreWhoseLockWentToAnotherStoreWritesNothingMore() throws Exception {
+        try (DedicatedPostgres pg = DedicatedPostgres.start()) {
+            PostgresVmStore.Builder slow = PostgresVmStore.builder().jdbcUrl(pg.jdbcUrl()).user("horcrux").schema("restart")
+                    .sharedByHosts(true).connectionTimeout(Duration.ofSeconds(2));
+            slow.lockCheck = Duration.ofHours(1); // no retake but the one this test asks for
+            try (PostgresVmStore store = slow.build()) {
+                store.hostLeases().orElseThrow().acquire("host-a", Duration.ofSeconds(30));
+                store.insert(ownedByA("before"));
+                pg.restart();
+                awaitLocks(pg, 0, 0);
+                try (PostgresVmStore alone = PostgresVmStore.builder().jdbcUrl(pg.jdbcUrl()).user("horcrux")
+                        .schema("restart").build()) {
+                    store.inventoryLock().check();
+                    assertThatThrownBy(() -> store.insert(ownedByA("refused")))
+                            .isInstanceOf(StoreException.class).hasMessageContaining("another store took the inventory's lock")
+                            .hasMessageContaining("writes nothing more");
+                    assertThatThrownBy(() -> store.hostLeases().orElseThrow().renew(Duration.ofSeconds(30)))
+                            .isInstanceOf(StoreException.class);
+                    assertThat(store.find("before")).isPresent();
+                    alone.insert(SampleVms.vm("by-the-other"));
+                }
+                store.inventoryLock().check();
+                assertThatThrownBy(() -> store.delete("before", 1)).as("lost for good")
+                        .isInstanceOf(StoreException.class).hasMessageContaining("writes nothing more");
+                assertThat(store.find("refused")).isEmpty();
+            }
+        }
+    }
+
+    private static io.horcrux.model.Vm ownedByA(String id) {
+        io.horcrux.model.Vm vm = SampleVms.vm(id);
+        return new io.horcrux.model.Vm(vm.spec(), vm.status(), 1, SampleVms.T0, SampleVms.T0, "", null, "host-a");
+    }
+
+    /** Waits until the dedicated server lists the inventory's and the hosts' advisory locks as granted so many times. */
+    private static void awaitLocks(DedicatedPostgres pg, int inventory, int hosts) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), "horcrux", null);
+             PreparedStatement ps = c.prepareStatement("SELECT count(*) FILTER (WHERE classid = ?::oid),"
+                     + " count(*) FILTER (WHERE classid = ?::oid) FROM pg_locks WHERE locktype = 'advisory' AND granted")) {
+            ps.setLong(1, InventoryLock.CLASS & 0xffffffffL);
+            ps.setLong(2, InventoryLock.HOST_CLASS & 0xffffffffL);
+            while (true) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getInt(1) == inventory && rs.getInt(2) == hosts) {
+                        return;
+                    }
+                    assertThat(System.nanoTime()).as("waiting for %d inventory and %d host locks; now %d and %d",
+                            inventory, hosts, rs.getInt(1), rs.getInt(2)).isLessThan(deadline);
+                }
+                Thread.sleep(100);
+            }
         }
     }
 
