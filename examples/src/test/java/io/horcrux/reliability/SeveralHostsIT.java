@@ -73,14 +73,17 @@ class SeveralHostsIT {
         volatile boolean frozen;
 
         Host(String name) throws IOException, InterruptedException {
-            this(name, List.of());
+            this(name, "several", List.of());
         }
 
-        /** @param extra more arguments of {@link HostChild} (its fault hook) */
-        Host(String name, List<String> extra) throws IOException, InterruptedException {
+        /**
+         * @param schema the inventory's schema: one per test method, which share the database
+         * @param extra  more arguments of {@link HostChild} (its fault hook)
+         */
+        Host(String name, String schema, List<String> extra) throws IOException, InterruptedException {
             this.name = name;
             Path state = Files.createDirectory(root.resolve(name));
-            List<String> args = new ArrayList<>(List.of(db.jdbcUrl(), db.user(), db.password(), "several",
+            List<String> args = new ArrayList<>(List.of(db.jdbcUrl(), db.user(), db.password(), schema,
                     name, state.toString(), Long.toString(TTL.toMillis()), Long.toString(RENEWAL.toMillis()),
                     Long.toString(GRACE.toMillis())));
             args.addAll(extra);
@@ -363,9 +366,9 @@ class SeveralHostsIT {
      */
     @Test
     void aHostFrozenRightAfterItsQemuForkedIsFencedByItsWatchdogBeforeTheTakeover() throws Exception {
-        Host frozen = new Host("f1", List.of("qemu-forked:v9"));
+        Host frozen = new Host("f1", "frozen_fork", List.of("qemu-forked:v9"));
         hosts.add(frozen);
-        Host taker = new Host("f2");
+        Host taker = new Host("f2", "frozen_fork", List.of());
         hosts.add(taker);
         assertThat(frozen.ok("create v9 restart")).isEqualTo("v9:f1:STOPPED");
 

@@ -28,8 +28,12 @@ import java.util.Set;
  * anything, the VM's fencing mark ({@link io.horcrux.spi.VmDriver#fencingMark}): an argument
  * that every process of that VM on this host's driver carries. Past the deadline the watchdog
  * kills, besides the listed pids, every process whose command line holds a mark, found in
- * {@code /proc} at every tick; it scans nothing before the deadline. Marks, like pids, are
- * remembered once fed: each names only this host's processes of one VM.
+ * {@code /proc} at every tick, until one scan finds none left; it scans nothing before the
+ * deadline. Marks, like pids, are remembered once fed: each names only this host's processes of
+ * one VM. Because the scan ends once the marked processes are gone, a manager that replaces a
+ * dead one on the same host and state (an application restarted) keeps the VMs it starts after
+ * the old deadline; those it runs at that deadline (reattached ones as well) are killed, as they
+ * were by pid before.
  *
  * <p>Feed format, UTF-8 lines: {@code deadline <nanos>}, {@code manager <pid> <start-epoch-millis>}, then
  * {@code pid <pid> <start-epoch-millis>} per process and {@code mark <argument>} per VM (the
@@ -44,6 +48,8 @@ public final class HostWatchdog {
     private final Path feed;
     private final Map<Long, Instant> fenced = new HashMap<>();
     private final Set<String> marks = new HashSet<>();
+    /** Whether a scan past the current deadline found no marked process left. */
+    private boolean marksDone;
     private long deadline = Long.MAX_VALUE;
     private long manager = -1;
     private Instant managerStart;
@@ -79,7 +85,10 @@ public final class HostWatchdog {
                     ProcessHandle.of(p.getKey()).filter(h -> sameProcess(p.getKey(), p.getValue()))
                             .ifPresent(ProcessHandle::destroyForcibly);
                 }
-                marked = killMarked();
+                if (!marksDone) {
+                    marked = killMarked();
+                    marksDone = !marked; // one scan that finds none ends it, until a new deadline passes
+                }
             }
             if (!managerAlive && fenced.isEmpty() && !marked && System.nanoTime() - deadline > 0) {
                 return;
@@ -106,7 +115,13 @@ public final class HostWatchdog {
                     case "disarm" -> {
                         return false;
                     }
-                    case "deadline" -> deadline = Long.parseLong(f[1]);
+                    case "deadline" -> {
+                        long next = Long.parseLong(f[1]);
+                        if (next != deadline) {
+                            deadline = next;
+                            marksDone = false;
+                        }
+                    }
                     case "manager" -> {
                         manager = Long.parseLong(f[1]);
                         managerStart = Instant.ofEpochMilli(Long.parseLong(f[2]));
