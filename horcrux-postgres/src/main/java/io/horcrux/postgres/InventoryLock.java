@@ -316,10 +316,19 @@ final class InventoryLock implements AutoCloseable {
      */
     @Override
     public void close() {
+        ScheduledExecutorService stopping;
         synchronized (this) {
             closed = true;
-            if (keeper != null) {
-                keeper.shutdownNow();
+            stopping = keeper;
+            if (stopping != null) {
+                stopping.shutdownNow();
+            }
+        }
+        if (stopping != null) {
+            try {
+                stopping.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
         Connection c = connection;
