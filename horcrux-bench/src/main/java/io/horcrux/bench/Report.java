@@ -154,6 +154,7 @@ public final class Report {
                     + "byte for byte as the bare loop does, without an `id`; what is left is its reader thread "
                     + "handing the reply to the caller.\n");
         }
+        renderPostgres(md, results);
         renderHosts(md, results);
         renderDensity(md, results, density);
         renderProbe(md, results);
@@ -172,6 +173,26 @@ public final class Report {
             }
         });
         return md.toString();
+    }
+
+    /** The PostgreSQL store against raw pgjdbc on the same rows ({@code Suite postgres}). */
+    private static void renderPostgres(StringBuilder md, Results results) {
+        if (Suite.POSTGRES_RATIOS.stream().allMatch(r -> Double.isNaN(Suite.ratio(results, r)))) {
+            return;
+        }
+        md.append("\n## The PostgreSQL store against raw pgjdbc\n\n");
+        md.append("From `postgres.json` (`Suite postgres`: the reads in paired rounds, the median round kept).\n\n");
+        md.append("| ratio (lower is better) | store | raw pgjdbc | ratio | goal | met |\n|---|---:|---:|---:|---:|---|\n");
+        for (Suite.Ratio r : Suite.POSTGRES_RATIOS) {
+            double value = Suite.ratio(results, r);
+            if (Double.isNaN(value)) {
+                md.append(String.format(Locale.ROOT, "| %s | not measured | | | %s | |%n", r.name(), r.goal()));
+                continue;
+            }
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.3f | %s | %s |%n", r.name(),
+                    millis(Suite.nanos(results, r.numerator()) / 1e6), millis(Suite.nanos(results, r.denominator()) / 1e6),
+                    value, r.goal(), r.goal().equals("report") ? "" : r.goalMet(results) ? "yes" : "**no**"));
+        }
     }
 
     /** Several hosts: the cost of fencing and events on a batch, and a takeover against its bound. */

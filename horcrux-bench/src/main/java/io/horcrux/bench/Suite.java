@@ -25,8 +25,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
  *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
  *   <li>{@code compare RESULTS BASELINE}: the same check on two JMH result files, without running;</li>
- *   <li>{@code postgres [DIR]}: runs {@link PostgresBenchmark} (about two minutes; needs the tests'
- *       PostgreSQL server, see {@code scripts/setup-debian}), writes {@code DIR/postgres.json} and
+ *   <li>{@code postgres [DIR]}: runs {@link PostgresBenchmark} (about four minutes; needs the tests'
+ *       PostgreSQL server, see {@code scripts/setup-debian}), its reads against raw pgjdbc in
+ *       {@value #POSTGRES_ROUNDS} {@linkplain PairedRounds paired rounds}, writes {@code DIR/postgres.json} and
  *       {@code DIR/postgres-machine.json} (default {@code horcrux-bench/target}) and prints the
  *       store-to-raw-pgjdbc ratios against their goals. Not part of {@code quick}.</li>
  *   <li>{@code hosts [DIR]}: runs {@link HostsBenchmark} (about two minutes, the same server), writes
@@ -108,6 +109,9 @@ public final class Suite {
             new Ratio("createAll 1000 (manager) / raw batch insert",
                     "PostgresBenchmark.createAll1000", "PostgresBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
 
+    /** Rounds of the read ratios of {@code postgres} ({@link PairedRounds}). */
+    static final int POSTGRES_ROUNDS = 9;
+
     /** What {@code density} reports: {@code startAll} of 100 VMs against raw spawns. */
     static final List<Ratio> DENSITY_RATIOS = List.of(DENSITY,
             new Ratio("startAll 200 VMs / 200 raw QEMU spawns, same parallelism",
@@ -156,8 +160,8 @@ public final class Suite {
                 Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
                 Files.createDirectories(dir);
                 Path out = dir.resolve("postgres.json");
-                new Runner(new OptionsBuilder().include("PostgresBenchmark").resultFormat(ResultFormatType.JSON)
-                        .result(out.toString()).build()).run();
+                PairedRounds.run(out, "PostgresBenchmark\\.(createAll1000|rawInsert1000)$", POSTGRES_RATIOS.subList(0, 2),
+                        POSTGRES_ROUNDS);
                 writeMachine(machineFile(out));
                 System.exit(printRatios(Results.read(out), POSTGRES_RATIOS) ? 0 : 1);
             }
@@ -354,6 +358,11 @@ public final class Suite {
         machine.put("accelerator", hypervisor.accelerator());
         machine.put("cpuModel", hypervisor.cpuModel());
         machine.put("date", java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString());
+        try { // the machine may be shared: how busy it was as the run ended (1-minute load average)
+            machine.put("loadAverage", Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]));
+        } catch (IOException | RuntimeException e) {
+            // not on Linux: left out
+        }
         json.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), machine);
     }
 
