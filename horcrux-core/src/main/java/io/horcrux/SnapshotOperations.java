@@ -7,23 +7,41 @@ import io.horcrux.model.Snapshot;
 import io.horcrux.model.SnapshotMode;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmStatus;
+import io.horcrux.internal.FaultPoint;
+import io.horcrux.spi.SnapshotIntent;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Snapshots of one VM under its lock: checks the name, the VM's disks and status before the
  * driver hears of it, then has the driver act on the images and the store record the tree. The
  * images change first and the inventory after, and a failure to record undoes what the driver
- * did, so the two agree. Each snapshot, revert and delete is told to the listeners: a status a
- * revert changes as a status change, anything else as an event whose status stays, with the
- * snapshot's name in its reason. The manager times each as an operation ({@code snapshot},
- * {@code revert}, {@code deleteSnapshot}).
+ * did, so the two agree. Before the driver acts, the operation is written to the store's journal
+ * ({@link SnapshotIntent}) and cleared once the inventory has recorded it: a crash in between
+ * leaves the entry for {@link SnapshotRecovery} to finish or roll back when a manager next opens.
+ *
+ * <p>Each snapshot, revert and delete is told to the listeners as an event of its kind
+ * ({@link VmEvent.Kind#SNAPSHOT_TAKEN}, {@link VmEvent.Kind#REVERTED},
+ * {@link VmEvent.Kind#SNAPSHOT_DELETED}) with the snapshot's name as subject; a revert that changes
+ * the VM's status publishes that status change first. The manager times each as an operation
+ * ({@code snapshot}, {@code revert}, {@code deleteSnapshot}), failures included.
+ *
+ * <p>No progress is reported for a snapshot with memory, so there is no {@link ProgressListener}
+ * overload: QEMU 7.2 runs a {@code snapshot-save} job's whole save (RAM included) in one step of its
+ * main loop, during which the monitor answers nothing, and its {@code query-jobs} progress goes
+ * from 0 of 1 straight to 1 of 1 when the job concludes. There is nothing between 0 and 100 to pass
+ * on.
  */
 final class SnapshotOperations {
+    private static final Logger log = LoggerFactory.getLogger(VmManager.class);
+
     private final VmStore store;
     private final VmDriver driver;
     private final Lifecycle lifecycle;
@@ -51,23 +69,28 @@ final class SnapshotOperations {
             boolean withMemory = mode == SnapshotMode.AUTOMATIC && vm.status() != VmStatus.STOPPED;
             Optional<String> parent = existing.stream().filter(Snapshot::current).map(Snapshot::name).findFirst();
             Snapshot snapshot = new Snapshot(name, parent, clock.instant(), withMemory, true, vm.status());
+            store.recordSnapshotIntent(new SnapshotIntent(vmId, SnapshotIntent.Operation.TAKE, snapshot, clock.instant()));
             try {
                 driver.snapshot(vm, name, withMemory);
             } catch (RuntimeException e) {
+                clearIntent(vmId);
                 throw Lifecycle.driverFailure("snapshot", vmId, e);
             }
+            FaultPoint.reach("snapshot.after-driver");
             try {
                 store.insertSnapshot(vmId, snapshot);
             } catch (RuntimeException e) {
                 try {
                     driver.deleteSnapshot(vm, name);
+                    clearIntent(vmId);
                 } catch (RuntimeException undo) {
                     e.addSuppressed(undo);
                 }
                 throw e;
             }
-            recorder.announce(vm, "snapshot '" + name + "' taken (" + (withMemory ? "disks and memory" : "disks")
-                    + ", parent " + parent.orElse("none") + ")");
+            clearIntent(vmId);
+            recorder.announce(VmEvent.Kind.SNAPSHOT_TAKEN, vm, name, "snapshot '" + name + "' taken ("
+                    + (withMemory ? "disks and memory" : "disks") + ", parent " + parent.orElse("none") + ")");
             return snapshot;
         });
     }
@@ -88,19 +111,24 @@ final class SnapshotOperations {
             } else if (!snapshot.withMemory() && vm.status() != VmStatus.STOPPED) {
                 vm = lifecycle.runHeld(LifecycleOperation.STOP, vm, driver.defaultStopGrace());
             }
+            store.recordSnapshotIntent(new SnapshotIntent(vmId, SnapshotIntent.Operation.REVERT, snapshot,
+                    clock.instant()));
             VmStatus after;
             try {
                 after = driver.revert(vm, snapshot);
             } catch (RuntimeException e) {
+                // All or none: the disks are where they were. The current point stays.
+                clearIntent(vmId);
                 throw Lifecycle.driverFailure("revert", vmId, e);
             }
+            FaultPoint.reach("revert.after-driver");
             store.revertSnapshot(vmId, name);
+            clearIntent(vmId);
             String reason = "reverted to snapshot '" + name + "'";
             if (after != vm.status()) {
                 vm = recorder.moveTo(vm, after, reason, vm.runtime());
-            } else {
-                recorder.announce(vm, reason);
             }
+            recorder.announce(VmEvent.Kind.REVERTED, vm, name, reason);
             return vm;
         });
     }
@@ -110,16 +138,33 @@ final class SnapshotOperations {
         lifecycle.withVm(vmId, vm -> {
             lifecycle.requireOwned(vm, "delete a snapshot of");
             checkStatus(vm, "delete a snapshot of");
-            find(vmId, name);
+            Snapshot snapshot = find(vmId, name);
+            store.recordSnapshotIntent(new SnapshotIntent(vmId, SnapshotIntent.Operation.DELETE, snapshot,
+                    clock.instant()));
             try {
                 driver.deleteSnapshot(vm, name);
             } catch (RuntimeException e) {
+                clearIntent(vmId);
                 throw Lifecycle.driverFailure("delete a snapshot of", vmId, e);
             }
+            FaultPoint.reach("delete-snapshot.after-driver");
             store.deleteSnapshot(vmId, name);
-            recorder.announce(vm, "snapshot '" + name + "' deleted");
+            clearIntent(vmId);
+            recorder.announce(VmEvent.Kind.SNAPSHOT_DELETED, vm, name, "snapshot '" + name + "' deleted");
             return null;
         });
+    }
+
+    /**
+     * Clears the journal once the operation is recorded or undone. A failure to clear is only
+     * logged: the operation is done, and the next manager to open finds nothing to change.
+     */
+    private void clearIntent(String vmId) {
+        try {
+            store.clearSnapshotIntent(vmId);
+        } catch (RuntimeException e) {
+            log.warn("VM {}: could not clear its snapshot journal entry; the next manager to open will check it", vmId, e);
+        }
     }
 
     private Snapshot find(String vmId, String name) {

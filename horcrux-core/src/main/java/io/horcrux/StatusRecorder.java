@@ -56,6 +56,12 @@ final class StatusRecorder {
         log.info("VM {}: {}", vm.id(), reason);
     }
 
+    /** Tells listeners that {@code kind} happened to the VM (its status stays), about {@code subject}. */
+    void announce(VmEvent.Kind kind, Vm vm, String subject, String reason) {
+        events.publish(VmEvent.of(kind, vm, subject, reason, clock.instant()));
+        log.info("VM {}: {}", vm.id(), reason);
+    }
+
     /** Records where a failed operation left the VM; a failure to record joins {@code failure}. */
     void recordAfterFailure(Vm vm, VmStatus status, String reason, RuntimeException failure) {
         try {

@@ -83,6 +83,13 @@ final class SimulatedContent {
         snapshots.remove(name);
     }
 
+    /** Each writable disk's name to the snapshots it holds (all of them: they are taken together). */
+    synchronized Map<String, java.util.Set<String>> names() {
+        Map<String, java.util.Set<String>> names = new LinkedHashMap<>();
+        disks.keySet().forEach(d -> names.put(d, java.util.Set.copyOf(snapshots.keySet())));
+        return java.util.Collections.unmodifiableMap(names);
+    }
+
     synchronized boolean has(String name) {
         return snapshots.containsKey(name);
     }
