@@ -861,6 +861,13 @@ public abstract class VmManagerContract {
         assertThatThrownBy(() -> manager.snapshot("snap-bad", null)).isInstanceOf(NullPointerException.class);
         assertThat(manager.snapshots("snap-bad")).isEqualTo(before);
         assertThat(manager.snapshots("snap-other")).extracting(io.horcrux.model.Snapshot::name).containsExactly("theirs");
+        if (driver.supportsSnapshots()) {
+            // Nothing refused reached the images: each disk holds what the tree says, no more.
+            assertThat(driver.snapshotNames(manager.get("snap-bad")).values()).isNotEmpty()
+                    .allSatisfy(names -> assertThat(names).containsExactly("taken"));
+            assertThat(driver.snapshotNames(manager.get("snap-other")).values()).isNotEmpty()
+                    .allSatisfy(names -> assertThat(names).containsExactly("theirs"));
+        }
 
         manager.create(VmSpec.builder().id("snap-diskless").memoryMiB(64).build());
         assertThatThrownBy(() -> manager.snapshot("snap-diskless", "s1"))
