@@ -237,7 +237,10 @@ public interface VmDriver extends AutoCloseable {
      * Brings the VM back to {@code snapshot}. Of a snapshot without memory the VM is
      * {@code STOPPED} (the manager stops it first); with memory it is {@code RUNNING} or
      * {@code PAUSED} (the manager starts it first), and after the revert it runs on from the
-     * snapshot, in the status {@link io.horcrux.model.Snapshot#takenWhile()}.
+     * snapshot, in the status {@link io.horcrux.model.Snapshot#takenWhile()}. The driver goes by
+     * {@code snapshot.withMemory()}: a snapshot that holds memory, passed with {@code withMemory}
+     * false, reverts the disks of a stopped VM only (the manager does so after a crash killed the
+     * VM's process in the middle of a revert with memory).
      *
      * @implSpec The default refuses with a {@link io.horcrux.DriverException}.
      * @return the VM's status after the revert

@@ -592,6 +592,9 @@ public abstract class VmDriverContract {
         assertThat(driver.revert(asStored(spec, VmStatus.STOPPED), snapshotOf("disks-only", false, VmStatus.RUNNING)))
                 .isEqualTo(VmStatus.STOPPED);
         holds(asStored(spec, VmStatus.STOPPED), "running", "disks-only");
+        assertThat(driver.revert(asStored(spec, VmStatus.STOPPED), snapshotOf("running", false, VmStatus.STOPPED)))
+                .as("a snapshot with memory passed without it: its disks only, the VM stopped").isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
         driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "running");
         driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "disks-only");
         holds(asStored(spec, VmStatus.STOPPED));
