@@ -89,8 +89,10 @@ final class SnapshotOperations {
                 throw e;
             }
             clearIntent(vmId);
-            recorder.announce(VmEvent.Kind.SNAPSHOT_TAKEN, vm, name, "snapshot '" + name + "' taken ("
-                    + (withMemory ? "disks and memory" : "disks") + ", parent " + parent.orElse("none") + ")");
+            String reason = "snapshot '" + name + "' taken (" + (withMemory ? "disks and memory" : "disks") + ", parent "
+                    + parent.orElse("none") + ")";
+            recorder.announce(VmEvent.Kind.SNAPSHOT_TAKEN, vm, name, reason);
+            log.info("VM {}: {}", vmId, reason);
             return snapshot;
         });
     }
@@ -129,6 +131,7 @@ final class SnapshotOperations {
                 vm = recorder.moveTo(vm, after, reason, vm.runtime());
             }
             recorder.announce(VmEvent.Kind.REVERTED, vm, name, reason);
+            log.info("VM {}: {}", vmId, reason);
             return vm;
         });
     }
@@ -151,6 +154,7 @@ final class SnapshotOperations {
             store.deleteSnapshot(vmId, name);
             clearIntent(vmId);
             recorder.announce(VmEvent.Kind.SNAPSHOT_DELETED, vm, name, "snapshot '" + name + "' deleted");
+            log.info("VM {}: snapshot '{}' deleted", vmId, name);
             return null;
         });
     }

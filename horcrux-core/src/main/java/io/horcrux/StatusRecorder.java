@@ -56,10 +56,14 @@ final class StatusRecorder {
         log.info("VM {}: {}", vm.id(), reason);
     }
 
-    /** Tells listeners that {@code kind} happened to the VM (its status stays), about {@code subject}. */
+    /**
+     * Tells listeners of an event of {@code kind} that leaves the VM's status as it is (a
+     * create, a delete, a move, a snapshot).
+     *
+     * @param subject the snapshot, host or VM the event is about, or null when the kind has none
+     */
     void announce(VmEvent.Kind kind, Vm vm, String subject, String reason) {
         events.publish(VmEvent.of(kind, vm, subject, reason, clock.instant()));
-        log.info("VM {}: {}", vm.id(), reason);
     }
 
     /** Records where a failed operation left the VM; a failure to record joins {@code failure}. */
