@@ -124,7 +124,7 @@ class SnapshotRecoveryTest {
 
     @Test
     void aRevertIsFinishedOnTheDisksAndADiskOnlyRevertOfARunningVmIsDropped() {
-        Vm vm = prepared("rev");
+        prepared("rev");
         manager.start("rev");
         manager.snapshot("rev", "live");
         manager.stop("rev");
@@ -162,7 +162,6 @@ class SnapshotRecoveryTest {
         assertThat(vms.get("rev").status()).isEqualTo(VmStatus.RUNNING);
         assertThat(recovered("rolled-forward")).isEqualTo(2);
         assertThat(recovered("rolled-back")).isEqualTo(1);
-        assertThat(vm.id()).isEqualTo("rev");
     }
 
     @Test
@@ -185,7 +184,7 @@ class SnapshotRecoveryTest {
 
     @Test
     void anEntryThatCannotBeSettledStaysForTheNextOpenAndTheManagerOpensAnyway() {
-        Vm vm = prepared("stuck");
+        prepared("stuck");
         manager.close();
         manager = null;
         store.recordSnapshotIntent(new SnapshotIntent("stuck", SnapshotIntent.Operation.DELETE,
@@ -200,6 +199,5 @@ class SnapshotRecoveryTest {
         assertThat(store.snapshotIntents()).isEmpty();
         assertThat(tree(vms, "stuck")).isEmpty();
         assertThat(held("stuck")).isEmpty();
-        assertThat(vm.id()).isEqualTo("stuck");
     }
 }
