@@ -24,8 +24,10 @@ import org.slf4j.LoggerFactory;
  * driver hears of it, then has the driver act on the images and the store record the tree. The
  * images change first and the inventory after, and a failure to record undoes what the driver
  * did, so the two agree. Before the driver acts, the operation is written to the store's journal
- * ({@link SnapshotIntent}) and cleared once the inventory has recorded it: a crash in between
- * leaves the entry for {@link SnapshotRecovery} to finish or roll back when a manager next opens.
+ * ({@link SnapshotIntent}); the store's write of the result removes it in the same transaction (and
+ * a failed driver call or an undone one clears it): a crash in between leaves the entry for
+ * {@link SnapshotRecovery} to finish or roll back when a manager next opens, and an entry is left
+ * only where the result was not recorded.
  *
  * <p>Each snapshot, revert and delete is told to the listeners as an event of its kind
  * ({@link VmEvent.Kind#SNAPSHOT_TAKEN}, {@link VmEvent.Kind#REVERTED},
@@ -78,7 +80,7 @@ final class SnapshotOperations {
             }
             FaultPoint.reach("snapshot.after-driver");
             try {
-                store.insertSnapshot(vmId, snapshot);
+                store.insertSnapshot(vmId, snapshot); // clears the journal entry in the same transaction
             } catch (RuntimeException e) {
                 try {
                     driver.deleteSnapshot(vm, name);
@@ -88,7 +90,6 @@ final class SnapshotOperations {
                 }
                 throw e;
             }
-            clearIntent(vmId);
             String reason = "snapshot '" + name + "' taken (" + (withMemory ? "disks and memory" : "disks") + ", parent "
                     + parent.orElse("none") + ")";
             recorder.announce(VmEvent.Kind.SNAPSHOT_TAKEN, vm, name, reason);
@@ -124,8 +125,7 @@ final class SnapshotOperations {
                 throw Lifecycle.driverFailure("revert", vmId, e);
             }
             FaultPoint.reach("revert.after-driver");
-            store.revertSnapshot(vmId, name);
-            clearIntent(vmId);
+            store.revertSnapshot(vmId, name); // clears the journal entry in the same transaction
             String reason = "reverted to snapshot '" + name + "'";
             if (after != vm.status()) {
                 vm = recorder.moveTo(vm, after, reason, vm.runtime());
@@ -151,8 +151,7 @@ final class SnapshotOperations {
                 throw Lifecycle.driverFailure("delete a snapshot of", vmId, e);
             }
             FaultPoint.reach("delete-snapshot.after-driver");
-            store.deleteSnapshot(vmId, name);
-            clearIntent(vmId);
+            store.deleteSnapshot(vmId, name); // clears the journal entry in the same transaction
             recorder.announce(VmEvent.Kind.SNAPSHOT_DELETED, vm, name, "snapshot '" + name + "' deleted");
             log.info("VM {}: snapshot '{}' deleted", vmId, name);
             return null;
@@ -160,8 +159,9 @@ final class SnapshotOperations {
     }
 
     /**
-     * Clears the journal once the operation is recorded or undone. A failure to clear is only
-     * logged: the operation is done, and the next manager to open finds nothing to change.
+     * Clears the journal once the driver failed or its work was undone. A failure to clear is only
+     * logged: the images are as they were, and the next manager to open finds nothing to change
+     * (or, for a revert, reverts again to the snapshot the user asked for).
      */
     private void clearIntent(String vmId) {
         try {

@@ -60,7 +60,8 @@ import java.util.stream.Stream;
  *       {@link #snapshotIntents}, {@link #clearSnapshotIntent}): at most one
  *       {@link SnapshotIntent} per VM, durable once written, read back exactly, deleted with its
  *       VM, and apart from the VM's record and its snapshots (writing or clearing one changes
- *       neither). A store that keeps snapshots keeps the journal; the contract checks it.</li>
+ *       neither); each snapshot write removes the VM's entry in its own transaction, a refused
+ *       one leaves it. A store that keeps snapshots keeps the journal; the contract checks it.</li>
  *   <li>{@link #close()} is idempotent; other calls after it throw {@link IllegalStateException}.</li>
  * </ul>
  */
@@ -160,7 +161,8 @@ public interface VmStore extends AutoCloseable {
 
     /**
      * Stores a new snapshot of a stored VM and makes it the VM's current one (whatever
-     * {@code snapshot.current()} says): the one that was current stops being so.
+     * {@code snapshot.current()} says): the one that was current stops being so. Removes the VM's
+     * {@linkplain #recordSnapshotIntent journalled operation} in the same transaction.
      *
      * @implSpec The default refuses: this store keeps no snapshots.
      * @throws io.horcrux.VmNotFoundException             if no VM has that id
@@ -172,7 +174,8 @@ public interface VmStore extends AutoCloseable {
     }
 
     /**
-     * Makes the named snapshot the VM's current one.
+     * Makes the named snapshot the VM's current one, and removes the VM's
+     * {@linkplain #recordSnapshotIntent journalled operation} in the same transaction.
      *
      * @implSpec The default refuses: this store keeps no snapshots.
      * @throws io.horcrux.SnapshotNotFoundException if the VM has no snapshot of that name
@@ -183,7 +186,8 @@ public interface VmStore extends AutoCloseable {
 
     /**
      * Removes the named snapshot: its children hang from its parent now (roots if it was one),
-     * and if it was current its parent is (none if it was a root).
+     * and if it was current its parent is (none if it was a root). Removes the VM's
+     * {@linkplain #recordSnapshotIntent journalled operation} in the same transaction.
      *
      * @implSpec The default refuses: this store keeps no snapshots.
      * @throws io.horcrux.SnapshotNotFoundException if the VM has no snapshot of that name
@@ -196,7 +200,9 @@ public interface VmStore extends AutoCloseable {
      * Journals a snapshot operation the manager is about to begin on a stored VM, replacing the
      * VM's previous entry if one is left (a VM has at most one operation in flight: the manager
      * holds its lock). Written before the driver touches the images, so a crash leaves the entry
-     * behind for {@link #snapshotIntents()}.
+     * behind for {@link #snapshotIntents()}. The write that records the operation's result
+     * ({@link #insertSnapshot}, {@link #revertSnapshot}, {@link #deleteSnapshot}) removes the entry
+     * in its own transaction, so an entry is left exactly when the result was not recorded.
      *
      * @implSpec The default refuses: this store keeps no snapshots. An implementation keeps the
      *           entry durably (one transaction) apart from the VM's record, never changes the

@@ -165,6 +165,7 @@ public final class InMemoryVmStore implements VmStore {
             }
             list.replaceAll(s -> s.withCurrent(false));
             list.add(snapshot.withCurrent(true));
+            intents.remove(vmId);
         }
     }
 
@@ -174,6 +175,7 @@ public final class InMemoryVmStore implements VmStore {
         synchronized (writeLock) {
             List<io.horcrux.model.Snapshot> list = existingSnapshots(vmId, name);
             list.replaceAll(s -> s.withCurrent(s.name().equals(name)));
+            intents.remove(vmId);
         }
     }
 
@@ -187,6 +189,7 @@ public final class InMemoryVmStore implements VmStore {
                 io.horcrux.model.Snapshot t = s.parent().equals(java.util.Optional.of(name)) ? s.withParent(gone.parent()) : s;
                 return gone.current() && gone.parent().equals(java.util.Optional.of(t.name())) ? t.withCurrent(true) : t;
             });
+            intents.remove(vmId);
         }
     }
 

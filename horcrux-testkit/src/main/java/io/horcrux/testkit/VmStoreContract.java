@@ -558,6 +558,31 @@ public abstract class VmStoreContract {
     }
 
     @Test
+    void aSnapshotWriteRemovesTheVmsJournalEntryAndARefusedOneLeavesIt() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("rec"));
+        store.insert(vm("rec-other"));
+        io.horcrux.spi.SnapshotIntent others = intent("rec-other", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "x");
+        store.recordSnapshotIntent(others);
+        for (Runnable write : List.<Runnable>of(() -> store.insertSnapshot("rec", snap("s1", null, 1)),
+                () -> store.insertSnapshot("rec", snap("s2", "s1", 2)), () -> store.revertSnapshot("rec", "s1"),
+                () -> store.deleteSnapshot("rec", "s2"))) {
+            store.recordSnapshotIntent(intent("rec", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s9"));
+            write.run();
+            assertThat(store.snapshotIntents()).as("only the written VM's entry goes").containsExactly(others);
+        }
+        io.horcrux.spi.SnapshotIntent pending = intent("rec", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s1");
+        store.recordSnapshotIntent(pending);
+        assertThatThrownBy(() -> store.insertSnapshot("rec", snap("s1", null, 5)))
+                .isInstanceOf(io.horcrux.SnapshotAlreadyExistsException.class);
+        assertThatThrownBy(() -> store.revertSnapshot("rec", "nope")).isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThatThrownBy(() -> store.deleteSnapshot("rec", "nope")).isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThat(store.snapshotIntents()).as("a refused write leaves the entry").containsExactly(pending, others);
+    }
+
+    @Test
     void snapshotsFormATreeWithOneCurrentAndAreReadBackExactly() {
         if (!keepsSnapshots()) {
             return;
