@@ -33,6 +33,8 @@ public final class InMemoryVmStore implements VmStore {
     private final Object writeLock = new Object();
     /** Each VM's snapshots in the order taken; guarded by {@link #writeLock}. */
     private final java.util.Map<String, List<io.horcrux.model.Snapshot>> snapshots = new java.util.HashMap<>();
+    /** Each linked clone's template, by the clone's id; guarded by {@link #writeLock}. */
+    private final java.util.Map<String, String> templates = new java.util.HashMap<>();
     private volatile boolean closed;
 
     private InMemoryVmStore() {
@@ -89,6 +91,7 @@ public final class InMemoryVmStore implements VmStore {
             checkVersion(id, expectedVersion);
             vms.remove(id);
             snapshots.remove(id);
+            templates.remove(id);
         }
     }
 
@@ -130,6 +133,32 @@ public final class InMemoryVmStore implements VmStore {
 
     private ConcurrentNavigableMap<String, Vm> candidates(VmQuery query) {
         return query.after().map(after -> vms.tailMap(after, false)).orElse(vms);
+    }
+
+    // ---------------------------------------------------------------- linked clones
+
+    @Override
+    public void insertLinkedClone(Vm clone, String templateId) {
+        Objects.requireNonNull(clone, "clone");
+        Objects.requireNonNull(templateId, "templateId");
+        ensureOpen();
+        synchronized (writeLock) {
+            if (!vms.containsKey(templateId)) {
+                throw new VmNotFoundException(templateId);
+            }
+            insertAll(List.of(clone));
+            templates.put(clone.id(), templateId);
+        }
+    }
+
+    @Override
+    public List<String> linkedClones(String templateId) {
+        Objects.requireNonNull(templateId, "templateId");
+        ensureOpen();
+        synchronized (writeLock) {
+            return templates.entrySet().stream().filter(e -> e.getValue().equals(templateId)).map(java.util.Map.Entry::getKey)
+                    .sorted().toList();
+        }
     }
 
     // ---------------------------------------------------------------- snapshots
@@ -208,6 +237,7 @@ public final class InMemoryVmStore implements VmStore {
     public void clear() {
         synchronized (writeLock) {
             snapshots.clear();
+            templates.clear();
             vms.clear();
         }
     }

@@ -83,8 +83,14 @@ final class SimulatedImages {
      * @throws OperationCancelledException if cancelled (or interrupted) before the last step
      */
     static void copy(VmSpec spec, Duration copyTime, ProgressListener listener, Cancellation cancellation) {
+        copy(spec, disk -> disk.kind() == DiskKind.COPY, copyTime, listener, cancellation);
+    }
+
+    /** As {@link #copy(VmSpec, Duration, ProgressListener, Cancellation)}, of the disks {@code copied} picks. */
+    static void copy(VmSpec spec, java.util.function.Predicate<DiskSpec> copied, Duration copyTime,
+                     ProgressListener listener, Cancellation cancellation) {
         for (DiskSpec disk : spec.disks()) {
-            if (disk.kind() != DiskKind.COPY) {
+            if (!copied.test(disk)) {
                 continue;
             }
             for (int step = 0; step < STEPS.length; step++) {
