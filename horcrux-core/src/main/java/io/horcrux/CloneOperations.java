@@ -113,8 +113,7 @@ final class CloneOperations {
             if (!store.existingIds(List.of(newId)).isEmpty()) {
                 throw new VmAlreadyExistsException(List.of(newId));
             }
-            VmSpec spec = cloneSpec(source.spec(), newId, name);
-            driver.check(spec);
+            VmSpec spec = cloneSpec(source.spec(), newId, name); // the driver checks what it needs of it
             Instant now = clock.instant();
             String how = mode == CloneMode.LINKED ? "linked" : "full";
             Vm clone = new Vm(spec, VmStatus.STOPPED, 1, now, now, "cloned from '" + sourceId + "' (" + how + ")", null,

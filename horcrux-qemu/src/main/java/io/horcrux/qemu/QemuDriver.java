@@ -277,6 +277,21 @@ public final class QemuDriver implements VmDriver {
     }
 
     /**
+     * What {@link #check} refuses of a VM that has its disks already (one to start, a clone):
+     * all of it but the sources of copies, which are read only when a copy is made and may be
+     * gone since.
+     */
+    private void checkProvisioned(VmSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        if (spec.architecture() != Architecture.X86_64) {
+            throw new InvalidVmSpecException(List.of(new Violation("architecture",
+                    "the QEMU driver runs X86_64 guests only, was " + spec.architecture())));
+        }
+        sources.check(spec, false);
+        seeds.check(spec);
+    }
+
+    /**
      * Creates {@code <stateDirectory>/<vmId>/} (0700) and one image per disk: a qcow2 image
      * written by the driver itself, the one {@code qemu-img create} makes but without a process
      * to spawn; a raw one with {@code qemu-img create}. A raw disk larger than the free space is
@@ -371,7 +386,9 @@ public final class QemuDriver implements VmDriver {
      * the process is killed and its socket and pidfile removed, and the exception carries
      * QEMU's first error lines and names the accelerator and CPU model.
      *
-     * <p>Before QEMU runs: each tap NIC's device must exist (a {@link DriverException} says how
+     * <p>Before QEMU runs: the spec is checked as {@link #check} does, but for the sources of
+     * copied disks, which were read when the copies were made and may be gone; a template is
+     * refused (it never starts); each tap NIC's device must exist (a {@link DriverException} says how
      * to make it), each fixed host port of a forward must be free (one naming the port when it is
      * not), and the cloud-init seed ({@code seed.cidata.iso} in the VM's directory) is built, or
      * rebuilt when the spec's cloud-init changed since it was built. The runtime facts returned
@@ -381,7 +398,7 @@ public final class QemuDriver implements VmDriver {
     @Override
     public VmRuntime start(VmSpec spec) {
         ensureOpen();
-        check(spec);
+        checkProvisioned(spec);
         if (clones.isTemplate(spec.id())) {
             throw new DriverException("VM '" + spec.id() + "' is a template: its disk images are read-only bases,"
                     + " never started; start a clone of it");
@@ -490,7 +507,7 @@ public final class QemuDriver implements VmDriver {
         if (table.isRunning(source.id()) || QemuIdentity.liveProcess(state.files(source.id())).isPresent()) {
             throw new DriverException("VM '" + source.id() + "' is running; its disks change meanwhile");
         }
-        check(clone);
+        checkProvisioned(clone); // its disks come from the source's images, not from copies' sources
         clones.provision(source, clone, mode, listener, cancellation);
     }
 

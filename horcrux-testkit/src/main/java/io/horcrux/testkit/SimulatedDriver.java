@@ -607,7 +607,7 @@ public final class SimulatedDriver implements VmDriver {
         if (from.status.isActive()) {
             throw new DriverException("VM '" + source.id() + "' is running; its disks change meanwhile");
         }
-        check(clone);
+        SimulatedImages.check(clone, false); // its disks come from the source's, not from copies' sources
         if (vms.containsKey(clone.id())) {
             throw new DriverException("VM '" + clone.id() + "' is already provisioned");
         }

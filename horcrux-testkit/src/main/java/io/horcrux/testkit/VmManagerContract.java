@@ -1084,6 +1084,20 @@ public abstract class VmManagerContract {
     }
 
     @Test
+    void aTemplateWhoseDiskWasCopiedFromAnImageSinceRemovedIsClonedBothWays() throws Exception {
+        java.nio.file.Path golden = randomImage("golden.img", 2 << 20);
+        manager.create(VmSpec.builder().id("from-copy").memoryMiB(64).disk(DiskSpec.copyOf("root", golden)).build());
+        java.nio.file.Files.delete(golden); // read once, when the copy was made
+        manager.makeTemplate("from-copy");
+        manager.clone("from-copy", "linked", io.horcrux.model.CloneMode.LINKED);
+        manager.clone("from-copy", "full", io.horcrux.model.CloneMode.FULL);
+        manager.start("linked");
+        manager.start("full");
+        assertThat(manager.get("linked").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(manager.get("full").status()).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
     void badClonesAreRefusedClearlyAndLeaveNoRowAndNoDisk() {
         manager.create(spec("plain"));
         manager.create(spec("taken"));
