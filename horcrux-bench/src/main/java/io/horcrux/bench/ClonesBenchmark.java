@@ -107,20 +107,6 @@ public class ClonesBenchmark {
             return directory.resolve("raw-" + ++counter + ".qcow2");
         }
 
-        void run(List<String> args) {
-            try {
-                Process p = new ProcessBuilder(args).redirectErrorStream(true)
-                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-                if (p.waitFor() != 0) {
-                    throw new IllegalStateException(args + " failed: exit " + p.exitValue());
-                }
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
     }
 
     /** Whatever the measured call made: a VM, a file; removed after each call. */
@@ -156,7 +142,7 @@ public class ClonesBenchmark {
     @Measurement(iterations = 40)
     public Path rawOverlay(Template template, Made made) {
         made.file = template.nextFile();
-        template.run(List.of(template.qemuImg.toString(), "create", "-q", "-f", "qcow2", "-b", template.image.toString(),
+        Fixtures.run(List.of(template.qemuImg.toString(), "create", "-q", "-f", "qcow2", "-b", template.image.toString(),
                 "-F", "qcow2", made.file.toString()));
         return made.file;
     }
@@ -180,7 +166,7 @@ public class ClonesBenchmark {
     @Measurement(iterations = 8)
     public Path rawConvert(Template template, Made made) {
         made.file = template.nextFile();
-        template.run(List.of(template.qemuImg.toString(), "convert", "-f", "qcow2", "-O", "qcow2",
+        Fixtures.run(List.of(template.qemuImg.toString(), "convert", "-f", "qcow2", "-O", "qcow2",
                 template.image.toString(), made.file.toString()));
         return made.file;
     }
