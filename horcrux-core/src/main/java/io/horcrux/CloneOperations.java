@@ -29,7 +29,10 @@ import org.slf4j.LoggerFactory;
  * the driver puts the status back). A clone is checked whole before anything is written (the
  * new id, the source's status and ownership, the mode), then provisioned by the driver from the
  * source's images and stored, with its link to the template when linked; a failure or a cancel
- * after the driver began removes what it made, so nothing of the clone is left. Both VMs' locks
+ * after the driver began removes what it made, so nothing of the clone is left (a crash in between
+ * leaves files no row names, which the next manager's orphan sweep removes; a linked clone first
+ * has the driver mark the template again, idempotently, in case a crash cut its making short
+ * between the store and the driver). Both VMs' locks
  * are held throughout, taken in id order. Each is told to listeners: {@code TEMPLATE_MADE} on
  * the template, {@code CLONED} on the source (the clone's id as subject) and {@code CREATED} on
  * the clone (the source's id as subject).
@@ -120,6 +123,10 @@ final class CloneOperations {
                     host);
             try {
                 driver.deprovision(spec); // what a cut-off clone or create of this id left
+                if (mode == CloneMode.LINKED) {
+                    // Idempotent: finishes a template whose making a crash cut off between the store and the driver.
+                    driver.makeTemplate(source);
+                }
                 driver.provisionClone(source, spec, mode, new LoggedProgress(listener), cancellation);
             } catch (RuntimeException e) {
                 throw Lifecycle.driverFailure("clone", sourceId, e);

@@ -60,7 +60,8 @@ import java.util.stream.Stream;
  * <h2>Errors</h2>
  * Every exception thrown on purpose is a {@link HorcruxException}: {@link VmNotFoundException}
  * for an unknown id, {@link IllegalVmStateException} for an operation the VM's status does
- * not allow, {@link InvalidVmSpecException}, {@link VmAlreadyExistsException},
+ * not allow, {@link TemplateInUseException} for a template its linked clones still use,
+ * {@link InvalidVmSpecException}, {@link VmAlreadyExistsException},
  * {@link VmConflictException}, {@link DriverException}, {@link StoreException} and
  * {@link InventoryJsonException}. Each method lists what it throws. A failed
  * operation leaves nothing half-done: no row, no disk file, no process. After {@link #close()}
