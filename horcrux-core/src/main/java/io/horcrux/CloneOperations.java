@@ -48,18 +48,21 @@ final class CloneOperations {
     private final KeyedLocks locks;
     private final Lifecycle lifecycle;
     private final EventDispatcher events;
+    private final StatusRecorder recorder;
     private final Function<String, Optional<Vm>> current;
     private final Clock clock;
     private final String host;
 
     CloneOperations(VmStore store, VmDriver driver, VmCache cache, KeyedLocks locks, Lifecycle lifecycle,
-                    EventDispatcher events, Function<String, Optional<Vm>> current, Clock clock, String host) {
+                    EventDispatcher events, StatusRecorder recorder, Function<String, Optional<Vm>> current, Clock clock,
+                    String host) {
         this.store = store;
         this.driver = driver;
         this.cache = cache;
         this.locks = locks;
         this.lifecycle = lifecycle;
         this.events = events;
+        this.recorder = recorder;
         this.current = current;
         this.clock = clock;
         this.host = host;
@@ -147,8 +150,8 @@ final class CloneOperations {
                 throw e;
             }
             cache.put(clone);
-            events.publish(VmEvent.of(VmEvent.Kind.CLONED, source, newId, "cloned to '" + newId + "' (" + how + ")", now));
-            events.publish(VmEvent.of(VmEvent.Kind.CREATED, clone, sourceId, clone.statusReason(), now));
+            recorder.announce(VmEvent.Kind.CLONED, source, newId, "cloned to '" + newId + "' (" + how + ")");
+            recorder.announce(VmEvent.Kind.CREATED, clone, sourceId, clone.statusReason());
             log.info("VM {}: {} clone of {} made", newId, how, sourceId);
             return clone;
         }
