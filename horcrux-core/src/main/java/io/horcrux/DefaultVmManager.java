@@ -44,6 +44,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link LiveStats}: the live stats of one VM or of many at once;</li>
  *   <li>{@link Supervisor}: the driver's notices, and reattaching when the manager opens;</li>
  *   <li>{@link OrphanSweep}: what a crash left provisioned, removed when the manager opens;</li>
+ *   <li>{@link SnapshotRecovery}: snapshot operations a crash cut off, settled when the manager opens;</li>
  *   <li>{@link InventoryJson}: the inventory's JSON document;</li>
  *   <li>{@link OperationMetrics} and {@link EventDispatcher}: timings and listeners.</li>
  * </ul>
@@ -64,6 +65,7 @@ final class DefaultVmManager implements VmManager {
     private final LiveStats stats;
     private final Supervisor supervisor;
     private final SnapshotOperations snapshots;
+    private final CloneOperations clones;
     private final String host;
     private final HostLeases leases; // null on a single-host store
     private final LeaseKeeper lease; // null on a single-host store
@@ -95,6 +97,8 @@ final class DefaultVmManager implements VmManager {
         supervisor.lease(lease);
         this.lifecycle = new Lifecycle(locks, driver, recorder, this::find, host, lease);
         this.snapshots = new SnapshotOperations(store, driver, lifecycle, recorder, b.clock);
+        this.clones = new CloneOperations(store, driver, cache, locks, lifecycle, events, recorder, this::find, b.clock,
+                host);
         metrics.bindCache(this::cacheStats);
         driver.setObserver(supervisor);
         try {
@@ -103,6 +107,7 @@ final class DefaultVmManager implements VmManager {
                 changes = leases.followChanges(CHANGES_POLL, this::relay);
             }
             supervisor.reattach();
+            new SnapshotRecovery(store, driver, locks, recorder, metrics, host).run();
             new OrphanSweep(store, driver).run();
         } catch (RuntimeException e) {
             close();
@@ -416,6 +421,28 @@ final class DefaultVmManager implements VmManager {
             snapshots.delete(id, name);
             return null;
         });
+    }
+
+    // ---------------------------------------------------------------- templates and clones
+
+    @Override
+    public Vm makeTemplate(String id) {
+        return onVm("makeTemplate", id, clones::makeTemplate);
+    }
+
+    @Override
+    public Vm clone(String sourceId, String newId, io.horcrux.model.CloneMode mode) {
+        return clone(sourceId, newId, null, mode, ProgressListener.NONE, Cancellation.create());
+    }
+
+    @Override
+    public Vm clone(String sourceId, String newId, String name, io.horcrux.model.CloneMode mode,
+                    ProgressListener listener, Cancellation cancellation) {
+        Objects.requireNonNull(newId, "newId");
+        Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
+        return onVm("clone", sourceId, id -> clones.clone(id, newId, name, mode, listener, cancellation));
     }
 
     // ---------------------------------------------------------------- console, events, JSON

@@ -102,6 +102,8 @@ public final class PostgresVmStore implements VmStore {
     private final PgReader reads;
     private final PgWriter writes;
     private final PgSnapshots snapshots;
+    private final PgSnapshotJournal journal;
+    private final PgLinks links;
     private final PgLeases leases; // null unless shared by hosts
     private volatile boolean closed;
 
@@ -125,6 +127,8 @@ public final class PostgresVmStore implements VmStore {
         this.leases = shared ? new PgLeases(borrow, lock, rows, quotedSchema, where, ensureWritable) : null;
         this.writes = new PgWriter(borrow, rows, where, ensureWritable, leases == null ? () -> null : leases::token);
         this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen);
+        this.journal = new PgSnapshotJournal(borrow, rows.schema, where, this::ensureOpen);
+        this.links = new PgLinks(borrow, rows, where, this::ensureOpen, leases == null ? () -> null : leases::token);
     }
 
     /**
@@ -197,6 +201,18 @@ public final class PostgresVmStore implements VmStore {
         writes.delete(id, expectedVersion);
     }
 
+    // ---------------------------------------------------------------- linked clones
+
+    @Override
+    public void insertLinkedClone(Vm clone, String templateId) {
+        links.insert(clone, templateId);
+    }
+
+    @Override
+    public List<String> linkedClones(String templateId) {
+        return links.clones(templateId);
+    }
+
     // ---------------------------------------------------------------- snapshots
 
     @Override
@@ -212,6 +228,21 @@ public final class PostgresVmStore implements VmStore {
     @Override
     public void revertSnapshot(String vmId, String name) {
         snapshots.revert(vmId, name);
+    }
+
+    @Override
+    public void recordSnapshotIntent(io.horcrux.spi.SnapshotIntent intent) {
+        journal.record(intent);
+    }
+
+    @Override
+    public List<io.horcrux.spi.SnapshotIntent> snapshotIntents() {
+        return journal.all();
+    }
+
+    @Override
+    public void clearSnapshotIntent(String vmId) {
+        journal.clear(vmId);
     }
 
     @Override

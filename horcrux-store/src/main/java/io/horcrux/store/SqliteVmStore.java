@@ -109,6 +109,8 @@ public final class SqliteVmStore implements VmStore {
     private final SqliteWriter writes;
     private final SqliteReader reads;
     private final SqliteSnapshots snapshots;
+    private final SqliteSnapshotJournal journal;
+    private final SqliteLinks links;
     private volatile boolean closed;
 
     private SqliteVmStore(Builder b, String where, String url, OwnerLock fileLock) {
@@ -149,6 +151,8 @@ public final class SqliteVmStore implements VmStore {
         this.writes = writer;
         this.reads = r;
         this.snapshots = new SqliteSnapshots(writer, r, where);
+        this.journal = new SqliteSnapshotJournal(writer, r, where);
+        this.links = new SqliteLinks(writer, r, where);
         log.info("opened {} (schema version {}, {} reader connections, synchronous={})", where, Migrations.LATEST,
                 b.readerPoolSize, b.synchronous);
     }
@@ -202,6 +206,19 @@ public final class SqliteVmStore implements VmStore {
         return reads.existingIds(distinct);
     }
 
+    // ---------------------------------------------------------------- linked clones
+
+    @Override
+    public void insertLinkedClone(Vm clone, String templateId) {
+        links.insert(clone, templateId);
+    }
+
+    @Override
+    public List<String> linkedClones(String templateId) {
+        ensureOpen();
+        return links.clones(templateId);
+    }
+
     // ---------------------------------------------------------------- snapshots
 
     /** {@inheritDoc} <p>On a reader connection: it never waits for writes. */
@@ -219,6 +236,22 @@ public final class SqliteVmStore implements VmStore {
     @Override
     public void revertSnapshot(String vmId, String name) {
         snapshots.revert(vmId, name);
+    }
+
+    @Override
+    public void recordSnapshotIntent(io.horcrux.spi.SnapshotIntent intent) {
+        journal.record(intent);
+    }
+
+    @Override
+    public List<io.horcrux.spi.SnapshotIntent> snapshotIntents() {
+        ensureOpen();
+        return journal.all();
+    }
+
+    @Override
+    public void clearSnapshotIntent(String vmId) {
+        journal.clear(vmId);
     }
 
     @Override

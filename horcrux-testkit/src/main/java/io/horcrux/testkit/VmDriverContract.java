@@ -553,6 +553,17 @@ public abstract class VmDriverContract {
         assertThatThrownBy(() -> driver.revert(vm, snapshotOf("s1", false, VmStatus.STOPPED)))
                 .isInstanceOf(DriverException.class);
         assertThatThrownBy(() -> driver.deleteSnapshot(vm, "s1")).isInstanceOf(DriverException.class);
+        assertThatThrownBy(() -> driver.snapshotNames(vm)).isInstanceOf(DriverException.class);
+    }
+
+    /** Asserts that every snapshot disk of the VM holds exactly {@code names}. */
+    private void holds(io.horcrux.model.Vm vm, String... names) {
+        java.util.Map<String, java.util.Set<String>> held = driver.snapshotNames(vm);
+        assertThat(held.keySet()).as("the snapshot disks of %s", vm.id()).containsExactlyElementsOf(
+                vm.spec().disks().stream().filter(d -> !d.readOnly() && d.kind() != io.horcrux.model.DiskKind.CDROM)
+                        .map(io.horcrux.model.DiskSpec::name).toList());
+        assertThat(held.values()).as("what the disks of %s hold", vm.id())
+                .allSatisfy(n -> assertThat(n).containsExactlyInAnyOrder(names));
     }
 
     @Test
@@ -562,12 +573,16 @@ public abstract class VmDriverContract {
         }
         VmSpec spec = provisioned("contract-snap-off");
         io.horcrux.model.Vm stopped = asStored(spec, VmStatus.STOPPED);
+        holds(stopped);
         driver.snapshot(stopped, "first", false);
+        holds(stopped, "first");
         driver.snapshot(stopped, "second", false);
         assertThat(driver.revert(stopped, snapshotOf("first", false, VmStatus.STOPPED))).isEqualTo(VmStatus.STOPPED);
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+        holds(stopped, "first", "second");
         driver.deleteSnapshot(stopped, "first");
         driver.deleteSnapshot(stopped, "first");
+        holds(stopped, "second");
         assertThatThrownBy(() -> driver.revert(stopped, snapshotOf("first", false, VmStatus.STOPPED)))
                 .as("a deleted snapshot is gone from the disks").isInstanceOf(DriverException.class)
                 .hasMessageContaining("first");
@@ -595,11 +610,132 @@ public abstract class VmDriverContract {
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
 
         driver.snapshot(asStored(spec, VmStatus.RUNNING), "disks-only", false);
+        holds(asStored(spec, VmStatus.RUNNING), "running", "paused", "disks-only");
         driver.deleteSnapshot(asStored(spec, VmStatus.RUNNING), "paused");
+        holds(asStored(spec, VmStatus.RUNNING), "running", "disks-only");
         driver.stop(spec.id(), Duration.ZERO);
         assertThat(driver.revert(asStored(spec, VmStatus.STOPPED), snapshotOf("disks-only", false, VmStatus.RUNNING)))
                 .isEqualTo(VmStatus.STOPPED);
+        holds(asStored(spec, VmStatus.STOPPED), "running", "disks-only");
+        assertThat(driver.revert(asStored(spec, VmStatus.STOPPED), snapshotOf("running", false, VmStatus.STOPPED)))
+                .as("a snapshot with memory passed without it: its disks only, the VM stopped").isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
         driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "running");
         driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "disks-only");
+        holds(asStored(spec, VmStatus.STOPPED));
+    }
+
+    // ---------------------------------------------------------------- templates and clones
+
+    /** The spec of a clone of {@code source}: the same disks, another id, MACs generated anew. */
+    protected static VmSpec cloneOf(VmSpec source, String id) {
+        VmSpec.Builder b = VmSpec.builder().id(id).memoryMiB(source.memoryMiB()).cpus(source.cpus()).boot(source.boot());
+        source.disks().forEach(b::disk);
+        source.nics().forEach(n -> b.nic(new NicSpec(n.name(), null, n.mode(), n.tapDevice(), n.forwards())));
+        return b.build();
+    }
+
+    @Test
+    void aDriverWithoutClonesRefusesThemClearly() {
+        if (driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-noclone");
+        assertThatThrownBy(() -> driver.makeTemplate(asStored(spec, VmStatus.STOPPED))).isInstanceOf(DriverException.class)
+                .hasMessageContaining("template");
+        VmSpec clone = cloneOf(spec, "contract-noclone-2");
+        assertThatThrownBy(() -> driver.provisionClone(asStored(spec, VmStatus.STOPPED), clone,
+                io.horcrux.model.CloneMode.FULL, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                .isInstanceOf(DriverException.class).hasMessageContaining("clones");
+        assertThat(driver.isProvisioned(clone.id())).isFalse();
+    }
+
+    @Test
+    void aTemplateNeverStartsAndItsLinkedClonesStartAndGoWithoutIt() {
+        if (!driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-tpl");
+        Vm template = asStored(spec, VmStatus.TEMPLATE);
+        driver.makeTemplate(template);
+        driver.makeTemplate(template); // idempotent
+        assertThatThrownBy(() -> driver.start(spec)).as("a template never starts").isInstanceOf(DriverException.class)
+                .hasMessageContaining("template");
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+
+        VmSpec clone = cloneOf(spec, "contract-tpl-linked");
+        driver.check(clone);
+        driver.provisionClone(template, clone, io.horcrux.model.CloneMode.LINKED, io.horcrux.ProgressListener.NONE,
+                io.horcrux.Cancellation.create());
+        provisioned.add(clone);
+        assertThat(driver.provisionedIds()).contains(clone.id(), spec.id());
+        driver.start(clone);
+        assertThat(driver.status(clone.id())).isEqualTo(VmStatus.RUNNING);
+        driver.stop(clone.id(), Duration.ZERO);
+        driver.deprovision(clone);
+        assertThat(driver.provisionedIds()).as("the template stays when its clone goes").contains(spec.id())
+                .doesNotContain(clone.id());
+
+        VmSpec again = cloneOf(spec, "contract-tpl-full");
+        driver.provisionClone(template, again, io.horcrux.model.CloneMode.FULL, io.horcrux.ProgressListener.NONE,
+                io.horcrux.Cancellation.create());
+        provisioned.add(again);
+        driver.start(again);
+        assertThat(driver.status(again.id())).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void aLinkedCloneOfAVmThatIsNotATemplateIsRefusedAndLeavesNothing() {
+        if (!driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-plain");
+        VmSpec clone = cloneOf(spec, "contract-plain-linked");
+        assertThatThrownBy(() -> driver.provisionClone(asStored(spec, VmStatus.STOPPED), clone,
+                io.horcrux.model.CloneMode.LINKED, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                .isInstanceOf(DriverException.class).hasMessageContaining("not a template");
+        assertThat(driver.isProvisioned(clone.id())).isFalse();
+        driver.start(spec);
+        assertThatThrownBy(() -> driver.provisionClone(asStored(spec, VmStatus.RUNNING), clone,
+                io.horcrux.model.CloneMode.FULL, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                .as("a running VM's disks change meanwhile").isInstanceOf(DriverException.class)
+                .hasMessageContaining("running");
+        assertThat(driver.isProvisioned(clone.id())).isFalse();
+    }
+
+    @Test
+    void aFullCloneReportsItsProgressAndCancelledLeavesNothing() {
+        if (!driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-src");
+        Vm source = asStored(spec, VmStatus.STOPPED);
+        VmSpec clone = cloneOf(spec, "contract-src-full");
+
+        io.horcrux.Cancellation before = io.horcrux.Cancellation.create();
+        before.cancel();
+        assertThatThrownBy(() -> driver.provisionClone(source, clone, io.horcrux.model.CloneMode.FULL,
+                io.horcrux.ProgressListener.NONE, before)).isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(driver.provisionedIds()).doesNotContain(clone.id());
+
+        io.horcrux.Cancellation during = io.horcrux.Cancellation.create();
+        assertThatThrownBy(() -> driver.provisionClone(source, clone, io.horcrux.model.CloneMode.FULL,
+                progress -> during.cancel(), during)).as("cancelled at its first progress event")
+                .isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(driver.provisionedIds()).doesNotContain(clone.id());
+
+        List<io.horcrux.model.Progress> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        driver.provisionClone(source, clone, io.horcrux.model.CloneMode.FULL, events::add, io.horcrux.Cancellation.create());
+        provisioned.add(clone);
+        assertThat(events).as("the copy's progress").isNotEmpty()
+                .allSatisfy(e -> assertThat(e).extracting(io.horcrux.model.Progress::vmId, io.horcrux.model.Progress::task,
+                        io.horcrux.model.Progress::disk).containsExactly(clone.id(), io.horcrux.model.Progress.COPY, "root"));
+        assertThat(events.get(events.size() - 1).percent()).isEqualTo(100.0);
+        for (int i = 1; i < events.size(); i++) {
+            assertThat(events.get(i).percent()).as("progress never goes back").isGreaterThanOrEqualTo(events.get(i - 1).percent());
+        }
+        assertThat(driver.provisionedIds()).contains(clone.id(), spec.id());
+        driver.start(spec);
+        assertThat(driver.status(spec.id())).as("the source still starts").isEqualTo(VmStatus.RUNNING);
     }
 }

@@ -508,9 +508,78 @@ public abstract class VmStoreContract {
         store.insert(vm("plain"));
         for (Runnable call : List.<Runnable>of(() -> store.snapshots("plain"),
                 () -> store.insertSnapshot("plain", snap("s1", null, 1)),
-                () -> store.revertSnapshot("plain", "s1"), () -> store.deleteSnapshot("plain", "s1"))) {
+                () -> store.revertSnapshot("plain", "s1"), () -> store.deleteSnapshot("plain", "s1"),
+                () -> store.recordSnapshotIntent(intent("plain", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s1")),
+                () -> store.clearSnapshotIntent("plain"))) {
             assertThatThrownBy(call::run).isInstanceOf(io.horcrux.StoreException.class).hasMessageContaining("snapshots");
         }
+        assertThat(store.snapshotIntents()).as("nothing in flight where nothing is kept").isEmpty();
+    }
+
+    private static io.horcrux.spi.SnapshotIntent intent(String vmId, io.horcrux.spi.SnapshotIntent.Operation operation,
+                                                        String name) {
+        return new io.horcrux.spi.SnapshotIntent(vmId, operation, new io.horcrux.model.Snapshot(name,
+                java.util.Optional.of("parent-of-" + name), T0.plusSeconds(7).plusNanos(250_000_000), true, false,
+                VmStatus.PAUSED), T0.plusSeconds(9).plusNanos(1_000_000));
+    }
+
+    @Test
+    void theSnapshotJournalKeepsOneOperationPerVmReadBackExactlyAndApartFromTheVm() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("journal-b"));
+        store.insert(vm("journal-a"));
+        store.insertSnapshot("journal-a", snap("s1", null, 1));
+        assertThat(store.snapshotIntents()).isEmpty();
+
+        io.horcrux.spi.SnapshotIntent take = intent("journal-b", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "new");
+        io.horcrux.spi.SnapshotIntent revert = intent("journal-a", io.horcrux.spi.SnapshotIntent.Operation.REVERT, "s1");
+        store.recordSnapshotIntent(take);
+        store.recordSnapshotIntent(revert);
+        assertThat(store.snapshotIntents()).as("in VM id order, exactly as written").containsExactly(revert, take);
+
+        io.horcrux.spi.SnapshotIntent delete = intent("journal-a", io.horcrux.spi.SnapshotIntent.Operation.DELETE, "s1");
+        store.recordSnapshotIntent(delete);
+        assertThat(store.snapshotIntents()).as("a VM's next entry replaces its last").containsExactly(delete, take);
+        assertThat(store.find("journal-a")).as("the VM's record is untouched").contains(vm("journal-a"));
+        assertThat(store.snapshots("journal-a")).as("its snapshots too").containsExactly(snap("s1", null, 1));
+
+        store.clearSnapshotIntent("journal-a");
+        store.clearSnapshotIntent("journal-a");
+        store.clearSnapshotIntent("nobody");
+        assertThat(store.snapshotIntents()).containsExactly(take);
+        assertThat(store.snapshots("journal-a")).containsExactly(snap("s1", null, 1));
+
+        assertThatThrownBy(() -> store.recordSnapshotIntent(intent("missing", io.horcrux.spi.SnapshotIntent.Operation.TAKE,
+                "x"))).isInstanceOf(VmNotFoundException.class);
+        store.delete("journal-b", 1);
+        assertThat(store.snapshotIntents()).as("deleted with its VM").isEmpty();
+    }
+
+    @Test
+    void aSnapshotWriteRemovesTheVmsJournalEntryAndARefusedOneLeavesIt() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("rec"));
+        store.insert(vm("rec-other"));
+        io.horcrux.spi.SnapshotIntent others = intent("rec-other", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "x");
+        store.recordSnapshotIntent(others);
+        for (Runnable write : List.<Runnable>of(() -> store.insertSnapshot("rec", snap("s1", null, 1)),
+                () -> store.insertSnapshot("rec", snap("s2", "s1", 2)), () -> store.revertSnapshot("rec", "s1"),
+                () -> store.deleteSnapshot("rec", "s2"))) {
+            store.recordSnapshotIntent(intent("rec", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s9"));
+            write.run();
+            assertThat(store.snapshotIntents()).as("only the written VM's entry goes").containsExactly(others);
+        }
+        io.horcrux.spi.SnapshotIntent pending = intent("rec", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s1");
+        store.recordSnapshotIntent(pending);
+        assertThatThrownBy(() -> store.insertSnapshot("rec", snap("s1", null, 5)))
+                .isInstanceOf(io.horcrux.SnapshotAlreadyExistsException.class);
+        assertThatThrownBy(() -> store.revertSnapshot("rec", "nope")).isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThatThrownBy(() -> store.deleteSnapshot("rec", "nope")).isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThat(store.snapshotIntents()).as("a refused write leaves the entry").containsExactly(pending, others);
     }
 
     @Test
@@ -592,5 +661,98 @@ public abstract class VmStoreContract {
         store.delete("gone", 1);
         store.insert(vm("gone"));
         assertThat(store.snapshots("gone")).isEmpty();
+    }
+
+    // ---------------------------------------------------------------- templates and linked clones
+
+    /**
+     * Whether the store keeps linked clones ({@link VmStore#insertLinkedClone}); one that does not
+     * (the SPI's defaults) is checked to refuse them with a {@link io.horcrux.StoreException}. True
+     * unless overridden.
+     */
+    protected boolean keepsLinkedClones() {
+        return true;
+    }
+
+    @Test
+    void templatesAreAStatusAndLinkedClonesAreKnownByTheirTemplate() {
+        if (!keepsLinkedClones()) {
+            store.insert(vm("tpl", VmStatus.TEMPLATE, 2));
+            assertThatThrownBy(() -> store.insertLinkedClone(vm("a"), "tpl")).isInstanceOf(io.horcrux.StoreException.class)
+                    .hasMessageContaining("linked clones");
+            assertThat(store.find("a")).isEmpty();
+            assertThat(store.linkedClones("tpl")).isEmpty();
+            return;
+        }
+        Vm template = vm("tpl", VmStatus.TEMPLATE, 2);
+        store.insert(template);
+        store.insert(vm("other-tpl", VmStatus.TEMPLATE, 2));
+        store.insertLinkedClone(vm("b"), "tpl");
+        store.insertLinkedClone(vm("a"), "tpl");
+        store.insertLinkedClone(vm("c"), "other-tpl");
+        store.insert(vm("full-copy"));
+
+        assertThat(store.find("tpl")).contains(template);
+        assertThat(store.find("a")).contains(vm("a"));
+        assertThat(store.list(VmQuery.all().withLabel("app", "web")).items()).extracting(Vm::id).contains("a", "b");
+        assertThat(store.linkedClones("tpl")).containsExactly("a", "b");
+        assertThat(store.linkedClones("other-tpl")).containsExactly("c");
+        assertThat(store.linkedClones("full-copy")).isEmpty();
+        assertThat(store.linkedClones("nobody")).isEmpty();
+        assertThat(store.list(VmQuery.all().withStatus(VmStatus.TEMPLATE)).items()).extracting(Vm::id)
+                .containsExactly("other-tpl", "tpl");
+        assertThat(store.count(VmQuery.all().withStatus(VmStatus.TEMPLATE))).isEqualTo(2);
+
+        Vm updated = new Vm(vm("a").spec(), VmStatus.RUNNING, 2, T0, T0.plusSeconds(1), "started", new VmRuntime(7, "/run/a"));
+        store.update(updated, 1);
+        assertThat(store.linkedClones("tpl")).as("an update keeps the link").containsExactly("a", "b");
+        store.delete("a", 2);
+        assertThat(store.linkedClones("tpl")).as("a deleted clone has no link").containsExactly("b");
+        store.insert(vm("a"));
+        assertThat(store.linkedClones("tpl")).as("a new VM of a deleted clone's id is not linked").containsExactly("b");
+    }
+
+    @Test
+    void aLinkedCloneOfAMissingTemplateOrOnATakenIdStoresNothing() {
+        if (!keepsLinkedClones()) {
+            return;
+        }
+        assertThatThrownBy(() -> store.insertLinkedClone(vm("a"), "nobody")).isInstanceOf(VmNotFoundException.class)
+                .hasMessageContaining("nobody");
+        assertThat(store.find("a")).isEmpty();
+
+        store.insert(vm("tpl", VmStatus.TEMPLATE, 2));
+        Vm taken = vm("taken");
+        store.insert(taken);
+        assertThatThrownBy(() -> store.insertLinkedClone(vm("taken", VmStatus.STOPPED, 1), "tpl"))
+                .isInstanceOf(VmAlreadyExistsException.class).hasMessageContaining("taken");
+        assertThat(store.linkedClones("tpl")).isEmpty();
+        assertThat(store.find("taken")).contains(taken);
+        assertThatThrownBy(() -> store.insertLinkedClone(vm("tpl"), "tpl")).isInstanceOf(VmAlreadyExistsException.class);
+        assertThat(store.linkedClones("tpl")).isEmpty();
+    }
+
+    /**
+     * A store that opens the inventory again once the contract's store closed, to check what
+     * survives reopening: by default {@link #secondStoreOnTheSameInventory()}; empty for a store
+     * whose inventory ends with it (SQLite in memory).
+     */
+    protected java.util.Optional<java.util.function.Supplier<VmStore>> reopenedStore() {
+        return secondStoreOnTheSameInventory();
+    }
+
+    @Test
+    void templatesAndLinksSurviveReopening() {
+        java.util.Optional<java.util.function.Supplier<VmStore>> second = reopenedStore();
+        if (second.isEmpty() || !keepsLinkedClones()) {
+            return; // nothing survives a store in memory
+        }
+        store.insert(vm("tpl", VmStatus.TEMPLATE, 2));
+        store.insertLinkedClone(vm("a"), "tpl");
+        store.close();
+        store = second.get().get(); // closed after the test
+        assertThat(store.find("tpl")).map(Vm::status).contains(VmStatus.TEMPLATE);
+        assertThat(store.linkedClones("tpl")).containsExactly("a");
+        assertThat(store.list(VmQuery.all().withStatus(VmStatus.TEMPLATE)).items()).extracting(Vm::id).containsExactly("tpl");
     }
 }
