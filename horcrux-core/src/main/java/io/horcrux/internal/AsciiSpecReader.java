@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Reads back, without a parser, the text {@link AsciiVmJson#spec} writes: the same fields in
@@ -29,8 +28,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *
  * <p>What it saves is the parser's own objects and the strings of enum names; the short
  * strings that repeat from VM to VM (disk and NIC names, label keys and values, image paths,
- * host addresses) come from a small shared table rather than a new string each
- * ({@link #shared}). Stateless apart from that table; thread-safe.
+ * host addresses) come from {@link SharedText} rather than a new string each.
+ * Stateless; thread-safe.
  */
 final class AsciiSpecReader {
     /** Thrown (never with a stack trace) where the text is not the writer's own: Jackson reads it. */
@@ -228,36 +227,11 @@ final class AsciiSpecReader {
         return s;
     }
 
-    /** How many short strings {@link #shared} keeps (a power of two). */
-    private static final int SHARED = 1024;
-    /** The longest string {@link #shared} keeps. */
-    private static final int SHARED_MAX = 64;
-    private static final AtomicReferenceArray<String> TABLE = new AtomicReferenceArray<>(SHARED);
-
-    /**
-     * A string of the kind that repeats from VM to VM: the one the table holds for the same
-     * characters if any (strings are immutable, so sharing one is invisible), else a new one,
-     * then kept. A slot lost to a race or a collision costs only a new string.
-     */
+    /** A string of the kind that repeats from VM to VM, through {@link SharedText}. */
     private String shared() {
         int end = stringEnd();
-        int from = p + 1;
-        int len = end - from;
-        if (len > SHARED_MAX) {
-            return string();
-        }
-        int hash = 0;
-        for (int i = from; i < end; i++) {
-            hash = 31 * hash + b[i];
-        }
-        int slot = (hash ^ (hash >>> 10)) & (SHARED - 1);
-        String known = TABLE.get(slot);
+        String s = SharedText.of(b, p + 1, end - p - 1);
         p = end + 1;
-        if (known != null && known.length() == len && sameText(known, from)) {
-            return known;
-        }
-        String s = new String(b, from, len, StandardCharsets.ISO_8859_1);
-        TABLE.set(slot, s);
         return s;
     }
 
