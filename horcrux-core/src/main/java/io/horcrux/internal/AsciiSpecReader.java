@@ -12,10 +12,14 @@ import io.horcrux.model.NicSpec;
 import io.horcrux.model.PortForward;
 import io.horcrux.model.VmSpec;
 import java.nio.charset.StandardCharsets;
+import java.util.AbstractMap;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * Reads back, without a parser, the text {@link AsciiVmJson#spec} writes: the same fields in
@@ -97,12 +101,12 @@ final class AsciiSpecReader {
             expect("]");
         }
         expect(",\"labels\":{");
-        Map<String, String> labels = new LinkedHashMap<>();
+        Pairs labels = new Pairs();
         if (!next("}")) {
             do {
                 String key = shared();
                 expect(":");
-                labels.put(key, shared());
+                labels.add(key, shared());
             } while (next(","));
             expect("}");
         }
@@ -179,6 +183,52 @@ final class AsciiSpecReader {
             expect("]");
         }
         return forwards;
+    }
+
+    /**
+     * The labels as read, for the spec's constructor, which copies them into its own sorted map:
+     * only {@link #size} and {@link #forEach} are asked of it, so it keeps the pairs in one array
+     * rather than a map's entries. A key twice is not the writer's (it writes a map) and goes
+     * to Jackson, whose map keeps the last value.
+     */
+    private static final class Pairs extends AbstractMap<String, String> {
+        private String[] kv = new String[8];
+        private int size;
+
+        void add(String key, String value) {
+            for (int i = 0; i < size; i++) {
+                if (kv[2 * i].equals(key)) {
+                    throw NOT_CANONICAL;
+                }
+            }
+            if (2 * size == kv.length) {
+                kv = Arrays.copyOf(kv, kv.length * 2);
+            }
+            kv[2 * size] = key;
+            kv[2 * size + 1] = value;
+            size++;
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        public void forEach(BiConsumer<? super String, ? super String> action) {
+            for (int i = 0; i < size; i++) {
+                action.accept(kv[2 * i], kv[2 * i + 1]);
+            }
+        }
+
+        @Override
+        public Set<Map.Entry<String, String>> entrySet() {
+            Set<Map.Entry<String, String>> entries = new LinkedHashSet<>();
+            for (int i = 0; i < size; i++) {
+                entries.add(new SimpleImmutableEntry<>(kv[2 * i], kv[2 * i + 1]));
+            }
+            return entries;
+        }
     }
 
     /** Skips {@code text} if it comes next. */
