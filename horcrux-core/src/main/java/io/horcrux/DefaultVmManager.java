@@ -86,7 +86,7 @@ final class DefaultVmManager implements VmManager {
         this.stopVmsOnClose = b.stopVmsOnClose || leases != null;
         this.cache = new VmCache(store, b, leases != null);
         this.recorder = new StatusRecorder(store, cache, events, b.clock);
-        this.provisioning = new Provisioning(store, driver, cache, locks, b.clock, b.maxMemoryMiB, host);
+        this.provisioning = new Provisioning(store, driver, cache, recorder, locks, b.clock, b.maxMemoryMiB, host);
         this.batches = new BatchRunner(b.batchExecutor, b.batchParallelism);
         this.stats = new LiveStats(driver, this::find, batches);
         this.supervisor = new Supervisor(locks, store, driver, recorder, this::find, () -> closed, host);
@@ -260,8 +260,7 @@ final class DefaultVmManager implements VmManager {
                     "moved from host " + vm.owner() + " to host " + target + " by host " + host, null, target);
             store.update(moved, vm.version());
             cache.put(moved);
-            events.publish(new VmEvent(vm.id(), vm.status(), moved.status(), moved.statusReason(), moved.updatedAt(),
-                    moved.version()));
+            events.publish(VmEvent.of(VmEvent.Kind.MOVED, moved, target, moved.statusReason(), moved.updatedAt()));
             log.info("VM {}: moved from host {} to host {}", vm.id(), vm.owner(), target);
             return moved;
         }));
@@ -283,17 +282,37 @@ final class DefaultVmManager implements VmManager {
     }
 
     /**
-     * Tells this host's listeners of a status change another host stored: the shared store's
-     * table of changes, in its order, so per VM in the order of the writes.
+     * Tells this host's cache and listeners of a change another host stored: the shared store's
+     * table of changes, in its order, so per VM in the order of the writes. A create, a delete
+     * and a move are told as such; a change of runtime facts alone (same status, same owner) is
+     * not an event.
      */
     private void relay(io.horcrux.spi.StoredChange change) {
-        if (closed || host.equals(change.writtenBy()) || change.previousStatus() == null || change.status() == null
-                || change.previousStatus() == change.status()) {
+        if (closed || host.equals(change.writtenBy())) {
             return;
         }
         cache.invalidate(change.vmId());
-        events.publish(new VmEvent(change.vmId(), change.previousStatus(), change.status(), change.reason(), change.at(),
-                change.version()));
+        VmStatus before = change.previousStatus() == null ? change.status() : change.previousStatus();
+        VmStatus after = change.status() == null ? change.previousStatus() : change.status();
+        if (before == null || after == null) {
+            return;
+        }
+        VmEvent.Kind kind;
+        String subject = null;
+        if (change.previousStatus() == null) {
+            kind = VmEvent.Kind.CREATED;
+        } else if (change.status() == null) {
+            kind = VmEvent.Kind.DELETED;
+        } else if (change.isMove() && before == after) {
+            kind = VmEvent.Kind.MOVED;
+            subject = change.owner();
+        } else if (before != after) {
+            kind = VmEvent.Kind.STATUS_CHANGED;
+        } else {
+            return;
+        }
+        events.publish(new VmEvent(change.vmId(), kind, before, after, change.reason(), change.at(), change.version(),
+                java.util.Optional.ofNullable(subject)));
     }
 
     /** Tells the cache and listeners of VMs taken over from dead hosts, and restarts those marked so. */

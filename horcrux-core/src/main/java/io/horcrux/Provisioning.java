@@ -2,6 +2,7 @@ package io.horcrux;
 
 import io.horcrux.model.Violation;
 import io.horcrux.model.Vm;
+import io.horcrux.model.VmEvent;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
 import io.horcrux.spi.VmDriver;
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * Creates and deletes VMs: the driver's part (disks) and the store's (rows), in the order that
  * lets a crash leave nothing but files that no row names. Disks come before the row on create
  * and go after it on delete; the next create of the id, or the next manager's orphan sweep,
- * removes such files.
+ * removes such files. Each VM created is told to listeners as {@code CREATED}, each deleted as
+ * {@code DELETED}, after the store has it.
  */
 final class Provisioning {
     private static final Logger log = LoggerFactory.getLogger(VmManager.class);
@@ -28,17 +30,19 @@ final class Provisioning {
     private final VmStore store;
     private final VmDriver driver;
     private final VmCache cache;
+    private final StatusRecorder recorder;
     private final KeyedLocks locks;
     private final Clock clock;
     private final long maxMemoryMiB;
     private final String host;
 
-    Provisioning(VmStore store, VmDriver driver, VmCache cache, KeyedLocks locks, Clock clock, long maxMemoryMiB,
-                 String host) {
+    Provisioning(VmStore store, VmDriver driver, VmCache cache, StatusRecorder recorder, KeyedLocks locks, Clock clock,
+                 long maxMemoryMiB, String host) {
         this.host = host;
         this.store = store;
         this.driver = driver;
         this.cache = cache;
+        this.recorder = recorder;
         this.locks = locks;
         this.clock = clock;
         this.maxMemoryMiB = maxMemoryMiB;
@@ -78,7 +82,10 @@ final class Provisioning {
                 deprovisionAll(specs, e);
                 throw e;
             }
-            vms.forEach(cache::put);
+            for (Vm vm : vms) {
+                cache.put(vm);
+                recorder.announce(VmEvent.Kind.CREATED, vm, null, vm.statusReason());
+            }
             log.debug("created {} VM(s): {}", vms.size(), ids.size() <= 10 ? ids : ids.subList(0, 10) + "...");
             return vms;
         }
@@ -97,6 +104,7 @@ final class Provisioning {
         }
         store.delete(vm.id(), vm.version());
         cache.invalidate(vm.id());
+        recorder.announce(VmEvent.Kind.DELETED, vm, null, "deleted");
         try {
             driver.deprovision(vm.spec());
         } catch (RuntimeException e) {

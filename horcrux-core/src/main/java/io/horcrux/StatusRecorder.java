@@ -56,6 +56,16 @@ final class StatusRecorder {
         log.info("VM {}: {}", vm.id(), reason);
     }
 
+    /**
+     * Tells listeners of an event of {@code kind} that leaves the VM's status as it is (a
+     * create, a delete, a move, a snapshot).
+     *
+     * @param subject the snapshot, host or VM the event is about, or null when the kind has none
+     */
+    void announce(VmEvent.Kind kind, Vm vm, String subject, String reason) {
+        events.publish(VmEvent.of(kind, vm, subject, reason, clock.instant()));
+    }
+
     /** Records where a failed operation left the VM; a failure to record joins {@code failure}. */
     void recordAfterFailure(Vm vm, VmStatus status, String reason, RuntimeException failure) {
         try {

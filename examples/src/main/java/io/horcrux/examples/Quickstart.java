@@ -58,8 +58,8 @@ public final class Quickstart {
                 .store(SqliteVmStore.open(data.resolve("horcrux.db")))
                 .driver(driver)
                 .build()) {
-            vms.subscribe(e -> System.out.printf("          event: %s %s -> %s (%s)%n",
-                    e.vmId(), e.previousStatus(), e.newStatus(), e.reason()));
+            vms.subscribe(e -> System.out.printf("          event: %s %s (%s)%n", e.vmId(),
+                    e.isStatusChange() ? e.previousStatus() + " -> " + e.newStatus() : e.kind(), e.reason()));
             removeLeftover(vms);
 
             VmSpec spec = VmSpec.builder()

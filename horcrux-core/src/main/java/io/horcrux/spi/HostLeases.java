@@ -25,7 +25,9 @@ import java.util.function.UnaryOperator;
  *   <li>{@link #renew} extends only a live lease of the bound epoch; an expired or superseded
  *       one is a {@link io.horcrux.LeaseLostException}, and must be taken anew.</li>
  *   <li>{@link #followChanges} delivers every committed change once, in sequence order, also
- *       across a lost and regained connection.</li>
+ *       across a lost and regained connection, each with the owner before and after (so a
+ *       move is told from a status change) and the host that wrote it; a delete counts as
+ *       written by the VM's owner, the only host that may delete it.</li>
  *   <li>{@link #takeOver} changes, in one transaction per dead host, only VMs of hosts whose
  *       lease expired more than the grace ago by the database's clock, with version checks.</li>
  * </ul>

@@ -93,7 +93,7 @@ final class PgChangeFeed implements AutoCloseable {
         while (more && !closed) {
             more = false;
             try (PreparedStatement ps = c.prepareStatement("SELECT seq, vm_id, version, previous_status, status, reason,"
-                    + " owner, written_by, at FROM " + events + " WHERE seq > ? ORDER BY seq LIMIT " + BATCH)) {
+                    + " previous_owner, owner, written_by, at FROM " + events + " WHERE seq > ? ORDER BY seq LIMIT " + BATCH)) {
                 ps.setLong(1, last);
                 try (ResultSet rs = ps.executeQuery()) {
                     int read = 0;
@@ -107,7 +107,7 @@ final class PgChangeFeed implements AutoCloseable {
                         last = seq;
                         deliver(new StoredChange(seq, rs.getString(2), rs.getLong(3), status(rs.getString(4)),
                                 status(rs.getString(5)), rs.getString(6), rs.getString(7), rs.getString(8),
-                                PgRows.instant(rs.getLong(9))));
+                                rs.getString(9), PgRows.instant(rs.getLong(10))));
                     }
                     more = read == BATCH;
                 }

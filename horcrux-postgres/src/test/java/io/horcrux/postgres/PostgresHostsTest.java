@@ -136,16 +136,69 @@ class PostgresHostsTest {
         a.stop("web-1", Duration.ZERO);
 
         List<String> moves = new ArrayList<>();
-        while (moves.size() < 6) {
+        while (moves.size() < 7) {
             VmEvent e = heard.poll(30, TimeUnit.SECONDS);
             assertThat(e).as("b hears a's changes; so far " + moves).isNotNull();
             assertThat(e.vmId()).isEqualTo("web-1");
-            moves.add(e.previousStatus() + ">" + e.newStatus());
+            moves.add(e.kind() == VmEvent.Kind.CREATED ? "CREATED" : e.previousStatus() + ">" + e.newStatus());
         }
-        assertThat(moves).containsExactly("STOPPED>STARTING", "STARTING>RUNNING", "RUNNING>PAUSED", "PAUSED>RUNNING",
+        assertThat(moves).containsExactly("CREATED", "STOPPED>STARTING", "STARTING>RUNNING", "RUNNING>PAUSED", "PAUSED>RUNNING",
                 "RUNNING>STOPPING", "STOPPING>STOPPED");
         assertThat(b.get("web-1").version()).isEqualTo(7);
         assertThat(heard.poll(1, TimeUnit.SECONDS)).as("each once, and b's own writes are not relayed").isNull();
+    }
+
+    @Test
+    void anotherHostsCreatesMovesAndDeletesReachThisHostsSubscribersAsSuch() throws InterruptedException {
+        VmManager a = host("host-a", SimulatedDriver.create());
+        VmManager b = host("host-b", SimulatedDriver.create());
+        BlockingQueue<VmEvent> heardByA = new LinkedBlockingQueue<>();
+        BlockingQueue<VmEvent> heardByB = new LinkedBlockingQueue<>();
+        a.subscribe(heardByA::add);
+        b.subscribe(heardByB::add);
+
+        Vm created = b.create(spec("db-1"));
+        VmEvent ownCreate = next(heardByB, "b's own create");
+        VmEvent relayedCreate = next(heardByA, "b's create, heard by a");
+        for (VmEvent e : List.of(ownCreate, relayedCreate)) {
+            assertThat(e.kind()).isEqualTo(VmEvent.Kind.CREATED);
+            assertThat(e.vmId()).isEqualTo("db-1");
+            assertThat(e.newStatus()).isEqualTo(VmStatus.STOPPED);
+            assertThat(e.version()).isEqualTo(created.version());
+        }
+
+        a.moveTo("db-1", "host-a");
+        VmEvent ownMove = next(heardByA, "a's own move");
+        VmEvent relayedMove = next(heardByB, "a's move, heard by b");
+        for (VmEvent e : List.of(ownMove, relayedMove)) {
+            assertThat(e.kind()).isEqualTo(VmEvent.Kind.MOVED);
+            assertThat(e.subject()).contains("host-a");
+            assertThat(e.previousStatus()).isEqualTo(VmStatus.STOPPED).isEqualTo(e.newStatus());
+        }
+
+        // Moved by a, deleted by its new owner b: a must hear the delete even though a wrote the row last.
+        a.create(spec("web-1"));
+        next(heardByA, "a's create");
+        next(heardByB, "a's create, heard by b");
+        a.moveTo("web-1", "host-b");
+        next(heardByA, "a's move");
+        next(heardByB, "a's move, heard by b");
+        b.delete("web-1");
+        VmEvent ownDelete = next(heardByB, "b's own delete");
+        VmEvent relayedDelete = next(heardByA, "b's delete, heard by a");
+        for (VmEvent e : List.of(ownDelete, relayedDelete)) {
+            assertThat(e.kind()).isEqualTo(VmEvent.Kind.DELETED);
+            assertThat(e.vmId()).isEqualTo("web-1");
+        }
+        assertThat(a.find("web-1")).isEmpty();
+        assertThat(heardByA.poll(1, TimeUnit.SECONDS)).as("each once on a").isNull();
+        assertThat(heardByB.poll(1, TimeUnit.SECONDS)).as("each once on b").isNull();
+    }
+
+    private static VmEvent next(BlockingQueue<VmEvent> heard, String what) throws InterruptedException {
+        VmEvent e = heard.poll(30, TimeUnit.SECONDS);
+        assertThat(e).as(what).isNotNull();
+        return e;
     }
 
     @Test

@@ -97,7 +97,7 @@ class QemuGuestIT {
         long deadline = System.nanoTime() + BOOT.toNanos();
         while (System.nanoTime() < deadline) {
             VmEvent event = events.poll(1, TimeUnit.SECONDS);
-            if (event != null && event.vmId().equals(id) && event.newStatus() == status
+            if (event != null && event.isStatusChange() && event.vmId().equals(id) && event.newStatus() == status
                     && event.previousStatus() != VmStatus.STARTING) {
                 return event;
             }

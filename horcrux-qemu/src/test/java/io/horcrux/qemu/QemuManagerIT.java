@@ -95,8 +95,11 @@ class QemuManagerIT {
             assertThat(vms.find("e2e")).isEmpty();
             assertThat(state.resolve("e2e")).doesNotExist();
         }
-        assertThat(events).extracting(VmEvent::newStatus).containsExactly(VmStatus.STARTING, VmStatus.RUNNING,
-                VmStatus.PAUSED, VmStatus.RUNNING, VmStatus.STOPPING, VmStatus.STOPPED);
+        assertThat(events).extracting(VmEvent::kind).first().isEqualTo(VmEvent.Kind.CREATED);
+        assertThat(events).extracting(VmEvent::kind).last().isEqualTo(VmEvent.Kind.DELETED);
+        assertThat(events).filteredOn(VmEvent::isStatusChange).extracting(VmEvent::newStatus).containsExactly(
+                VmStatus.STARTING, VmStatus.RUNNING, VmStatus.PAUSED, VmStatus.RUNNING, VmStatus.STOPPING,
+                VmStatus.STOPPED);
     }
 
     @Test

@@ -218,4 +218,52 @@ public abstract class HostLeasesContract {
             Thread.sleep(20);
         }
     }
+
+    @Test
+    void everyHostsChangesAreFollowedInWriteOrderWithWhatKindOfChangeEachWas() throws Exception {
+        VmStore writer = open();
+        VmStore reader = open();
+        leases(writer).acquire("h1", LONG);
+        leases(reader).acquire("h2", LONG);
+        java.util.concurrent.BlockingQueue<io.horcrux.spi.StoredChange> heard =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+        try (AutoCloseable following = leases(reader).followChanges(Duration.ofMillis(100), heard::add)) {
+            Vm created = vm("web-1", VmStatus.STOPPED, "h1");
+            writer.insert(created);
+            Vm started = next(created, VmStatus.STARTING, "h1");
+            writer.update(started, created.version());
+            Vm stopped = next(started, VmStatus.STOPPED, "h1");
+            writer.update(stopped, started.version());
+            Vm moved = next(stopped, VmStatus.STOPPED, "h2");
+            writer.update(moved, stopped.version());
+            reader.delete("web-1", moved.version());
+
+            List<io.horcrux.spi.StoredChange> changes = new ArrayList<>();
+            while (changes.size() < 5) {
+                io.horcrux.spi.StoredChange c = heard.poll(20, TimeUnit.SECONDS);
+                assertThat(c).as("changes so far: " + changes).isNotNull();
+                changes.add(c);
+            }
+            assertThat(changes).extracting(io.horcrux.spi.StoredChange::sequence).isSorted();
+            assertThat(changes).extracting(io.horcrux.spi.StoredChange::version).containsExactly(1L, 2L, 3L, 4L, 4L);
+            io.horcrux.spi.StoredChange create = changes.get(0);
+            assertThat(create.previousStatus()).isNull();
+            assertThat(create.previousOwner()).isNull();
+            assertThat(create.status()).isEqualTo(VmStatus.STOPPED);
+            assertThat(create.writtenBy()).isEqualTo("h1");
+            assertThat(changes.get(1).previousStatus()).isEqualTo(VmStatus.STOPPED);
+            assertThat(changes.get(1).status()).isEqualTo(VmStatus.STARTING);
+            assertThat(changes.subList(0, 3)).noneMatch(io.horcrux.spi.StoredChange::isMove);
+            io.horcrux.spi.StoredChange move = changes.get(3);
+            assertThat(move.isMove()).isTrue();
+            assertThat(move.previousOwner()).isEqualTo("h1");
+            assertThat(move.owner()).isEqualTo("h2");
+            assertThat(move.writtenBy()).isEqualTo("h1");
+            io.horcrux.spi.StoredChange delete = changes.get(4);
+            assertThat(delete.status()).as("a delete has no status after").isNull();
+            assertThat(delete.previousStatus()).isEqualTo(VmStatus.STOPPED);
+            assertThat(delete.writtenBy()).as("a delete is its owner's, whoever wrote the row last").isEqualTo("h2");
+            assertThat(delete.isMove()).isFalse();
+        }
+    }
 }

@@ -104,6 +104,7 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
     void aVmThatDiesBehindTheManagersBackBecomesCrashedWithOneEvent() throws InterruptedException {
         manager.create(spec("web-1"));
         manager.start("web-1");
+        assertThat(nextEvent().kind()).isEqualTo(VmEvent.Kind.CREATED);
         for (int i = 0; i < 2; i++) {
             nextEvent();
         }
@@ -220,10 +221,11 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         assertThat(manager.statsAll(List.of("web-1", "web-2"))).as("the failure was for one call").hasSize(2);
     }
 
-    /** The next event that is not one of a start's own (STOPPED -> STARTING -> RUNNING). */
+    /** The next event that is not the create's or one of a start's own (STOPPED -> STARTING -> RUNNING). */
     private VmEvent nextEventAfterTheStart() throws InterruptedException {
         VmEvent event = nextEvent();
-        while (event.newStatus() == VmStatus.STARTING || event.previousStatus() == VmStatus.STARTING) {
+        while (event.kind() == VmEvent.Kind.CREATED || event.newStatus() == VmStatus.STARTING
+                || event.previousStatus() == VmStatus.STARTING) {
             event = nextEvent();
         }
         return event;

@@ -322,14 +322,17 @@ public abstract class VmManagerContract {
         assertThat(stopped.runtimeInfo()).isEmpty();
         assertThat(manager.get("web-1")).isEqualTo(stopped);
 
+        manager.delete("web-1");
+
         List<String> transitions = new ArrayList<>();
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < 8; i++) {
             VmEvent e = nextEvent();
             assertThat(e.vmId()).isEqualTo("web-1");
-            transitions.add(e.previousStatus() + ">" + e.newStatus());
+            transitions.add(e.isStatusChange() ? e.previousStatus() + ">" + e.newStatus()
+                    : e.kind() + "@" + e.newStatus() + "#" + e.version());
         }
-        assertThat(transitions).containsExactly("STOPPED>STARTING", "STARTING>RUNNING", "RUNNING>PAUSED",
-                "PAUSED>RUNNING", "RUNNING>STOPPING", "STOPPING>STOPPED");
+        assertThat(transitions).containsExactly("CREATED@STOPPED#1", "STOPPED>STARTING", "STARTING>RUNNING",
+                "RUNNING>PAUSED", "PAUSED>RUNNING", "RUNNING>STOPPING", "STOPPING>STOPPED", "DELETED@STOPPED#7");
         Thread.sleep(50);
         assertThat(events).isEmpty();
     }
@@ -370,12 +373,12 @@ public abstract class VmManagerContract {
         AutoCloseable subscription = manager.subscribe(seen::add);
         manager.create(spec("web-1"));
         manager.start("web-1");
-        await("two events", () -> seen.size() == 2);
+        await("three events (created, starting, running)", () -> seen.size() == 3);
 
         subscription.close();
         manager.stop("web-1", Duration.ZERO);
-        await("the other listener's events", () -> events.size() >= 4);
-        assertThat(seen).hasSize(2);
+        await("the other listener's events", () -> events.size() >= 5);
+        assertThat(seen).hasSize(3);
     }
 
     @Test
@@ -403,7 +406,7 @@ public abstract class VmManagerContract {
         } finally {
             pool.shutdownNow();
         }
-        int expected = vms * cycles * 6;
+        int expected = vms + vms * cycles * 6; // each VM's create, then its status changes
         await("every event", () -> events.size() == expected);
         Map<String, VmEvent> last = new HashMap<>();
         for (VmEvent e : events) {
@@ -588,8 +591,8 @@ public abstract class VmManagerContract {
 
         manager.close();
 
-        assertThat(seen).filteredOn(e -> e.newStatus() == VmStatus.STOPPED).extracting(VmEvent::vmId)
-                .containsExactlyInAnyOrder("a", "b");
+        assertThat(seen).filteredOn(e -> e.isStatusChange() && e.newStatus() == VmStatus.STOPPED)
+                .extracting(VmEvent::vmId).containsExactlyInAnyOrder("a", "b");
     }
 
     @Test
@@ -644,12 +647,12 @@ public abstract class VmManagerContract {
         io.horcrux.Subscription subscription = manager.subscribe(seen::add);
         manager.create(spec("web-1"));
         manager.start("web-1");
-        await("two events", () -> seen.size() == 2);
+        await("three events (created, starting, running)", () -> seen.size() == 3);
         subscription.close();
         subscription.close();
         manager.stop("web-1", Duration.ZERO);
-        await("the other listener's events", () -> events.size() >= 4);
-        assertThat(seen).hasSize(2);
+        await("the other listener's events", () -> events.size() >= 5);
+        assertThat(seen).hasSize(3);
     }
 
     @Test
