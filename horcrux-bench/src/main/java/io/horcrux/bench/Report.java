@@ -270,7 +270,7 @@ public final class Report {
                 + "same rows into the same `Vm`s, its spec column decoded with Jackson's streaming parser into the "
                 + "model's builders; it keeps nothing between calls, while the store decodes each distinct stored "
                 + "spec once (its `SpecMemo`). JSON of VMs written before copies each spec's text (`EncodedSpecs`, by the "
-                + "spec object); the row of fresh specs writes every field. Allocation is JMH's `gc.alloc.rate.norm` "
+                + "spec object); the row of fresh specs writes every field (its allocation includes the copies of the specs made before each call, outside its time). Allocation is JMH's `gc.alloc.rate.norm` "
                 + "divided by the VMs a call handles.\n\n");
         md.append("| what | Horcrux | floor | ratio | goal | met | allocated per VM: Horcrux | floor |\n");
         md.append("|---|---:|---:|---:|---:|---|---:|---:|\n");
