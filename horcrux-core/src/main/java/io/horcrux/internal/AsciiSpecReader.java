@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 
 /**
  * Reads back, without a parser, the text {@link AsciiVmJson#spec} writes: the same fields in
@@ -85,21 +86,9 @@ final class AsciiSpecReader {
         expect(",\"architecture\":");
         Architecture arch = constant(ARCHITECTURES);
         expect(",\"disks\":[");
-        List<DiskSpec> disks = new ArrayList<>(2);
-        if (!next("]")) {
-            do {
-                disks.add(disk());
-            } while (next(","));
-            expect("]");
-        }
+        List<DiskSpec> disks = rest(this::disk);
         expect(",\"nics\":[");
-        List<NicSpec> nics = new ArrayList<>(2);
-        if (!next("]")) {
-            do {
-                nics.add(nic());
-            } while (next(","));
-            expect("]");
-        }
+        List<NicSpec> nics = rest(this::nic);
         expect(",\"labels\":{");
         Pairs labels = new Pairs();
         if (!next("}")) {
@@ -111,13 +100,7 @@ final class AsciiSpecReader {
             expect("}");
         }
         expect(",\"boot\":{\"order\":[");
-        List<BootDevice> order = new ArrayList<>(2);
-        if (!next("]")) {
-            do {
-                order.add(constant(BOOT_DEVICES));
-            } while (next(","));
-            expect("]");
-        }
+        List<BootDevice> order = rest(() -> constant(BOOT_DEVICES));
         String kernel = next(",\"kernel\":") ? shared() : null;
         String initrd = next(",\"initrd\":") ? shared() : null;
         String cmdline = next(",\"cmdline\":") ? string() : null;
@@ -166,23 +149,32 @@ final class AsciiSpecReader {
 
     private List<PortForward> forwards() {
         expect("[");
-        List<PortForward> forwards = new ArrayList<>();
+        return rest(this::forward);
+    }
+
+    private PortForward forward() {
+        expect("{\"protocol\":");
+        PortForward.Protocol protocol = constant(PROTOCOLS);
+        expect(",\"hostAddress\":");
+        String address = shared();
+        expect(",\"hostPort\":");
+        int hostPort = intNumber();
+        expect(",\"guestPort\":");
+        int guestPort = intNumber();
+        expect("}");
+        return new PortForward(protocol, address, hostPort, guestPort);
+    }
+
+    /** The elements of an array whose {@code [} was just read, through its {@code ]}. */
+    private <T> List<T> rest(Supplier<T> element) {
+        List<T> items = new ArrayList<>(2);
         if (!next("]")) {
             do {
-                expect("{\"protocol\":");
-                PortForward.Protocol protocol = constant(PROTOCOLS);
-                expect(",\"hostAddress\":");
-                String address = shared();
-                expect(",\"hostPort\":");
-                int hostPort = intNumber();
-                expect(",\"guestPort\":");
-                int guestPort = intNumber();
-                expect("}");
-                forwards.add(new PortForward(protocol, address, hostPort, guestPort));
+                items.add(element.get());
             } while (next(","));
             expect("]");
         }
-        return forwards;
+        return items;
     }
 
     /**

@@ -13,10 +13,12 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *
  * <p>Keyed by identity, so a hit can only be the text of that spec: nothing to invalidate.
  * Bounded: {@value #SETS} x 2 entries (two-way set associative by identity hash), each holding
- * its spec weakly, so the cache keeps no spec alive. Thread-safe without locks.
+ * its spec weakly, so the cache keeps no spec alive; the texts it keeps (about half a kilobyte
+ * for a typical spec) stay until their slot is taken, so at most some 2 MB. Thread-safe without
+ * locks.
  */
 final class EncodedSpecs {
-    static final int SETS = 4096;
+    static final int SETS = 2048;
 
     private static final class Entry extends WeakReference<VmSpec> {
         final int hash;
