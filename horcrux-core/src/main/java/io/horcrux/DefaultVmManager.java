@@ -44,6 +44,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link LiveStats}: the live stats of one VM or of many at once;</li>
  *   <li>{@link Supervisor}: the driver's notices, and reattaching when the manager opens;</li>
  *   <li>{@link OrphanSweep}: what a crash left provisioned, removed when the manager opens;</li>
+ *   <li>{@link SnapshotRecovery}: snapshot operations a crash cut off, settled when the manager opens;</li>
  *   <li>{@link InventoryJson}: the inventory's JSON document;</li>
  *   <li>{@link OperationMetrics} and {@link EventDispatcher}: timings and listeners.</li>
  * </ul>
@@ -103,6 +104,7 @@ final class DefaultVmManager implements VmManager {
                 changes = leases.followChanges(CHANGES_POLL, this::relay);
             }
             supervisor.reattach();
+            new SnapshotRecovery(store, driver, locks, recorder, metrics, host).run();
             new OrphanSweep(store, driver).run();
         } catch (RuntimeException e) {
             close();

@@ -449,6 +449,12 @@ public interface VmManager extends AutoCloseable {
      * current one. The snapshots are stored in the inventory apart from the VM and read only by
      * {@link #snapshots}.
      *
+     * <p>Crash-safe, as {@link #revert} and {@link #deleteSnapshot} are: a call cut off by a crash
+     * of this process is finished or rolled back when a manager next opens on the same inventory,
+     * so that the inventory's tree and the images agree. Listeners receive a
+     * {@link io.horcrux.model.VmEvent.Kind#SNAPSHOT_TAKEN} event with the name as subject. There is
+     * no progress to report: QEMU saves a VM's memory in one step and tells nothing until it is done.
+     *
      * @param name the snapshot's name, unique for the VM, following the rules of VM ids
      * @throws InvalidSnapshotException       if the name breaks the rule of ids, the VM has no
      *                                        disk that can hold a snapshot, or one of them is raw;

@@ -155,7 +155,8 @@ final class RawQemu implements AutoCloseable {
             send(command);
             while (true) {
                 String line = readLine();
-                if (!line.startsWith("{\"event\"")) {
+                // QEMU writes an event's timestamp first: {"timestamp": ..., "event": ...}.
+                if (!line.startsWith("{\"event\"") && !line.startsWith("{\"timestamp\"")) {
                     return line;
                 }
             }

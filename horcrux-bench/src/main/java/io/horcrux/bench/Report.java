@@ -160,6 +160,7 @@ public final class Report {
         renderProbe(md, results);
         renderGuest(md, results, chartDir);
         renderImages(md, results, chartDir);
+        SnapshotFigures.render(md, results);
         renderPeer(md, results, chartDir);
         renderAllocation(md, results);
         renderHotPaths(md, results);

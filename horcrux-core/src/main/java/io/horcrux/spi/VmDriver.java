@@ -60,7 +60,9 @@ import java.util.Set;
  *       disks; one with memory of a running or paused VM also its memory and device state, and
  *       a revert to it leaves the VM running or paused as the snapshot was taken. The defaults
  *       refuse with a {@link io.horcrux.DriverException}; the contract checks a driver that
- *       {@linkplain #supportsSnapshots() supports them}.</li>
+ *       {@linkplain #supportsSnapshots() supports them}. {@link #snapshotNames} says which
+ *       snapshots each disk holds, so the manager can finish or roll back an operation a crash
+ *       cut off.</li>
  *   <li>{@link #close()} releases the driver's connections, threads and claim on its state and
  *       leaves VMs running, so that a new driver can {@link #attach} to them. Idempotent.</li>
  * </ul>
@@ -235,7 +237,10 @@ public interface VmDriver extends AutoCloseable {
      * Brings the VM back to {@code snapshot}. Of a snapshot without memory the VM is
      * {@code STOPPED} (the manager stops it first); with memory it is {@code RUNNING} or
      * {@code PAUSED} (the manager starts it first), and after the revert it runs on from the
-     * snapshot, in the status {@link io.horcrux.model.Snapshot#takenWhile()}.
+     * snapshot, in the status {@link io.horcrux.model.Snapshot#takenWhile()}. The driver goes by
+     * {@code snapshot.withMemory()}: a snapshot that holds memory, passed with {@code withMemory}
+     * false, reverts the disks of a stopped VM only (the manager does so after a crash killed the
+     * VM's process in the middle of a revert with memory).
      *
      * @implSpec The default refuses with a {@link io.horcrux.DriverException}.
      * @return the VM's status after the revert
@@ -251,6 +256,24 @@ public interface VmDriver extends AutoCloseable {
      * @implSpec The default refuses with a {@link io.horcrux.DriverException}.
      */
     default void deleteSnapshot(Vm vm, String name) {
+        throw new io.horcrux.DriverException("the " + name() + " driver takes no snapshots (VM '" + vm.id() + "')");
+    }
+
+    /**
+     * What the VM's images hold now: for each disk a snapshot covers (neither read-only nor a
+     * CD-ROM, by its spec name, in spec order), the names of the snapshots it holds. The manager
+     * asks when it opens, for each VM whose snapshot operation a crash cut off, to see how far the
+     * images got; a crash test compares it with the inventory's tree.
+     *
+     * @implSpec The default refuses with a {@link io.horcrux.DriverException}. An implementation
+     *           that {@linkplain #supportsSnapshots() supports snapshots} answers for a stopped VM
+     *           and for one it runs (started or {@linkplain #attach attached}). A snapshot job still
+     *           running in the VM's hypervisor (one a killed process began) is waited for first, so
+     *           the answer is what the images keep. The contract checks it after each operation.
+     * @param vm the VM as stored
+     * @return disk name to the names its image holds; unmodifiable
+     */
+    default java.util.Map<String, Set<String>> snapshotNames(Vm vm) {
         throw new io.horcrux.DriverException("the " + name() + " driver takes no snapshots (VM '" + vm.id() + "')");
     }
 

@@ -56,6 +56,12 @@ import java.util.stream.Stream;
  *       if it was); deleting the VM deletes its snapshots. Each write is one transaction. The
  *       defaults refuse with a {@link io.horcrux.StoreException}; the contract checks every
  *       implementation that keeps them.</li>
+ *   <li><strong>The snapshot journal</strong> ({@link #recordSnapshotIntent},
+ *       {@link #snapshotIntents}, {@link #clearSnapshotIntent}): at most one
+ *       {@link SnapshotIntent} per VM, durable once written, read back exactly, deleted with its
+ *       VM, and apart from the VM's record and its snapshots (writing or clearing one changes
+ *       neither); each snapshot write removes the VM's entry in its own transaction, a refused
+ *       one leaves it. A store that keeps snapshots keeps the journal; the contract checks it.</li>
  *   <li>{@link #close()} is idempotent; other calls after it throw {@link IllegalStateException}.</li>
  * </ul>
  */
@@ -155,7 +161,8 @@ public interface VmStore extends AutoCloseable {
 
     /**
      * Stores a new snapshot of a stored VM and makes it the VM's current one (whatever
-     * {@code snapshot.current()} says): the one that was current stops being so.
+     * {@code snapshot.current()} says): the one that was current stops being so. Removes the VM's
+     * {@linkplain #recordSnapshotIntent journalled operation} in the same transaction.
      *
      * @implSpec The default refuses: this store keeps no snapshots.
      * @throws io.horcrux.VmNotFoundException             if no VM has that id
@@ -167,7 +174,8 @@ public interface VmStore extends AutoCloseable {
     }
 
     /**
-     * Makes the named snapshot the VM's current one.
+     * Makes the named snapshot the VM's current one, and removes the VM's
+     * {@linkplain #recordSnapshotIntent journalled operation} in the same transaction.
      *
      * @implSpec The default refuses: this store keeps no snapshots.
      * @throws io.horcrux.SnapshotNotFoundException if the VM has no snapshot of that name
@@ -178,12 +186,51 @@ public interface VmStore extends AutoCloseable {
 
     /**
      * Removes the named snapshot: its children hang from its parent now (roots if it was one),
-     * and if it was current its parent is (none if it was a root).
+     * and if it was current its parent is (none if it was a root). Removes the VM's
+     * {@linkplain #recordSnapshotIntent journalled operation} in the same transaction.
      *
      * @implSpec The default refuses: this store keeps no snapshots.
      * @throws io.horcrux.SnapshotNotFoundException if the VM has no snapshot of that name
      */
     default void deleteSnapshot(String vmId, String name) {
+        throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
+    }
+
+    /**
+     * Journals a snapshot operation the manager is about to begin on a stored VM, replacing the
+     * VM's previous entry if one is left (a VM has at most one operation in flight: the manager
+     * holds its lock). Written before the driver touches the images, so a crash leaves the entry
+     * behind for {@link #snapshotIntents()}. The write that records the operation's result
+     * ({@link #insertSnapshot}, {@link #revertSnapshot}, {@link #deleteSnapshot}) removes the entry
+     * in its own transaction, so an entry is left exactly when the result was not recorded.
+     *
+     * @implSpec The default refuses: this store keeps no snapshots. An implementation keeps the
+     *           entry durably (one transaction) apart from the VM's record, never changes the
+     *           VM's record or its snapshots, and deletes the entry with the VM.
+     * @throws io.horcrux.VmNotFoundException if no VM has that id
+     */
+    default void recordSnapshotIntent(SnapshotIntent intent) {
+        throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '"
+                + intent.vmId() + "')");
+    }
+
+    /**
+     * Every journalled snapshot operation, in VM id order: what {@link #recordSnapshotIntent}
+     * wrote and {@link #clearSnapshotIntent} did not clear. The manager reads it once when it
+     * opens, to finish or roll back what a crash cut off.
+     *
+     * @implSpec The default is empty: a store that keeps no snapshots has nothing in flight.
+     */
+    default java.util.List<SnapshotIntent> snapshotIntents() {
+        return java.util.List.of();
+    }
+
+    /**
+     * Removes the VM's journalled snapshot operation, if any. Idempotent.
+     *
+     * @implSpec The default refuses: this store keeps no snapshots.
+     */
+    default void clearSnapshotIntent(String vmId) {
         throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
     }
 

@@ -32,13 +32,13 @@ final class PgSchema {
 
     /** Script {@code i} takes the schema from version {@code i} to {@code i + 1}. */
     static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V3__hosts.sql",
-            "V4__snapshots.sql", "V5__event_owners.sql");
+            "V4__snapshots.sql", "V5__event_owners.sql", "V7__snapshot_journal.sql");
 
     /** The schema version this code writes and reads. */
     static final int LATEST = SCRIPTS.size();
 
     /** The tables the scripts create: if any exists, the version table must too. */
-    static final List<String> TABLES = List.of("vms", "vm_labels", "hosts", "vm_snapshots");
+    static final List<String> TABLES = List.of("vms", "vm_labels", "hosts", "vm_snapshots", "vm_snapshot_intents");
 
     static final String VERSION_TABLE = "horcrux_schema";
 

@@ -32,6 +32,7 @@ final class PgSnapshots {
     private final Runnable ensureOpen;
     private final String vms;
     private final String table;
+    private final String intents;
     private final String list;
     private final String one;
 
@@ -42,6 +43,7 @@ final class PgSnapshots {
         this.ensureOpen = ensureOpen;
         this.vms = schema + ".vms";
         this.table = schema + ".vm_snapshots";
+        this.intents = schema + ".vm_snapshot_intents";
         this.list = "SELECT " + COLUMNS + " FROM " + table + " WHERE vm_id = ? ORDER BY taken_at, name";
         this.one = "SELECT " + COLUMNS + " FROM " + table + " WHERE vm_id = ? AND name = ?";
     }
@@ -102,6 +104,7 @@ final class PgSnapshots {
                 ps.setString(6, snapshot.takenWhile().name());
                 ps.executeUpdate();
             }
+            update(c, "DELETE FROM " + intents + " WHERE vm_id = ?", vmId); // recorded: the journal entry is done
             return null;
         });
     }
@@ -111,6 +114,7 @@ final class PgSnapshots {
             lockVm(c, vmId);
             existing(c, vmId, name);
             update(c, "UPDATE " + table + " SET is_current = (name = ?) WHERE vm_id = ?", name, vmId);
+            update(c, "DELETE FROM " + intents + " WHERE vm_id = ?", vmId); // recorded: the journal entry is done
             return null;
         });
     }
@@ -126,6 +130,7 @@ final class PgSnapshots {
                 update(c, "UPDATE " + table + " SET is_current = true WHERE vm_id = ? AND name = ?", vmId,
                         gone.parent().get());
             }
+            update(c, "DELETE FROM " + intents + " WHERE vm_id = ?", vmId); // recorded: the journal entry is done
             return null;
         });
     }

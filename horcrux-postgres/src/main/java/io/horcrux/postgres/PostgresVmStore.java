@@ -99,6 +99,7 @@ public final class PostgresVmStore implements VmStore {
     private final PgReader reads;
     private final PgWriter writes;
     private final PgSnapshots snapshots;
+    private final PgSnapshotJournal journal;
     private final PgLeases leases; // null unless shared by hosts
     private volatile boolean closed;
 
@@ -118,6 +119,7 @@ public final class PostgresVmStore implements VmStore {
         this.leases = shared ? new PgLeases(borrow, lock, rows, quotedSchema, where, this::ensureOpen) : null;
         this.writes = new PgWriter(borrow, rows, where, this::ensureOpen, leases == null ? () -> null : leases::token);
         this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen);
+        this.journal = new PgSnapshotJournal(borrow, rows.schema, where, this::ensureOpen);
     }
 
     /**
@@ -205,6 +207,21 @@ public final class PostgresVmStore implements VmStore {
     @Override
     public void revertSnapshot(String vmId, String name) {
         snapshots.revert(vmId, name);
+    }
+
+    @Override
+    public void recordSnapshotIntent(io.horcrux.spi.SnapshotIntent intent) {
+        journal.record(intent);
+    }
+
+    @Override
+    public List<io.horcrux.spi.SnapshotIntent> snapshotIntents() {
+        return journal.all();
+    }
+
+    @Override
+    public void clearSnapshotIntent(String vmId) {
+        journal.clear(vmId);
     }
 
     @Override

@@ -501,6 +501,19 @@ public final class QemuDriver implements VmDriver {
         log.info("VM {}: snapshot '{}' deleted", vm.id(), name);
     }
 
+    /**
+     * {@code qemu-img info} of each snapshot disk of a stopped VM; of a running one, what QEMU
+     * sees ({@code query-named-block-nodes}), once every snapshot job of ours in the process has
+     * concluded: a job a killed manager started runs on in QEMU and is waited for here.
+     */
+    @Override
+    public java.util.Map<String, Set<String>> snapshotNames(Vm vm) {
+        ensureOpen();
+        QemuProcess process = table.get(vm.id());
+        return process == null ? snapshots().namesOffline(vm.spec(), files(vm.id()))
+                : snapshots().namesLive(vm, process.qmp());
+    }
+
     private QemuSnapshots snapshots() {
         return new QemuSnapshots(qemuImg());
     }

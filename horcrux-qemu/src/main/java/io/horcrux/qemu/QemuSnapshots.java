@@ -2,6 +2,7 @@ package io.horcrux.qemu;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.horcrux.DriverException;
+import io.horcrux.internal.FaultPoint;
 import io.horcrux.model.DiskKind;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.Snapshot;
@@ -14,6 +15,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +39,12 @@ import org.slf4j.LoggerFactory;
  * first snapshot disk), waited for through {@code query-jobs} until concluded, then dismissed;
  * disk-only, one QMP {@code transaction} of {@code blockdev-snapshot-internal-sync}, so all disks
  * are taken at one instant.
+ *
+ * <p>What the images hold ({@link #namesOffline}, {@link #namesLive}) is how the manager, opening
+ * after a crash, sees how far a snapshot operation got. A job the killed manager started runs on
+ * in QEMU (it is QEMU's, not ours): {@link #namesLive} first waits for every job of ours to
+ * conclude and dismisses it, so the answer is final. A job that QEMU dies in leaves the images as
+ * QEMU left them, and the manager settles from what they hold.
  */
 final class QemuSnapshots {
     private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
@@ -79,6 +88,9 @@ final class QemuSnapshots {
             for (Path image : images) {
                 qemuImg.snapshot('c', image, tag);
                 done.add(image);
+                if (done.size() == 1 && images.size() > 1) {
+                    FaultPoint.reach("qemu.offline-snapshot.first-disk");
+                }
             }
         } catch (RuntimeException e) {
             undo(done, 'd', tag, e);
@@ -121,6 +133,81 @@ final class QemuSnapshots {
             if (qemuImg.snapshotNames(image).contains(tag)) {
                 qemuImg.snapshot('d', image, tag);
             }
+        }
+    }
+
+    /** Each snapshot disk's name to the snapshots its image holds, of a VM no process has open. */
+    Map<String, Set<String>> namesOffline(VmSpec spec, VmFiles files) {
+        Map<String, Set<String>> names = new LinkedHashMap<>();
+        for (DiskSpec disk : snapshotDisks(spec).values()) {
+            names.put(disk.name(), Set.copyOf(qemuImg.snapshotNames(files.disk(disk))));
+        }
+        return java.util.Collections.unmodifiableMap(names);
+    }
+
+    /**
+     * Each snapshot disk's name to the snapshots QEMU sees in it ({@code query-named-block-nodes}),
+     * after every snapshot job of ours in the process has concluded (and been dismissed).
+     */
+    Map<String, Set<String>> namesLive(Vm vm, QmpClient qmp) {
+        settleJobs(vm.id(), qmp);
+        Map<String, DiskSpec> disks = snapshotDisks(vm.spec());
+        Map<String, Set<String>> byNode = new LinkedHashMap<>();
+        for (JsonNode node : qmp.execute("query-named-block-nodes", Map.of("flat", true))) {
+            String nodeName = node.path("node-name").asText();
+            if (disks.containsKey(nodeName)) {
+                Set<String> names = new TreeSet<>();
+                node.path("image").path("snapshots").forEach(sn -> names.add(sn.path("name").asText()));
+                byNode.put(nodeName, Set.copyOf(names));
+            }
+        }
+        Map<String, Set<String>> names = new LinkedHashMap<>();
+        disks.forEach((nodeName, disk) -> {
+            Set<String> held = byNode.get(nodeName);
+            if (held == null) {
+                throw new DriverException("VM '" + vm.id() + "': QEMU has no block node " + nodeName + " for disk '"
+                        + disk.name() + "'");
+            }
+            names.put(disk.name(), held);
+        });
+        return java.util.Collections.unmodifiableMap(names);
+    }
+
+    /** Waits for every job of ours (one a killed manager started) to conclude, and dismisses it. */
+    private void settleJobs(String vmId, QmpClient qmp) {
+        long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
+        while (true) {
+            boolean running = false;
+            for (JsonNode job : qmp.execute("query-jobs")) {
+                String id = job.path("id").asText();
+                if (!id.startsWith("horcrux-")) {
+                    continue;
+                }
+                if ("concluded".equals(job.path("status").asText())) {
+                    qmp.execute("job-dismiss", Map.of("id", id));
+                    log.info("VM {}: job {} had {} while no manager watched", vmId, id,
+                            job.hasNonNull("error") ? "failed (" + job.path("error").asText() + ")" : "concluded");
+                } else {
+                    running = true;
+                }
+            }
+            if (!running) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new DriverException("VM '" + vmId + "': a snapshot job did not end within "
+                        + JOB_TIMEOUT.toMinutes() + " min");
+            }
+            pause(vmId, "a snapshot job");
+        }
+    }
+
+    private static void pause(String vmId, String what) {
+        try {
+            Thread.sleep(10);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DriverException("VM '" + vmId + "': interrupted while waiting for " + what, e);
         }
     }
 
@@ -188,6 +275,7 @@ final class QemuSnapshots {
         withId.put("job-id", jobId);
         long started = System.nanoTime();
         qmp.execute(command, withId);
+        FaultPoint.reach("qemu." + command + ".started");
         long deadline = started + JOB_TIMEOUT.toNanos();
         while (true) {
             JsonNode job = find(qmp.execute("query-jobs"), jobId);
@@ -208,12 +296,7 @@ final class QemuSnapshots {
                 throw new DriverException("VM '" + vmId + "': " + command + " did not end within "
                         + JOB_TIMEOUT.toMinutes() + " min (job " + jobId + " is " + job.path("status").asText() + ")");
             }
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new DriverException("VM '" + vmId + "': interrupted while waiting for " + command, e);
-            }
+            pause(vmId, command);
         }
     }
 

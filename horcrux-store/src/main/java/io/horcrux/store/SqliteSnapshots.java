@@ -79,6 +79,7 @@ final class SqliteSnapshots {
                 ps.setString(6, snapshot.takenWhile().name());
                 ps.executeUpdate();
             }
+            update(c, "DELETE FROM vm_snapshot_intents WHERE vm_id = ?", vmId); // recorded: the journal entry is done
             return null;
         });
     }
@@ -87,6 +88,7 @@ final class SqliteSnapshots {
         writes.inTransaction("reverting VM " + vmId + " to snapshot " + name, c -> {
             existing(c, vmId, name);
             update(c, "UPDATE vm_snapshots SET is_current = (name = ?) WHERE vm_id = ?", name, vmId);
+            update(c, "DELETE FROM vm_snapshot_intents WHERE vm_id = ?", vmId); // recorded: the journal entry is done
             return null;
         });
     }
@@ -101,6 +103,7 @@ final class SqliteSnapshots {
                 update(c, "UPDATE vm_snapshots SET is_current = 1 WHERE vm_id = ? AND name = ?", vmId,
                         gone.parent().get());
             }
+            update(c, "DELETE FROM vm_snapshot_intents WHERE vm_id = ?", vmId); // recorded: the journal entry is done
             return null;
         });
     }

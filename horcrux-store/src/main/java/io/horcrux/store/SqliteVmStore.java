@@ -109,6 +109,7 @@ public final class SqliteVmStore implements VmStore {
     private final SqliteWriter writes;
     private final SqliteReader reads;
     private final SqliteSnapshots snapshots;
+    private final SqliteSnapshotJournal journal;
     private volatile boolean closed;
 
     private SqliteVmStore(Builder b, String where, String url, OwnerLock fileLock) {
@@ -149,6 +150,7 @@ public final class SqliteVmStore implements VmStore {
         this.writes = writer;
         this.reads = r;
         this.snapshots = new SqliteSnapshots(writer, r, where);
+        this.journal = new SqliteSnapshotJournal(writer, r, where);
         log.info("opened {} (schema version {}, {} reader connections, synchronous={})", where, Migrations.LATEST,
                 b.readerPoolSize, b.synchronous);
     }
@@ -219,6 +221,22 @@ public final class SqliteVmStore implements VmStore {
     @Override
     public void revertSnapshot(String vmId, String name) {
         snapshots.revert(vmId, name);
+    }
+
+    @Override
+    public void recordSnapshotIntent(io.horcrux.spi.SnapshotIntent intent) {
+        journal.record(intent);
+    }
+
+    @Override
+    public List<io.horcrux.spi.SnapshotIntent> snapshotIntents() {
+        ensureOpen();
+        return journal.all();
+    }
+
+    @Override
+    public void clearSnapshotIntent(String vmId) {
+        journal.clear(vmId);
     }
 
     @Override

@@ -33,6 +33,8 @@ public final class InMemoryVmStore implements VmStore {
     private final Object writeLock = new Object();
     /** Each VM's snapshots in the order taken; guarded by {@link #writeLock}. */
     private final java.util.Map<String, List<io.horcrux.model.Snapshot>> snapshots = new java.util.HashMap<>();
+    /** Each VM's journalled snapshot operation; guarded by {@link #writeLock}. */
+    private final java.util.TreeMap<String, io.horcrux.spi.SnapshotIntent> intents = new java.util.TreeMap<>();
     private volatile boolean closed;
 
     private InMemoryVmStore() {
@@ -89,6 +91,7 @@ public final class InMemoryVmStore implements VmStore {
             checkVersion(id, expectedVersion);
             vms.remove(id);
             snapshots.remove(id);
+            intents.remove(id);
         }
     }
 
@@ -162,6 +165,7 @@ public final class InMemoryVmStore implements VmStore {
             }
             list.replaceAll(s -> s.withCurrent(false));
             list.add(snapshot.withCurrent(true));
+            intents.remove(vmId);
         }
     }
 
@@ -171,6 +175,7 @@ public final class InMemoryVmStore implements VmStore {
         synchronized (writeLock) {
             List<io.horcrux.model.Snapshot> list = existingSnapshots(vmId, name);
             list.replaceAll(s -> s.withCurrent(s.name().equals(name)));
+            intents.remove(vmId);
         }
     }
 
@@ -184,6 +189,36 @@ public final class InMemoryVmStore implements VmStore {
                 io.horcrux.model.Snapshot t = s.parent().equals(java.util.Optional.of(name)) ? s.withParent(gone.parent()) : s;
                 return gone.current() && gone.parent().equals(java.util.Optional.of(t.name())) ? t.withCurrent(true) : t;
             });
+            intents.remove(vmId);
+        }
+    }
+
+    @Override
+    public void recordSnapshotIntent(io.horcrux.spi.SnapshotIntent intent) {
+        ensureOpen();
+        Objects.requireNonNull(intent, "intent");
+        synchronized (writeLock) {
+            if (!vms.containsKey(intent.vmId())) {
+                throw new VmNotFoundException(intent.vmId());
+            }
+            intents.put(intent.vmId(), intent);
+        }
+    }
+
+    @Override
+    public List<io.horcrux.spi.SnapshotIntent> snapshotIntents() {
+        ensureOpen();
+        synchronized (writeLock) {
+            return List.copyOf(intents.values());
+        }
+    }
+
+    @Override
+    public void clearSnapshotIntent(String vmId) {
+        ensureOpen();
+        Objects.requireNonNull(vmId, "vmId");
+        synchronized (writeLock) {
+            intents.remove(vmId);
         }
     }
 
@@ -208,6 +243,7 @@ public final class InMemoryVmStore implements VmStore {
     public void clear() {
         synchronized (writeLock) {
             snapshots.clear();
+            intents.clear();
             vms.clear();
         }
     }

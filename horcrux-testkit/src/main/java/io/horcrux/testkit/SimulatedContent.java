@@ -66,7 +66,11 @@ final class SimulatedContent {
     synchronized VmStatus revert(Snapshot snapshot, VmStatus now) {
         Saved saved = Optional.ofNullable(snapshots.get(snapshot.name())).orElseThrow(() -> new DriverException(
                 "VM '" + vmId + "': its disks hold no snapshot '" + snapshot.name() + "'"));
-        boolean withMemory = saved.memory() != null;
+        // Reverted as the snapshot passed says: one with memory passed without it reverts the disks only.
+        boolean withMemory = snapshot.withMemory() && saved.memory() != null;
+        if (snapshot.withMemory() && saved.memory() == null) {
+            throw new DriverException("VM '" + vmId + "': snapshot '" + snapshot.name() + "' holds no memory");
+        }
         if (withMemory != now.isActive()) {
             throw new DriverException("VM '" + vmId + "' is " + now + "; a revert to snapshot '" + snapshot.name()
                     + "' needs it " + (withMemory ? "running" : "stopped"));
@@ -81,6 +85,13 @@ final class SimulatedContent {
 
     synchronized void delete(String name) {
         snapshots.remove(name);
+    }
+
+    /** Each writable disk's name to the snapshots it holds (all of them: they are taken together). */
+    synchronized Map<String, java.util.Set<String>> names() {
+        Map<String, java.util.Set<String>> names = new LinkedHashMap<>();
+        disks.keySet().forEach(d -> names.put(d, java.util.Set.copyOf(snapshots.keySet())));
+        return java.util.Collections.unmodifiableMap(names);
     }
 
     synchronized boolean has(String name) {

@@ -547,6 +547,12 @@ public final class SimulatedDriver implements VmDriver {
         existing(vm.id()).content.delete(name);
     }
 
+    /** Each writable disk's snapshots; a simulated VM's disks are snapshotted together. */
+    @Override
+    public Map<String, java.util.Set<String>> snapshotNames(Vm vm) {
+        return existing(vm.id()).content.names();
+    }
+
     @Override
     public VmStatus attach(Vm vm) {
         act(Operation.ATTACH, vm.id());

@@ -528,6 +528,17 @@ public abstract class VmDriverContract {
         assertThatThrownBy(() -> driver.revert(vm, snapshotOf("s1", false, VmStatus.STOPPED)))
                 .isInstanceOf(DriverException.class);
         assertThatThrownBy(() -> driver.deleteSnapshot(vm, "s1")).isInstanceOf(DriverException.class);
+        assertThatThrownBy(() -> driver.snapshotNames(vm)).isInstanceOf(DriverException.class);
+    }
+
+    /** Asserts that every snapshot disk of the VM holds exactly {@code names}. */
+    private void holds(io.horcrux.model.Vm vm, String... names) {
+        java.util.Map<String, java.util.Set<String>> held = driver.snapshotNames(vm);
+        assertThat(held.keySet()).as("the snapshot disks of %s", vm.id()).containsExactlyElementsOf(
+                vm.spec().disks().stream().filter(d -> !d.readOnly() && d.kind() != io.horcrux.model.DiskKind.CDROM)
+                        .map(io.horcrux.model.DiskSpec::name).toList());
+        assertThat(held.values()).as("what the disks of %s hold", vm.id())
+                .allSatisfy(n -> assertThat(n).containsExactlyInAnyOrder(names));
     }
 
     @Test
@@ -537,12 +548,16 @@ public abstract class VmDriverContract {
         }
         VmSpec spec = provisioned("contract-snap-off");
         io.horcrux.model.Vm stopped = asStored(spec, VmStatus.STOPPED);
+        holds(stopped);
         driver.snapshot(stopped, "first", false);
+        holds(stopped, "first");
         driver.snapshot(stopped, "second", false);
         assertThat(driver.revert(stopped, snapshotOf("first", false, VmStatus.STOPPED))).isEqualTo(VmStatus.STOPPED);
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+        holds(stopped, "first", "second");
         driver.deleteSnapshot(stopped, "first");
         driver.deleteSnapshot(stopped, "first");
+        holds(stopped, "second");
         assertThatThrownBy(() -> driver.revert(stopped, snapshotOf("first", false, VmStatus.STOPPED)))
                 .as("a deleted snapshot is gone from the disks").isInstanceOf(DriverException.class)
                 .hasMessageContaining("first");
@@ -570,11 +585,18 @@ public abstract class VmDriverContract {
         assertThat(driver.status(spec.id())).isEqualTo(VmStatus.RUNNING);
 
         driver.snapshot(asStored(spec, VmStatus.RUNNING), "disks-only", false);
+        holds(asStored(spec, VmStatus.RUNNING), "running", "paused", "disks-only");
         driver.deleteSnapshot(asStored(spec, VmStatus.RUNNING), "paused");
+        holds(asStored(spec, VmStatus.RUNNING), "running", "disks-only");
         driver.stop(spec.id(), Duration.ZERO);
         assertThat(driver.revert(asStored(spec, VmStatus.STOPPED), snapshotOf("disks-only", false, VmStatus.RUNNING)))
                 .isEqualTo(VmStatus.STOPPED);
+        holds(asStored(spec, VmStatus.STOPPED), "running", "disks-only");
+        assertThat(driver.revert(asStored(spec, VmStatus.STOPPED), snapshotOf("running", false, VmStatus.STOPPED)))
+                .as("a snapshot with memory passed without it: its disks only, the VM stopped").isEqualTo(VmStatus.STOPPED);
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
         driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "running");
         driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "disks-only");
+        holds(asStored(spec, VmStatus.STOPPED));
     }
 }

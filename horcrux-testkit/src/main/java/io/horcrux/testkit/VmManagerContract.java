@@ -765,6 +765,50 @@ public abstract class VmManagerContract {
         assertThat(events).filteredOn(e -> e.vmId().equals("snap-tree")).extracting(VmEvent::reason)
                 .anySatisfy(r -> assertThat(r).startsWith("snapshot 'a' taken"))
                 .anySatisfy(r -> assertThat(r).isEqualTo("reverted to snapshot 'a'"));
+        assertThat(events).filteredOn(e -> e.vmId().equals("snap-tree") && !e.isStatusChange())
+                .as("each snapshot operation is an event of its kind, the snapshot's name its subject")
+                .extracting(e -> e.kind() + " " + e.subject().orElse("?"))
+                .containsSubsequence("SNAPSHOT_TAKEN a", "SNAPSHOT_TAKEN b", "REVERTED a", "SNAPSHOT_TAKEN c",
+                        "SNAPSHOT_DELETED a");
+        assertThat(events).filteredOn(e -> e.kind() == VmEvent.Kind.REVERTED)
+                .allSatisfy(e -> assertThat(e.newStatus()).isEqualTo(e.previousStatus()));
+    }
+
+    @Test
+    void aRevertThatChangesTheStatusPublishesTheChangeAndTheRevert() throws InterruptedException {
+        manager.create(spec("snap-events"));
+        manager.start("snap-events");
+        manager.pause("snap-events");
+        manager.snapshot("snap-events", "paused");
+        manager.resume("snap-events");
+        Vm after = manager.revert("snap-events", "paused");
+        assertThat(after.status()).isEqualTo(VmStatus.PAUSED);
+        await("the revert's events", () -> events.stream().anyMatch(e -> e.kind() == VmEvent.Kind.REVERTED));
+        assertThat(events).filteredOn(e -> e.vmId().equals("snap-events"))
+                .extracting(e -> e.kind() + " " + e.previousStatus() + ">" + e.newStatus() + " " + e.subject().orElse("-"))
+                .as("the revert's two events, last").endsWith("STATUS_CHANGED RUNNING>PAUSED -", "REVERTED PAUSED>PAUSED paused");
+        assertThat(events).filteredOn(e -> e.kind() == VmEvent.Kind.REVERTED).singleElement()
+                .satisfies(e -> assertThat(e.version()).isEqualTo(after.version()));
+    }
+
+    @Test
+    void snapshotOperationsAreTimedWithTheirOutcome() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        manager.close();
+        manager = VmManager.builder().store(newStore()).driver(newDriver()).meterRegistry(registry).build();
+        manager.create(spec("snap-timed"));
+        manager.snapshot("snap-timed", "s1");
+        assertThatThrownBy(() -> manager.snapshot("snap-timed", "s1"))
+                .isInstanceOf(io.horcrux.SnapshotAlreadyExistsException.class);
+        manager.revert("snap-timed", "s1");
+        assertThatThrownBy(() -> manager.revert("snap-timed", "nope"))
+                .isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        manager.deleteSnapshot("snap-timed", "s1");
+        for (String[] timed : new String[][] {{"snapshot", "success"}, {"snapshot", "SnapshotAlreadyExistsException"},
+                {"revert", "success"}, {"revert", "SnapshotNotFoundException"}, {"deleteSnapshot", "success"}}) {
+            assertThat(registry.get("horcrux.vm.operation").tags("operation", timed[0], "outcome", timed[1]).timer()
+                    .count()).as(String.join(" ", timed)).isEqualTo(1);
+        }
     }
 
     @Test
@@ -820,6 +864,13 @@ public abstract class VmManagerContract {
         assertThatThrownBy(() -> manager.snapshot("snap-bad", null)).isInstanceOf(NullPointerException.class);
         assertThat(manager.snapshots("snap-bad")).isEqualTo(before);
         assertThat(manager.snapshots("snap-other")).extracting(io.horcrux.model.Snapshot::name).containsExactly("theirs");
+        if (driver.supportsSnapshots()) {
+            // Nothing refused reached the images: each disk holds what the tree says, no more.
+            assertThat(driver.snapshotNames(manager.get("snap-bad")).values()).isNotEmpty()
+                    .allSatisfy(names -> assertThat(names).containsExactly("taken"));
+            assertThat(driver.snapshotNames(manager.get("snap-other")).values()).isNotEmpty()
+                    .allSatisfy(names -> assertThat(names).containsExactly("theirs"));
+        }
 
         manager.create(VmSpec.builder().id("snap-diskless").memoryMiB(64).build());
         assertThatThrownBy(() -> manager.snapshot("snap-diskless", "s1"))

@@ -508,9 +508,78 @@ public abstract class VmStoreContract {
         store.insert(vm("plain"));
         for (Runnable call : List.<Runnable>of(() -> store.snapshots("plain"),
                 () -> store.insertSnapshot("plain", snap("s1", null, 1)),
-                () -> store.revertSnapshot("plain", "s1"), () -> store.deleteSnapshot("plain", "s1"))) {
+                () -> store.revertSnapshot("plain", "s1"), () -> store.deleteSnapshot("plain", "s1"),
+                () -> store.recordSnapshotIntent(intent("plain", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s1")),
+                () -> store.clearSnapshotIntent("plain"))) {
             assertThatThrownBy(call::run).isInstanceOf(io.horcrux.StoreException.class).hasMessageContaining("snapshots");
         }
+        assertThat(store.snapshotIntents()).as("nothing in flight where nothing is kept").isEmpty();
+    }
+
+    private static io.horcrux.spi.SnapshotIntent intent(String vmId, io.horcrux.spi.SnapshotIntent.Operation operation,
+                                                        String name) {
+        return new io.horcrux.spi.SnapshotIntent(vmId, operation, new io.horcrux.model.Snapshot(name,
+                java.util.Optional.of("parent-of-" + name), T0.plusSeconds(7).plusNanos(250_000_000), true, false,
+                VmStatus.PAUSED), T0.plusSeconds(9).plusNanos(1_000_000));
+    }
+
+    @Test
+    void theSnapshotJournalKeepsOneOperationPerVmReadBackExactlyAndApartFromTheVm() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("journal-b"));
+        store.insert(vm("journal-a"));
+        store.insertSnapshot("journal-a", snap("s1", null, 1));
+        assertThat(store.snapshotIntents()).isEmpty();
+
+        io.horcrux.spi.SnapshotIntent take = intent("journal-b", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "new");
+        io.horcrux.spi.SnapshotIntent revert = intent("journal-a", io.horcrux.spi.SnapshotIntent.Operation.REVERT, "s1");
+        store.recordSnapshotIntent(take);
+        store.recordSnapshotIntent(revert);
+        assertThat(store.snapshotIntents()).as("in VM id order, exactly as written").containsExactly(revert, take);
+
+        io.horcrux.spi.SnapshotIntent delete = intent("journal-a", io.horcrux.spi.SnapshotIntent.Operation.DELETE, "s1");
+        store.recordSnapshotIntent(delete);
+        assertThat(store.snapshotIntents()).as("a VM's next entry replaces its last").containsExactly(delete, take);
+        assertThat(store.find("journal-a")).as("the VM's record is untouched").contains(vm("journal-a"));
+        assertThat(store.snapshots("journal-a")).as("its snapshots too").containsExactly(snap("s1", null, 1));
+
+        store.clearSnapshotIntent("journal-a");
+        store.clearSnapshotIntent("journal-a");
+        store.clearSnapshotIntent("nobody");
+        assertThat(store.snapshotIntents()).containsExactly(take);
+        assertThat(store.snapshots("journal-a")).containsExactly(snap("s1", null, 1));
+
+        assertThatThrownBy(() -> store.recordSnapshotIntent(intent("missing", io.horcrux.spi.SnapshotIntent.Operation.TAKE,
+                "x"))).isInstanceOf(VmNotFoundException.class);
+        store.delete("journal-b", 1);
+        assertThat(store.snapshotIntents()).as("deleted with its VM").isEmpty();
+    }
+
+    @Test
+    void aSnapshotWriteRemovesTheVmsJournalEntryAndARefusedOneLeavesIt() {
+        if (!keepsSnapshots()) {
+            return;
+        }
+        store.insert(vm("rec"));
+        store.insert(vm("rec-other"));
+        io.horcrux.spi.SnapshotIntent others = intent("rec-other", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "x");
+        store.recordSnapshotIntent(others);
+        for (Runnable write : List.<Runnable>of(() -> store.insertSnapshot("rec", snap("s1", null, 1)),
+                () -> store.insertSnapshot("rec", snap("s2", "s1", 2)), () -> store.revertSnapshot("rec", "s1"),
+                () -> store.deleteSnapshot("rec", "s2"))) {
+            store.recordSnapshotIntent(intent("rec", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s9"));
+            write.run();
+            assertThat(store.snapshotIntents()).as("only the written VM's entry goes").containsExactly(others);
+        }
+        io.horcrux.spi.SnapshotIntent pending = intent("rec", io.horcrux.spi.SnapshotIntent.Operation.TAKE, "s1");
+        store.recordSnapshotIntent(pending);
+        assertThatThrownBy(() -> store.insertSnapshot("rec", snap("s1", null, 5)))
+                .isInstanceOf(io.horcrux.SnapshotAlreadyExistsException.class);
+        assertThatThrownBy(() -> store.revertSnapshot("rec", "nope")).isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThatThrownBy(() -> store.deleteSnapshot("rec", "nope")).isInstanceOf(io.horcrux.SnapshotNotFoundException.class);
+        assertThat(store.snapshotIntents()).as("a refused write leaves the entry").containsExactly(pending, others);
     }
 
     @Test
