@@ -65,6 +65,7 @@ final class DefaultVmManager implements VmManager {
     private final LiveStats stats;
     private final Supervisor supervisor;
     private final SnapshotOperations snapshots;
+    private final CloneOperations clones;
     private final String host;
     private final HostLeases leases; // null on a single-host store
     private final LeaseKeeper lease; // null on a single-host store
@@ -96,6 +97,8 @@ final class DefaultVmManager implements VmManager {
         supervisor.lease(lease);
         this.lifecycle = new Lifecycle(locks, driver, recorder, this::find, host, lease);
         this.snapshots = new SnapshotOperations(store, driver, lifecycle, recorder, b.clock);
+        this.clones = new CloneOperations(store, driver, cache, locks, lifecycle, events, recorder, this::find, b.clock,
+                host);
         metrics.bindCache(this::cacheStats);
         driver.setObserver(supervisor);
         try {
@@ -418,6 +421,28 @@ final class DefaultVmManager implements VmManager {
             snapshots.delete(id, name);
             return null;
         });
+    }
+
+    // ---------------------------------------------------------------- templates and clones
+
+    @Override
+    public Vm makeTemplate(String id) {
+        return onVm("makeTemplate", id, clones::makeTemplate);
+    }
+
+    @Override
+    public Vm clone(String sourceId, String newId, io.horcrux.model.CloneMode mode) {
+        return clone(sourceId, newId, null, mode, ProgressListener.NONE, Cancellation.create());
+    }
+
+    @Override
+    public Vm clone(String sourceId, String newId, String name, io.horcrux.model.CloneMode mode,
+                    ProgressListener listener, Cancellation cancellation) {
+        Objects.requireNonNull(newId, "newId");
+        Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
+        return onVm("clone", sourceId, id -> clones.clone(id, newId, name, mode, listener, cancellation));
     }
 
     // ---------------------------------------------------------------- console, events, JSON

@@ -19,6 +19,14 @@ public class IllegalVmStateException extends HorcruxException {
         this.operation = operation;
     }
 
+    /** As {@link #IllegalVmStateException(String, VmStatus, String)}, the message saying the rule too. */
+    public IllegalVmStateException(String vmId, VmStatus current, String operation, String rule) {
+        super("cannot " + operation + " VM '" + vmId + "': it is " + current + "; " + rule);
+        this.vmId = vmId;
+        this.current = current;
+        this.operation = operation;
+    }
+
     public IllegalVmStateException(String vmId, VmStatus current, VmStatus requested) {
         super("VM '" + vmId + "' cannot go from " + current + " to " + requested);
         this.vmId = vmId;

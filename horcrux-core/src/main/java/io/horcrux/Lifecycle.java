@@ -73,6 +73,10 @@ final class Lifecycle {
 
     private Vm run(LifecycleOperation operation, Vm vm, Duration grace) {
         requireOwned(vm, operation.label());
+        if (vm.status() == VmStatus.TEMPLATE) {
+            throw new IllegalVmStateException(vm.id(), vm.status(), operation.label(),
+                    "a template never starts or changes; clone it (VmManager.clone) and " + operation.label() + " the clone");
+        }
         if (!operation.allowedFrom(vm.status())) {
             throw new IllegalVmStateException(vm.id(), vm.status(), operation.label());
         }

@@ -99,8 +99,14 @@ final class Provisioning {
         if (!vm.owner().equals(host)) {
             throw new VmOwnedElsewhereException(vm.id(), vm.owner(), host, "delete");
         }
-        if (vm.status() != VmStatus.STOPPED && vm.status() != VmStatus.CRASHED) {
+        if (vm.status() != VmStatus.STOPPED && vm.status() != VmStatus.CRASHED && vm.status() != VmStatus.TEMPLATE) {
             throw new IllegalVmStateException(vm.id(), vm.status(), "delete");
+        }
+        if (vm.status() == VmStatus.TEMPLATE) {
+            List<String> clones = store.linkedClones(vm.id());
+            if (!clones.isEmpty()) {
+                throw new TemplateInUseException(vm.id(), clones);
+            }
         }
         store.delete(vm.id(), vm.version());
         cache.invalidate(vm.id());

@@ -2,6 +2,7 @@ package io.horcrux;
 
 import io.horcrux.model.BatchResult;
 import io.horcrux.model.CacheStats;
+import io.horcrux.model.CloneMode;
 import io.horcrux.model.Page;
 import io.horcrux.model.Snapshot;
 import io.horcrux.model.SnapshotMode;
@@ -59,7 +60,8 @@ import java.util.stream.Stream;
  * <h2>Errors</h2>
  * Every exception thrown on purpose is a {@link HorcruxException}: {@link VmNotFoundException}
  * for an unknown id, {@link IllegalVmStateException} for an operation the VM's status does
- * not allow, {@link InvalidVmSpecException}, {@link VmAlreadyExistsException},
+ * not allow, {@link TemplateInUseException} for a template its linked clones still use,
+ * {@link InvalidVmSpecException}, {@link VmAlreadyExistsException},
  * {@link VmConflictException}, {@link DriverException}, {@link StoreException} and
  * {@link InventoryJsonException}. Each method lists what it throws. A failed
  * operation leaves nothing half-done: no row, no disk file, no process. After {@link #close()}
@@ -280,11 +282,13 @@ public interface VmManager extends AutoCloseable {
     Vm reset(String id);
 
     /**
-     * Deletes a {@code STOPPED} or {@code CRASHED} VM with its disks. The row goes first, so a
-     * failure of the driver afterwards leaves only files that the next create of this id, or
-     * the next manager's opening, removes.
+     * Deletes a {@code STOPPED} or {@code CRASHED} VM, or a template no linked clone uses, with
+     * its disks. The row goes first, so a failure of the driver afterwards leaves only files that
+     * the next create of this id, or the next manager's opening, removes.
      *
      * @throws VmNotFoundException     if there is no VM with this id
+     * @throws TemplateInUseException  if the VM is a template with linked clones (it names them);
+     *                                 nothing changes
      * @throws IllegalVmStateException if the VM is active
      * @throws DriverException         if its disks cannot be removed; the VM is deleted
      * @throws VmConflictException     if the stored VM changed under this manager
@@ -511,6 +515,80 @@ public interface VmManager extends AutoCloseable {
      * @throws IllegalStateException     if the manager is closed
      */
     void deleteSnapshot(String vmId, String name);
+
+    // ---------------------------------------------------------------- templates and clones
+
+    /**
+     * Makes a {@code STOPPED} VM a template: its status becomes {@link io.horcrux.model.VmStatus#TEMPLATE}
+     * for good, its disk images read-only bases that are never written again (the QEMU driver
+     * makes them read-only files and only ever opens them read-only: as the backing files of
+     * linked clones, or the source of full ones). A template never starts and never changes:
+     * start, stop, snapshots, reverts and moves are refused with an {@link IllegalVmStateException}
+     * naming the rule. It is cloned ({@link #clone}), listed with
+     * {@code VmQuery.all().withStatus(VmStatus.TEMPLATE)}, and deleted once no linked clone
+     * uses it. Listeners get one {@code TEMPLATE_MADE} event, {@code STOPPED -> TEMPLATE}.
+     *
+     * <pre>{@code
+     * vms.makeTemplate("golden");
+     * vms.clone("golden", "web-1", CloneMode.LINKED);     // milliseconds: overlays on golden's disks
+     * vms.start("web-1");
+     * }</pre>
+     *
+     * @return the template
+     * @throws VmNotFoundException        if there is no VM with this id
+     * @throws IllegalVmStateException    if the VM is not {@code STOPPED} (a template already, or active)
+     * @throws VmOwnedElsewhereException  if another host owns the VM (its disks are there)
+     * @throws DriverException            if the driver fails; the VM stays {@code STOPPED}
+     * @throws StoreException             if the inventory cannot be written; nothing is changed
+     * @throws NullPointerException       if {@code id} is null
+     * @throws IllegalStateException      if the manager is closed
+     */
+    Vm makeTemplate(String id);
+
+    /**
+     * Clones a VM under the id {@code newId}, named like the id; see
+     * {@link #clone(String, String, String, CloneMode, ProgressListener, Cancellation)}.
+     */
+    Vm clone(String sourceId, String newId, CloneMode mode);
+
+    /**
+     * Makes a new VM, {@code STOPPED} at version 1, from {@code sourceId}: with its own id and
+     * name, new MAC addresses (generated, as for a NIC without one) and a new cloud-init
+     * instance-id (its id: the default meta-data names it, and an {@code instance-id} the
+     * source's meta-data sets is replaced), the source's labels, and a spec otherwise the
+     * source's. Its disks:
+     * <ul>
+     *   <li>{@link CloneMode#LINKED}, only of a template: a qcow2 overlay on each of the template's
+     *       disks (which must all be qcow2, CD-ROMs aside), made in milliseconds. The clone's
+     *       writes never reach the template; the template cannot be deleted while the clone
+     *       exists ({@link TemplateInUseException}).</li>
+     *   <li>{@link CloneMode#FULL}, of a template or a {@code STOPPED} VM: an independent copy of
+     *       each disk, as long as the copy takes, its progress to {@code listener} on this thread
+     *       (and the log, at INFO each quarter), stopped by {@code cancellation} or an interrupt
+     *       of this thread.</li>
+     * </ul>
+     * A CD-ROM's ISO is attached in place, as for the source. A refused, failed or cancelled
+     * clone leaves nothing behind: no row, no disk file. Listeners get a {@code CLONED} event on
+     * the source (the subject: the clone's id) and a {@code CREATED} event on the clone (the
+     * subject: the source's id).
+     *
+     * @param name the clone's name (the rules of {@link VmSpec#name()}); null for its id
+     * @return the clone
+     * @throws InvalidVmSpecException      if {@code newId} or {@code name} breaks the spec's rules,
+     *                                     or a linked clone's template has a raw disk
+     * @throws VmAlreadyExistsException    if {@code newId} is taken (the source's own id too)
+     * @throws VmNotFoundException         if there is no VM with the id {@code sourceId}
+     * @throws IllegalVmStateException     if a linked clone's source is not a template, or a full
+     *                                     clone's is neither a template nor {@code STOPPED}
+     * @throws VmOwnedElsewhereException   if another host owns the source (its disks are there)
+     * @throws OperationCancelledException if cancelled before the clone was stored; nothing is kept
+     * @throws DriverException             if the driver fails; nothing is kept
+     * @throws StoreException              if the inventory cannot be written; nothing is kept
+     * @throws NullPointerException        if an argument other than {@code name} is null
+     * @throws IllegalStateException       if the manager is closed
+     */
+    Vm clone(String sourceId, String newId, String name, CloneMode mode, ProgressListener listener,
+             Cancellation cancellation);
 
     /**
      * The cache's hit and miss counts and size; all zero when the cache is off. Works after

@@ -29,6 +29,12 @@ class OwnStoreContractTest extends VmStoreContract {
         return false;
     }
 
+    /** Nor linked clones: the contract checks it refuses them clearly. */
+    @Override
+    protected boolean keepsLinkedClones() {
+        return false;
+    }
+
     static final class OwnStore implements VmStore {
         private final VmStore inventory;
 

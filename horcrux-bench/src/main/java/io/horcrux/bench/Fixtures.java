@@ -68,6 +68,22 @@ final class Fixtures {
         }
     }
 
+    /** Runs a tool (qemu-img by hand, say) with its output discarded; fails unless it exits 0. */
+    static void run(java.util.List<String> args) {
+        try {
+            Process p = new ProcessBuilder(args).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException(args + " failed: exit " + p.exitValue());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     static void deleteRecursively(Path directory) {
         if (directory == null || !Files.exists(directory)) {
             return;

@@ -9,7 +9,6 @@ import io.horcrux.qemu.Accelerator;
 import io.horcrux.qemu.QemuDriver;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -104,18 +103,7 @@ public class ImagesBenchmark {
         }
 
         void run(List<String> args) {
-            try {
-                Process p = new ProcessBuilder(args).redirectErrorStream(true)
-                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-                if (p.waitFor() != 0) {
-                    throw new IllegalStateException(args + " failed: exit " + p.exitValue());
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
+            Fixtures.run(args);
         }
     }
 

@@ -114,7 +114,9 @@ public final class Suite {
                     "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.1", 1.1),
             new Ratio("create with a 64 MiB qcow2 disk / qemu-img create by hand",
                     "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false),
-            DENSITY);
+            DENSITY,
+            new Ratio("linked clone (manager, SQLite) / qemu-img create -b by hand",
+                    "ClonesBenchmark.linkedClone", "ClonesBenchmark.rawOverlay", "<= 1", 1.0).onQemu());
 
     /** What {@code postgres} reports: the PostgreSQL store against raw pgjdbc on the same rows. */
     static final List<Ratio> POSTGRES_RATIOS = List.of(
@@ -257,6 +259,13 @@ public final class Suite {
                 .forks(1).resultFormat(ResultFormatType.JSON).result(density.toString()).build()).run();
         append(out, density);
         Files.delete(density);
+        // A linked clone against qemu-img's overlay of the same template image: single shots, appended likewise.
+        Path clones = out.resolveSibling(out.getFileName() + ".clones");
+        new Runner(new OptionsBuilder().include("ClonesBenchmark\\.(linkedClone|rawOverlay)$").warmupIterations(5)
+                .measurementIterations(20).forks(1).resultFormat(ResultFormatType.JSON).result(clones.toString()).build())
+                .run();
+        append(out, clones);
+        Files.delete(clones);
     }
 
     /** Appends the runs of JMH result file {@code part} to those of {@code out}. */

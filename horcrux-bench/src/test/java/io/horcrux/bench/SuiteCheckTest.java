@@ -50,6 +50,8 @@ class SuiteCheckTest {
         runs.add(run("LifecycleBenchmark.rawQuit", "", quit, "ms/op"));
         runs.add(run("DensityBenchmark.startAll", "\"vms\":\"100\"", 5200, "ms/op"));
         runs.add(run("DensityBenchmark.rawSpawns", "\"vms\":\"100\"", 5000, "ms/op"));
+        runs.add(run("ClonesBenchmark.linkedClone", "", 2, "ms/op"));
+        runs.add(run("ClonesBenchmark.rawOverlay", "", 12, "ms/op"));
         Path file = dir.resolve(name + ".json");
         Files.writeString(file, "[" + String.join(",", runs) + "]");
         return Results.read(file);

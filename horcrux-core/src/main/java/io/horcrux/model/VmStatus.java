@@ -14,6 +14,7 @@ import java.util.Set;
  *      │                  ▼            ▼                          ▼
  *      └───────────── STOPPING ◀──stop─┴──────────────────────────┘
  *   any running status ──(process died, guest panicked)──▶ CRASHED ──start──▶ STARTING
+ *   STOPPED ──makeTemplate──▶ TEMPLATE (for good)
  * </pre>
  *
  * A running VM may also move straight to {@link #STOPPED} when its guest powers off by
@@ -32,17 +33,24 @@ public enum VmStatus {
     /** A stop is in progress. */
     STOPPING,
     /** The process died without a clean shutdown, or the guest panicked. */
-    CRASHED;
+    CRASHED,
+    /**
+     * A template ({@code VmManager.makeTemplate}): its disks are read-only bases for clones, and
+     * it never starts or changes again. It can only be cloned and, once no linked clone uses it,
+     * deleted. No status follows it.
+     */
+    TEMPLATE;
 
     private Set<VmStatus> next;
 
     static {
-        STOPPED.next = EnumSet.of(STARTING);
+        STOPPED.next = EnumSet.of(STARTING, TEMPLATE);
         STARTING.next = EnumSet.of(RUNNING, PAUSED, STOPPED, CRASHED);
         RUNNING.next = EnumSet.of(PAUSED, STOPPING, STOPPED, CRASHED);
         PAUSED.next = EnumSet.of(RUNNING, STOPPING, STOPPED, CRASHED);
         STOPPING.next = EnumSet.of(STOPPED, CRASHED, RUNNING, PAUSED);
         CRASHED.next = EnumSet.of(STARTING, STOPPING, STOPPED);
+        TEMPLATE.next = EnumSet.noneOf(VmStatus.class);
         for (VmStatus status : values()) {
             status.next = Collections.unmodifiableSet(status.next);
         }

@@ -63,6 +63,12 @@ import java.util.Set;
  *       {@linkplain #supportsSnapshots() supports them}. {@link #snapshotNames} says which
  *       snapshots each disk holds, so the manager can finish or roll back an operation a crash
  *       cut off.</li>
+ *   <li><strong>Templates and clones.</strong> {@link #makeTemplate} makes a stopped VM's images
+ *       read-only bases that are never written again; {@link #provisionClone} provisions a new
+ *       VM from a source's images: overlays on a template's ({@code LINKED}: the clone's writes
+ *       never reach the template), or independent copies ({@code FULL}: writes to either never
+ *       reach the other), all or none, cancellable. Deprovisioning a clone leaves its source as it
+ *       is. The contract checks a driver that {@linkplain #supportsClones() supports them}.</li>
  *   <li>{@link #close()} releases the driver's connections, threads and claim on its state and
  *       leaves VMs running, so that a new driver can {@link #attach} to them. Idempotent.</li>
  * </ul>
@@ -275,6 +281,45 @@ public interface VmDriver extends AutoCloseable {
      */
     default java.util.Map<String, Set<String>> snapshotNames(Vm vm) {
         throw new io.horcrux.DriverException("the " + name() + " driver takes no snapshots (VM '" + vm.id() + "')");
+    }
+
+    // ---------------------------------------------------------------- templates and clones
+
+    /** Whether this driver makes templates and clones. The default: no. */
+    default boolean supportsClones() {
+        return false;
+    }
+
+    /**
+     * Makes the stopped VM's disk images read-only bases: from now on they are only read (as the
+     * backing files of linked clones' overlays, or the source of full copies), never written, and
+     * the VM never starts again. The manager holds the VM's lock and has checked it is
+     * {@code STOPPED}. Idempotent.
+     *
+     * @implSpec The default refuses with a {@link io.horcrux.DriverException}.
+     */
+    default void makeTemplate(Vm vm) {
+        throw new io.horcrux.DriverException("the " + name() + " driver makes no templates (VM '" + vm.id() + "')");
+    }
+
+    /**
+     * Provisions the new VM {@code clone} (not provisioned; the manager holds both locks and
+     * derived the clone's spec from the source's: the same disks by name, format and size) with
+     * disks made from {@code source}'s: in {@link io.horcrux.model.CloneMode#LINKED} mode (the
+     * source is a template, every disk that is not a CD-ROM is qcow2) a qcow2 overlay on each of
+     * the source's images, the base's format given, never probed; in
+     * {@link io.horcrux.model.CloneMode#FULL} mode an independent copy of each, its progress to
+     * {@code listener} (task {@link io.horcrux.model.Progress#COPY}). A CD-ROM's ISO is attached
+     * in place, as for the source. The source's images are only read.
+     *
+     * @implSpec The default refuses with a {@link io.horcrux.DriverException}. A clone that fails
+     *           or is cancelled leaves nothing of the clone: no file, no directory.
+     * @param source the stored source VM, {@code TEMPLATE} (or, for a full clone, {@code STOPPED})
+     * @throws io.horcrux.OperationCancelledException if cancelled or the thread interrupted; nothing is kept
+     */
+    default void provisionClone(Vm source, VmSpec clone, io.horcrux.model.CloneMode mode,
+                                io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        throw new io.horcrux.DriverException("the " + name() + " driver makes no clones (VM '" + source.id() + "')");
     }
 
     /** Releases connections and threads; leaves VMs running. Idempotent. */

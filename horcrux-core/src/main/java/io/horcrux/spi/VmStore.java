@@ -62,6 +62,10 @@ import java.util.stream.Stream;
  *       VM, and apart from the VM's record and its snapshots (writing or clearing one changes
  *       neither); each snapshot write removes the VM's entry in its own transaction, a refused
  *       one leaves it. A store that keeps snapshots keeps the journal; the contract checks it.</li>
+ *   <li><strong>Linked clones</strong> ({@link #insertLinkedClone}, {@link #linkedClones}): the
+ *       store knows which VMs are linked to which template, indexed, stored in one transaction
+ *       with the clone and gone with it. A template's {@link io.horcrux.model.VmStatus#TEMPLATE
+ *       status} is stored like any other and listed by {@code VmQuery.withStatus}.</li>
  *   <li>{@link #close()} is idempotent; other calls after it throw {@link IllegalStateException}.</li>
  * </ul>
  */
@@ -194,6 +198,35 @@ public interface VmStore extends AutoCloseable {
      */
     default void deleteSnapshot(String vmId, String name) {
         throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no snapshots (VM '" + vmId + "')");
+    }
+
+    // ---------------------------------------------------------------- linked clones
+
+    /**
+     * Stores a new VM that is a linked clone of the stored VM {@code templateId} (its disks are
+     * overlays on the template's), with the link, in one transaction: the VM and its link, or
+     * nothing. The link lasts as long as the clone: deleting the clone removes it.
+     *
+     * @implSpec The default refuses with a {@link io.horcrux.StoreException}: this store keeps no
+     *           links. The contract checks every implementation that keeps them.
+     * @throws io.horcrux.VmAlreadyExistsException if the clone's id is taken; nothing is stored
+     * @throws io.horcrux.VmNotFoundException      if no VM has the id {@code templateId}; nothing is stored
+     */
+    default void insertLinkedClone(Vm clone, String templateId) {
+        throw new io.horcrux.StoreException(getClass().getSimpleName() + " keeps no linked clones (VM '"
+                + clone.id() + "' of template '" + templateId + "')");
+    }
+
+    /**
+     * The ids of the stored VMs linked to {@code templateId} by {@link #insertLinkedClone}, in
+     * id order; empty when it has none or is not stored. The manager asks before it deletes a
+     * template, so an implementation answers from an index, not a scan.
+     *
+     * @implSpec The default is empty: a store that keeps no links has no linked clones.
+     */
+    default java.util.List<String> linkedClones(String templateId) {
+        Objects.requireNonNull(templateId, "templateId");
+        return java.util.List.of();
     }
 
     /**

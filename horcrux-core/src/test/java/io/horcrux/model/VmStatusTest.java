@@ -6,6 +6,7 @@ import static io.horcrux.model.VmStatus.RUNNING;
 import static io.horcrux.model.VmStatus.STARTING;
 import static io.horcrux.model.VmStatus.STOPPED;
 import static io.horcrux.model.VmStatus.STOPPING;
+import static io.horcrux.model.VmStatus.TEMPLATE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.EnumSet;
@@ -16,12 +17,13 @@ import org.junit.jupiter.api.Test;
 class VmStatusTest {
     /** The state machine, written out once more by hand: every pair not listed is illegal. */
     private static final Map<VmStatus, Set<VmStatus>> LEGAL = Map.of(
-            STOPPED, EnumSet.of(STARTING),
+            STOPPED, EnumSet.of(STARTING, TEMPLATE),
             STARTING, EnumSet.of(RUNNING, PAUSED, STOPPED, CRASHED),
             RUNNING, EnumSet.of(PAUSED, STOPPING, STOPPED, CRASHED),
             PAUSED, EnumSet.of(RUNNING, STOPPING, STOPPED, CRASHED),
             STOPPING, EnumSet.of(STOPPED, CRASHED, RUNNING, PAUSED),
-            CRASHED, EnumSet.of(STARTING, STOPPING, STOPPED));
+            CRASHED, EnumSet.of(STARTING, STOPPING, STOPPED),
+            TEMPLATE, EnumSet.noneOf(VmStatus.class));
 
     @Test
     void everyPairIsLegalExactlyWhenTheTableSaysSo() {
@@ -32,7 +34,7 @@ class VmStatusTest {
                 checked++;
             }
         }
-        assertThat(checked).isEqualTo(36);
+        assertThat(checked).isEqualTo(49);
     }
 
     @Test

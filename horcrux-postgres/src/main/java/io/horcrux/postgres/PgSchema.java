@@ -32,7 +32,7 @@ final class PgSchema {
 
     /** Script {@code i} takes the schema from version {@code i} to {@code i + 1}. */
     static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V3__hosts.sql",
-            "V4__snapshots.sql", "V5__event_owners.sql", "V7__snapshot_journal.sql");
+            "V4__snapshots.sql", "V5__event_owners.sql", "V6__linked_clones.sql", "V7__snapshot_journal.sql");
 
     /** The schema version this code writes and reads. */
     static final int LATEST = SCRIPTS.size();

@@ -100,6 +100,7 @@ public final class PostgresVmStore implements VmStore {
     private final PgWriter writes;
     private final PgSnapshots snapshots;
     private final PgSnapshotJournal journal;
+    private final PgLinks links;
     private final PgLeases leases; // null unless shared by hosts
     private volatile boolean closed;
 
@@ -120,6 +121,7 @@ public final class PostgresVmStore implements VmStore {
         this.writes = new PgWriter(borrow, rows, where, this::ensureOpen, leases == null ? () -> null : leases::token);
         this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen);
         this.journal = new PgSnapshotJournal(borrow, rows.schema, where, this::ensureOpen);
+        this.links = new PgLinks(borrow, rows, where, this::ensureOpen, leases == null ? () -> null : leases::token);
     }
 
     /**
@@ -190,6 +192,18 @@ public final class PostgresVmStore implements VmStore {
     @Override
     public void delete(String id, long expectedVersion) {
         writes.delete(id, expectedVersion);
+    }
+
+    // ---------------------------------------------------------------- linked clones
+
+    @Override
+    public void insertLinkedClone(Vm clone, String templateId) {
+        links.insert(clone, templateId);
+    }
+
+    @Override
+    public List<String> linkedClones(String templateId) {
+        return links.clones(templateId);
     }
 
     // ---------------------------------------------------------------- snapshots

@@ -138,6 +138,7 @@ public final class QemuDriver implements VmDriver {
     private final SourceImages sources;
     private final SourcedDisks sourcedDisks;
     private final CloudInitSeed seeds;
+    private final QemuClones clones;
     private volatile boolean closed;
 
     private QemuDriver(Builder b, StateDirectory state, QemuBinaries binaries, HostProbe.Choice choice) {
@@ -183,6 +184,7 @@ public final class QemuDriver implements VmDriver {
                 operatorMonitor, consoleBytes, seeds, loop);
         this.sources = new SourceImages(qemuImg, state.path());
         this.sourcedDisks = new SourcedDisks(qemuImg, sources);
+        this.clones = new QemuClones(state, qemuImg);
     }
 
     /** A builder; {@link Builder#stateDirectory(Path)} is required. */
@@ -271,6 +273,21 @@ public final class QemuDriver implements VmDriver {
                     "the QEMU driver runs X86_64 guests only, was " + spec.architecture())));
         }
         sources.check(spec);
+        seeds.check(spec);
+    }
+
+    /**
+     * What {@link #check} refuses of a VM that has its disks already (one to start, a clone):
+     * all of it but the sources of copies, which are read only when a copy is made and may be
+     * gone since.
+     */
+    private void checkProvisioned(VmSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        if (spec.architecture() != Architecture.X86_64) {
+            throw new InvalidVmSpecException(List.of(new Violation("architecture",
+                    "the QEMU driver runs X86_64 guests only, was " + spec.architecture())));
+        }
+        sources.check(spec, false);
         seeds.check(spec);
     }
 
@@ -369,7 +386,9 @@ public final class QemuDriver implements VmDriver {
      * the process is killed and its socket and pidfile removed, and the exception carries
      * QEMU's first error lines and names the accelerator and CPU model.
      *
-     * <p>Before QEMU runs: each tap NIC's device must exist (a {@link DriverException} says how
+     * <p>Before QEMU runs: the spec is checked as {@link #check} does, but for the sources of
+     * copied disks, which were read when the copies were made and may be gone; a template is
+     * refused (it never starts); each tap NIC's device must exist (a {@link DriverException} says how
      * to make it), each fixed host port of a forward must be free (one naming the port when it is
      * not), and the cloud-init seed ({@code seed.cidata.iso} in the VM's directory) is built, or
      * rebuilt when the spec's cloud-init changed since it was built. The runtime facts returned
@@ -379,7 +398,11 @@ public final class QemuDriver implements VmDriver {
     @Override
     public VmRuntime start(VmSpec spec) {
         ensureOpen();
-        check(spec);
+        checkProvisioned(spec);
+        if (clones.isTemplate(spec.id())) {
+            throw new DriverException("VM '" + spec.id() + "' is a template: its disk images are read-only bases,"
+                    + " never started; start a clone of it");
+        }
         endKeptCrash(spec.id());
         QemuProcess vm = launcher.start(spec);
         return runtimeOf(vm);
@@ -434,6 +457,58 @@ public final class QemuDriver implements VmDriver {
     @Override
     public void reset(String vmId) {
         connected(vmId, "reset").qmp().execute("system_reset");
+    }
+
+    // ---------------------------------------------------------------- templates and clones (QemuClones)
+
+    /**
+     * Templates are VM directories marked so, their disk images read-only files (0400) that are
+     * only ever opened read-only again; a linked clone's disks are qcow2 overlays on them, written
+     * by the driver without a process, a full clone's {@code qemu-img convert} copies.
+     */
+    @Override
+    public boolean supportsClones() {
+        return true;
+    }
+
+    /**
+     * Marks the VM's directory a template and makes its disk images read-only (0400); a start of
+     * it is refused from then on.
+     *
+     * @throws DriverException if the VM runs, is not provisioned here or lacks a disk image
+     */
+    @Override
+    public void makeTemplate(Vm vm) {
+        ensureOpen();
+        if (table.isRunning(vm.id()) || QemuIdentity.liveProcess(state.files(vm.id())).isPresent()) {
+            throw new DriverException("VM '" + vm.id() + "' is running; stop it before making it a template");
+        }
+        clones.makeTemplate(vm);
+    }
+
+    /**
+     * Makes the clone's directory with, per disk, a qcow2 overlay on the template's image
+     * ({@code LINKED}: the template's format recorded in it) or a {@code qemu-img convert -p -f
+     * <format>} copy of the source's ({@code FULL}, progress to {@code listener}); cancelled or
+     * failed, nothing of the clone is left.
+     *
+     * @throws io.horcrux.OperationCancelledException if cancelled or interrupted; nothing is kept
+     * @throws DriverException                        if the source runs, is not provisioned here,
+     *                                                is not a template for a linked clone, or
+     *                                                qemu-img fails
+     */
+    @Override
+    public void provisionClone(Vm source, VmSpec clone, io.horcrux.model.CloneMode mode,
+                               io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
+        ensureOpen();
+        if (table.isRunning(source.id()) || QemuIdentity.liveProcess(state.files(source.id())).isPresent()) {
+            throw new DriverException("VM '" + source.id() + "' is running; its disks change meanwhile");
+        }
+        checkProvisioned(clone); // its disks come from the source's images, not from copies' sources
+        clones.provision(source, clone, mode, listener, cancellation);
     }
 
     // ---------------------------------------------------------------- snapshots (QemuSnapshots)

@@ -77,10 +77,18 @@ final class SourceImages {
      * @throws DriverException naming, for each disk refused, its field and the rule it breaks
      */
     void check(VmSpec spec) {
+        check(spec, true);
+    }
+
+    /**
+     * As {@link #check(VmSpec)}; without {@code copies}, only the images a running VM reads
+     * (overlays' bases, CD-ROMs' ISOs): a copy's source is read once, when the copy is made.
+     */
+    void check(VmSpec spec, boolean copies) {
         List<String> problems = new ArrayList<>();
         for (int i = 0; i < spec.disks().size(); i++) {
             DiskSpec disk = spec.disks().get(i);
-            if (disk.kind() != DiskKind.EMPTY) {
+            if (disk.kind() != DiskKind.EMPTY && (copies || disk.kind() != DiskKind.COPY)) {
                 problem("disks[" + i + "]", disk, problems);
             }
         }

@@ -101,6 +101,44 @@ final class StateDirectory implements AutoCloseable {
      * @throws io.horcrux.OperationCancelledException if {@code sourced} was cancelled; nothing is kept
      */
     void provision(VmSpec spec, QemuImg qemuImg, SourcedDisk sourced) {
+        provisionEach(spec, (disk, image) -> {
+            if (disk.kind() != io.horcrux.model.DiskKind.EMPTY) {
+                sourced.make(disk, image);
+            } else {
+                makeEmpty(spec, disk, image, qemuImg);
+            }
+        });
+    }
+
+    private static void makeEmpty(VmSpec spec, DiskSpec disk, Path image, QemuImg qemuImg) throws IOException {
+        if (disk.format() == DiskFormat.RAW) {
+            long free = Files.getFileStore(image.getParent()).getUsableSpace();
+            if (disk.sizeBytes() > free) {
+                throw new DriverException("VM '" + spec.id() + "': disk '" + disk.name() + "' of "
+                        + disk.sizeBytes() + " bytes does not fit in the " + free + " bytes free in " + image.getParent());
+            }
+        }
+        if (disk.format() == DiskFormat.QCOW2) {
+            Qcow2Image.create(image, disk.sizeBytes()); // no qemu-img process: see Qcow2Image
+        } else {
+            qemuImg.create(image, disk.format(), disk.sizeBytes());
+        }
+    }
+
+    /** Makes one disk's image file; may throw what making it throws. */
+    @FunctionalInterface
+    interface DiskMaker {
+        void make(DiskSpec disk, Path image) throws IOException;
+    }
+
+    /**
+     * Creates the VM's directory (0700) and, by {@code maker}, the image (then 0600) of every disk
+     * but CD-ROMs (their ISO is attached in place); on any failure removes all of it.
+     *
+     * @throws io.horcrux.OperationCancelledException if {@code maker} was cancelled; nothing is kept
+     * @throws DriverException                        if the directory exists or an image cannot be made
+     */
+    void provisionEach(VmSpec spec, DiskMaker maker) {
         VmFiles files = files(spec.id());
         Path dir = files.directory();
         try {
@@ -117,23 +155,7 @@ final class StateDirectory implements AutoCloseable {
                 if (disk.kind() == io.horcrux.model.DiskKind.CDROM) {
                     continue;
                 }
-                if (disk.kind() != io.horcrux.model.DiskKind.EMPTY) {
-                    sourced.make(disk, image);
-                    Files.setPosixFilePermissions(image, VmFiles.OWNER_ONLY_FILE);
-                    continue;
-                }
-                if (disk.format() == DiskFormat.RAW) {
-                    long free = Files.getFileStore(dir).getUsableSpace();
-                    if (disk.sizeBytes() > free) {
-                        throw new DriverException("VM '" + spec.id() + "': disk '" + disk.name() + "' of "
-                                + disk.sizeBytes() + " bytes does not fit in the " + free + " bytes free in " + dir);
-                    }
-                }
-                if (disk.format() == DiskFormat.QCOW2) {
-                    Qcow2Image.create(image, disk.sizeBytes()); // no qemu-img process: see Qcow2Image
-                } else {
-                    qemuImg.create(image, disk.format(), disk.sizeBytes());
-                }
+                maker.make(disk, image);
                 Files.setPosixFilePermissions(image, VmFiles.OWNER_ONLY_FILE);
             }
             log.debug("VM {}: provisioned {} disk(s) in {}", spec.id(), spec.disks().size(), dir);

@@ -72,6 +72,43 @@ class Qcow2ImageIT {
     }
 
     @Test
+    void anOverlayReadsItsBaseWithTheRecordedFormatAndWritesOnlyToItself() throws Exception {
+        String qemuIo = Path.of(binary).resolveSibling("qemu-io").toString();
+        for (String format : new String[] {"qcow2", "raw"}) {
+            Path base = dir.resolve("base-" + format + "." + format);
+            img.create(base, format.equals("raw") ? DiskFormat.RAW : DiskFormat.QCOW2, 64L << 20);
+            assertThat(runTool(qemuIo, "-f", format, "-c", "write -P 0x3c 1M 2M", base.toString())).isZero();
+            String baseBefore = sha256(base);
+            Path ours = dir.resolve("ours-on-" + format + ".qcow2");
+            Path theirs = dir.resolve("theirs-on-" + format + ".qcow2");
+            Qcow2Image.createOverlay(ours, 64L << 20, base, format);
+            img.createOverlay(theirs, base, format, 64L << 20);
+
+            assertThat(run("check", "-f", "qcow2", ours.toString())).as("check on %s", format).isZero();
+            String info = img.infoJson(ours, false);
+            assertThat(info).contains("\"backing-filename\": \"" + base + "\"")
+                    .contains("\"backing-filename-format\": \"" + format + "\"").contains("\"virtual-size\": " + (64L << 20));
+            assertThat(run("compare", "-f", "qcow2", "-F", "qcow2", ours.toString(), theirs.toString()))
+                    .as("the same content as qemu-img's overlay on %s", format).isZero();
+            assertThat(runTool(qemuIo, "-f", "qcow2", "-c", "write -P 0x99 0 1M", "-c", "write -P 0x77 2M 64k",
+                    ours.toString())).isZero();
+            assertThat(runTool(qemuIo, "-f", "qcow2", "-c", "read -P 0x99 0 1M", "-c", "read -P 0x3c 1M 1M",
+                    "-c", "read -P 0x77 2M 64k", "-c", "read -P 0x3c 2162688 983040", "-c", "read -P 0 3M 61M",
+                    ours.toString())).as("the overlay's writes over its base's content").isZero();
+            assertThat(run("check", "-f", "qcow2", ours.toString())).isZero();
+            assertThat(sha256(base)).as("the base, never written").isEqualTo(baseBefore);
+            assertThat(Qcow2Image.virtualSize(ours)).isEqualTo(64L << 20);
+        }
+        assertThatThrownBy(() -> Qcow2Image.virtualSize(dir.resolve("base-raw.raw"))).isInstanceOf(DriverException.class)
+                .hasMessageContaining("not a qcow2");
+    }
+
+    private static String sha256(Path file) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(Files.readAllBytes(file)));
+    }
+
+    @Test
     void anExistingFileIsRefusedAndLeftAlone() throws IOException {
         Path image = dir.resolve("taken.qcow2");
         Files.writeString(image, "mine");

@@ -23,7 +23,7 @@ final class Migrations {
 
     /** Script {@code i} takes the schema from version {@code i} to {@code i + 1}. */
     static final List<String> SCRIPTS = List.of("V1__inventory.sql", "V2__runtime_forwards.sql", "V3__owner.sql",
-            "V4__snapshots.sql", "V6__snapshot_journal.sql");
+            "V4__snapshots.sql", "V5__linked_clones.sql", "V6__snapshot_journal.sql");
 
     /** The schema version this code writes and reads. */
     static final int LATEST = SCRIPTS.size();

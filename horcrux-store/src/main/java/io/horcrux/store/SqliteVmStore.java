@@ -110,6 +110,7 @@ public final class SqliteVmStore implements VmStore {
     private final SqliteReader reads;
     private final SqliteSnapshots snapshots;
     private final SqliteSnapshotJournal journal;
+    private final SqliteLinks links;
     private volatile boolean closed;
 
     private SqliteVmStore(Builder b, String where, String url, OwnerLock fileLock) {
@@ -151,6 +152,7 @@ public final class SqliteVmStore implements VmStore {
         this.reads = r;
         this.snapshots = new SqliteSnapshots(writer, r, where);
         this.journal = new SqliteSnapshotJournal(writer, r, where);
+        this.links = new SqliteLinks(writer, r, where);
         log.info("opened {} (schema version {}, {} reader connections, synchronous={})", where, Migrations.LATEST,
                 b.readerPoolSize, b.synchronous);
     }
@@ -202,6 +204,19 @@ public final class SqliteVmStore implements VmStore {
             return Set.of();
         }
         return reads.existingIds(distinct);
+    }
+
+    // ---------------------------------------------------------------- linked clones
+
+    @Override
+    public void insertLinkedClone(Vm clone, String templateId) {
+        links.insert(clone, templateId);
+    }
+
+    @Override
+    public List<String> linkedClones(String templateId) {
+        ensureOpen();
+        return links.clones(templateId);
     }
 
     // ---------------------------------------------------------------- snapshots

@@ -25,6 +25,12 @@ class SqliteInMemoryVmStoreContractTest extends VmStoreContract {
         return Optional.of(() -> SqliteVmStore.builder().inMemory(name).build());
     }
 
+    /** An in-memory database ends with its last connection: nothing to reopen. */
+    @Override
+    protected Optional<Supplier<VmStore>> reopenedStore() {
+        return Optional.empty();
+    }
+
     @AfterEach
     void noConnectionLeftBorrowed() {
         assertThat(((SqliteVmStore) store).activeReaderConnections()).as("reader connections in use").isZero();

@@ -35,6 +35,8 @@ public final class InMemoryVmStore implements VmStore {
     private final java.util.Map<String, List<io.horcrux.model.Snapshot>> snapshots = new java.util.HashMap<>();
     /** Each VM's journalled snapshot operation; guarded by {@link #writeLock}. */
     private final java.util.TreeMap<String, io.horcrux.spi.SnapshotIntent> intents = new java.util.TreeMap<>();
+    /** Each linked clone's template, by the clone's id; guarded by {@link #writeLock}. */
+    private final java.util.Map<String, String> templates = new java.util.HashMap<>();
     private volatile boolean closed;
 
     private InMemoryVmStore() {
@@ -92,6 +94,7 @@ public final class InMemoryVmStore implements VmStore {
             vms.remove(id);
             snapshots.remove(id);
             intents.remove(id);
+            templates.remove(id);
         }
     }
 
@@ -133,6 +136,32 @@ public final class InMemoryVmStore implements VmStore {
 
     private ConcurrentNavigableMap<String, Vm> candidates(VmQuery query) {
         return query.after().map(after -> vms.tailMap(after, false)).orElse(vms);
+    }
+
+    // ---------------------------------------------------------------- linked clones
+
+    @Override
+    public void insertLinkedClone(Vm clone, String templateId) {
+        Objects.requireNonNull(clone, "clone");
+        Objects.requireNonNull(templateId, "templateId");
+        ensureOpen();
+        synchronized (writeLock) {
+            if (!vms.containsKey(templateId)) {
+                throw new VmNotFoundException(templateId);
+            }
+            insertAll(List.of(clone));
+            templates.put(clone.id(), templateId);
+        }
+    }
+
+    @Override
+    public List<String> linkedClones(String templateId) {
+        Objects.requireNonNull(templateId, "templateId");
+        ensureOpen();
+        synchronized (writeLock) {
+            return templates.entrySet().stream().filter(e -> e.getValue().equals(templateId)).map(java.util.Map.Entry::getKey)
+                    .sorted().toList();
+        }
     }
 
     // ---------------------------------------------------------------- snapshots
@@ -244,6 +273,7 @@ public final class InMemoryVmStore implements VmStore {
         synchronized (writeLock) {
             snapshots.clear();
             intents.clear();
+            templates.clear();
             vms.clear();
         }
     }

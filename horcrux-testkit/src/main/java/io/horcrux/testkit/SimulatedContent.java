@@ -43,6 +43,17 @@ final class SimulatedContent {
         return content;
     }
 
+    /** Takes the source's disk texts, disk by disk of the same name: what a clone's disks start with. */
+    void copyFrom(SimulatedContent source) {
+        Map<String, String> theirs;
+        synchronized (source) {
+            theirs = Map.copyOf(source.disks);
+        }
+        synchronized (this) {
+            theirs.forEach((disk, content) -> disks.replace(disk, content));
+        }
+    }
+
     synchronized void setMemory(String value) {
         memory = value;
     }

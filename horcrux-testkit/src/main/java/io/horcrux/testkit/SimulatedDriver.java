@@ -52,6 +52,12 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       guest's memory a text ({@link #setGuestMemory(String, String)}, forgotten when the VM
  *       stops); a snapshot saves the disks' texts and, with memory, the memory's, and a revert
  *       brings them back, so a test sees what a revert restored;</li>
+ *   <li>templates and clones ({@link #makeTemplate}, {@link #provisionClone}): a template's disks
+ *       refuse {@link #writeDisk writes} and it refuses to start; a clone's disks start with its
+ *       source's texts (a linked clone's reads fall through to the template, which never
+ *       changes, so it is the same) and its writes stay its own; a full clone is a simulated
+ *       copy of every disk, with progress and cancel ({@link Builder#copyTime(Duration)});
+ *       {@link #isTemplate(String)} tells;</li>
  *   <li>{@link #failNext(Operation, RuntimeException)}: the next call of an operation throws;</li>
  *   <li>{@link Builder#operationDelay(Duration)}: every lifecycle call takes this long;</li>
  *   <li>{@link Builder#guestShutdownTime(Duration)}: how long guests take to honour a
@@ -73,6 +79,8 @@ public final class SimulatedDriver implements VmDriver {
     public enum Operation { PROVISION, DEPROVISION, START, STOP, PAUSE, RESUME, RESET, ATTACH,
         /** {@link SimulatedDriver#snapshot}, {@link SimulatedDriver#revert} and {@link SimulatedDriver#deleteSnapshot}. */
         SNAPSHOT, REVERT, DELETE_SNAPSHOT,
+        /** {@link SimulatedDriver#makeTemplate} and {@link SimulatedDriver#provisionClone}. */
+        MAKE_TEMPLATE, CLONE,
         /** {@link SimulatedDriver#stats(String)}, which takes no {@link Builder#operationDelay time}. */
         STATS }
 
@@ -327,6 +335,10 @@ public final class SimulatedDriver implements VmDriver {
             if (vm.status.isActive()) {
                 throw new DriverException("VM '" + spec.id() + "' is already running");
             }
+            if (vm.template) {
+                throw new DriverException("VM '" + spec.id() + "' is a template: its disks are read-only bases,"
+                        + " never started");
+            }
             vm.forwards = bindForwards(spec);
             vm.status = VmStatus.RUNNING;
             vm.stats = new SimulatedStats(spec, clock);
@@ -473,7 +485,11 @@ public final class SimulatedDriver implements VmDriver {
      * @throws IllegalArgumentException if it has no writable disk of that name
      */
     public void writeDisk(String vmId, String disk, String content) {
-        existing(vmId).content.write(Objects.requireNonNull(disk, "disk"), Objects.requireNonNull(content, "content"));
+        SimulatedVm vm = existing(vmId);
+        if (vm.template) {
+            throw new DriverException("VM '" + vmId + "' is a template: its disks are read-only bases");
+        }
+        vm.content.write(Objects.requireNonNull(disk, "disk"), Objects.requireNonNull(content, "content"));
     }
 
     /** What the named writable disk holds: "" until {@link #writeDisk} wrote to it. */
@@ -553,6 +569,65 @@ public final class SimulatedDriver implements VmDriver {
         return existing(vm.id()).content.names();
     }
 
+    // ---------------------------------------------------------------- templates and clones
+
+    /** Whether the VM was made a template ({@link #makeTemplate}). */
+    public boolean isTemplate(String vmId) {
+        return existing(vmId).template;
+    }
+
+    @Override
+    public boolean supportsClones() {
+        return true;
+    }
+
+    @Override
+    public void makeTemplate(Vm vm) {
+        act(Operation.MAKE_TEMPLATE, vm.id());
+        SimulatedVm simulated = existing(vm.id());
+        synchronized (simulated) {
+            if (simulated.status.isActive()) {
+                throw new DriverException("VM '" + vm.id() + "' is running; stop it before making it a template");
+            }
+            simulated.template = true;
+        }
+    }
+
+    /**
+     * Provisions the clone with its source's disk texts; a full clone copies each disk but CD-ROMs
+     * as a simulated copy ({@link Builder#copyTime(Duration)}, progress, cancel), a linked one
+     * needs a template.
+     */
+    @Override
+    public void provisionClone(Vm source, VmSpec clone, io.horcrux.model.CloneMode mode,
+                               io.horcrux.ProgressListener listener, io.horcrux.Cancellation cancellation) {
+        Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(cancellation, "cancellation");
+        act(Operation.CLONE, clone.id());
+        SimulatedVm from = existing(source.id());
+        if (mode == io.horcrux.model.CloneMode.LINKED && !from.template) {
+            throw new DriverException("VM '" + source.id() + "' is not a template: a linked clone's disks are"
+                    + " overlays on a template's");
+        }
+        if (from.status.isActive()) {
+            throw new DriverException("VM '" + source.id() + "' is running; its disks change meanwhile");
+        }
+        SimulatedImages.check(clone, false); // its disks come from the source's, not from copies' sources
+        if (vms.containsKey(clone.id())) {
+            throw new DriverException("VM '" + clone.id() + "' is already provisioned");
+        }
+        if (mode == io.horcrux.model.CloneMode.FULL) {
+            SimulatedImages.copy(clone, disk -> disk.kind() != io.horcrux.model.DiskKind.CDROM, copyTime, listener,
+                    cancellation);
+        }
+        SimulatedVm made = new SimulatedVm(clone);
+        made.content.copyFrom(from.content);
+        if (vms.putIfAbsent(clone.id(), made) != null) {
+            throw new DriverException("VM '" + clone.id() + "' is already provisioned");
+        }
+    }
+
     @Override
     public VmStatus attach(Vm vm) {
         act(Operation.ATTACH, vm.id());
@@ -618,6 +693,8 @@ public final class SimulatedDriver implements VmDriver {
         volatile VmStatus status = VmStatus.STOPPED;
         /** The forwards of the current run, host ports bound. */
         volatile List<PortForward> forwards = List.of();
+        /** Made a template: its disks are read-only bases, and it never starts. */
+        volatile boolean template;
         /** The stats of the current or last run; null before the first start. */
         SimulatedStats stats;
         final SimulatedConsole console;

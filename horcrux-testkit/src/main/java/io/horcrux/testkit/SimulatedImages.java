@@ -37,10 +37,15 @@ final class SimulatedImages {
      * QEMU knows); all problems in one exception.
      */
     static void check(VmSpec spec) {
+        check(spec, true);
+    }
+
+    /** As {@link #check(VmSpec)}; without {@code copies}, a copy's source (read only when it is made) is not looked at. */
+    static void check(VmSpec spec, boolean copies) {
         List<String> problems = new ArrayList<>();
         for (int i = 0; i < spec.disks().size(); i++) {
             DiskSpec disk = spec.disks().get(i);
-            if (disk.kind() != DiskKind.EMPTY) {
+            if (disk.kind() != DiskKind.EMPTY && (copies || disk.kind() != DiskKind.COPY)) {
                 String problem = problem(Path.of(disk.source()));
                 if (problem != null) {
                     problems.add("disks[" + i + "].source: " + problem);
@@ -83,8 +88,14 @@ final class SimulatedImages {
      * @throws OperationCancelledException if cancelled (or interrupted) before the last step
      */
     static void copy(VmSpec spec, Duration copyTime, ProgressListener listener, Cancellation cancellation) {
+        copy(spec, disk -> disk.kind() == DiskKind.COPY, copyTime, listener, cancellation);
+    }
+
+    /** As {@link #copy(VmSpec, Duration, ProgressListener, Cancellation)}, of the disks {@code copied} picks. */
+    static void copy(VmSpec spec, java.util.function.Predicate<DiskSpec> copied, Duration copyTime,
+                     ProgressListener listener, Cancellation cancellation) {
         for (DiskSpec disk : spec.disks()) {
-            if (disk.kind() != DiskKind.COPY) {
+            if (!copied.test(disk)) {
                 continue;
             }
             for (int step = 0; step < STEPS.length; step++) {

@@ -298,4 +298,59 @@ public abstract class SimulatedVmManagerContract extends VmManagerContract {
         assertThat(manager.snapshots("sim-fail")).extracting(io.horcrux.model.Snapshot::name).containsExactly("s1");
         assertThat(simulated().hasSnapshot("sim-fail", "s1")).isTrue();
     }
+
+    // ---------------------------------------------------------------- templates and clones
+
+    @Test
+    void aLinkedCloneReadsItsTemplateAndItsWritesNeverReachIt() {
+        manager.create(spec("sim-tpl"));
+        simulated().writeDisk("sim-tpl", "root", "golden image");
+        manager.makeTemplate("sim-tpl");
+        assertThat(simulated().isTemplate("sim-tpl")).isTrue();
+        assertThatThrownBy(() -> simulated().writeDisk("sim-tpl", "root", "changed")).isInstanceOf(DriverException.class)
+                .hasMessageContaining("read-only");
+
+        manager.clone("sim-tpl", "sim-a", io.horcrux.model.CloneMode.LINKED);
+        manager.clone("sim-tpl", "sim-b", io.horcrux.model.CloneMode.LINKED);
+        assertThat(simulated().diskContent("sim-a", "root")).isEqualTo("golden image");
+        manager.start("sim-a");
+        simulated().writeDisk("sim-a", "root", "a's change");
+        assertThat(simulated().diskContent("sim-tpl", "root")).isEqualTo("golden image");
+        assertThat(simulated().diskContent("sim-b", "root")).isEqualTo("golden image");
+        assertThat(simulated().diskContent("sim-a", "root")).isEqualTo("a's change");
+    }
+
+    @Test
+    void aFullCloneOfAStoppedVmIsIndependentBothWays() {
+        manager.create(spec("sim-src"));
+        simulated().writeDisk("sim-src", "root", "before");
+        manager.clone("sim-src", "sim-copy", io.horcrux.model.CloneMode.FULL);
+        simulated().writeDisk("sim-src", "root", "source after");
+        simulated().writeDisk("sim-copy", "root", "copy after");
+        assertThat(simulated().diskContent("sim-src", "root")).isEqualTo("source after");
+        assertThat(simulated().diskContent("sim-copy", "root")).isEqualTo("copy after");
+        assertThat(simulated().isTemplate("sim-src")).isFalse();
+    }
+
+    @Test
+    void aTemplateOrCloneTheDriverFailsLeavesNothingChanged() {
+        manager.create(spec("sim-t"));
+        simulated().failNext(SimulatedDriver.Operation.MAKE_TEMPLATE, new DriverException("read-only file system"));
+        assertThatThrownBy(() -> manager.makeTemplate("sim-t")).isInstanceOf(DriverException.class)
+                .hasMessage("read-only file system");
+        Vm back = manager.get("sim-t");
+        assertThat(back.status()).as("back to STOPPED").isEqualTo(VmStatus.STOPPED);
+        assertThat(back.statusReason()).contains("read-only file system");
+        assertThat(simulated().isTemplate("sim-t")).isFalse();
+        manager.start("sim-t");
+        manager.stop("sim-t", java.time.Duration.ZERO);
+
+        manager.makeTemplate("sim-t");
+        simulated().failNext(SimulatedDriver.Operation.CLONE, new DriverException("no space left"));
+        assertThatThrownBy(() -> manager.clone("sim-t", "sim-c", io.horcrux.model.CloneMode.LINKED))
+                .isInstanceOf(DriverException.class).hasMessage("no space left");
+        assertThat(manager.find("sim-c")).isEmpty();
+        assertThat(simulated().provisionedIds()).doesNotContain("sim-c");
+        manager.delete("sim-t"); // the failed clone left no link
+    }
 }

@@ -599,4 +599,118 @@ public abstract class VmDriverContract {
         driver.deleteSnapshot(asStored(spec, VmStatus.STOPPED), "disks-only");
         holds(asStored(spec, VmStatus.STOPPED));
     }
+
+    // ---------------------------------------------------------------- templates and clones
+
+    /** The spec of a clone of {@code source}: the same disks, another id, MACs generated anew. */
+    protected static VmSpec cloneOf(VmSpec source, String id) {
+        VmSpec.Builder b = VmSpec.builder().id(id).memoryMiB(source.memoryMiB()).cpus(source.cpus()).boot(source.boot());
+        source.disks().forEach(b::disk);
+        source.nics().forEach(n -> b.nic(new NicSpec(n.name(), null, n.mode(), n.tapDevice(), n.forwards())));
+        return b.build();
+    }
+
+    @Test
+    void aDriverWithoutClonesRefusesThemClearly() {
+        if (driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-noclone");
+        assertThatThrownBy(() -> driver.makeTemplate(asStored(spec, VmStatus.STOPPED))).isInstanceOf(DriverException.class)
+                .hasMessageContaining("template");
+        VmSpec clone = cloneOf(spec, "contract-noclone-2");
+        assertThatThrownBy(() -> driver.provisionClone(asStored(spec, VmStatus.STOPPED), clone,
+                io.horcrux.model.CloneMode.FULL, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                .isInstanceOf(DriverException.class).hasMessageContaining("clones");
+        assertThat(driver.isProvisioned(clone.id())).isFalse();
+    }
+
+    @Test
+    void aTemplateNeverStartsAndItsLinkedClonesStartAndGoWithoutIt() {
+        if (!driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-tpl");
+        Vm template = asStored(spec, VmStatus.TEMPLATE);
+        driver.makeTemplate(template);
+        driver.makeTemplate(template); // idempotent
+        assertThatThrownBy(() -> driver.start(spec)).as("a template never starts").isInstanceOf(DriverException.class)
+                .hasMessageContaining("template");
+        assertThat(driver.status(spec.id())).isEqualTo(VmStatus.STOPPED);
+
+        VmSpec clone = cloneOf(spec, "contract-tpl-linked");
+        driver.check(clone);
+        driver.provisionClone(template, clone, io.horcrux.model.CloneMode.LINKED, io.horcrux.ProgressListener.NONE,
+                io.horcrux.Cancellation.create());
+        provisioned.add(clone);
+        assertThat(driver.provisionedIds()).contains(clone.id(), spec.id());
+        driver.start(clone);
+        assertThat(driver.status(clone.id())).isEqualTo(VmStatus.RUNNING);
+        driver.stop(clone.id(), Duration.ZERO);
+        driver.deprovision(clone);
+        assertThat(driver.provisionedIds()).as("the template stays when its clone goes").contains(spec.id())
+                .doesNotContain(clone.id());
+
+        VmSpec again = cloneOf(spec, "contract-tpl-full");
+        driver.provisionClone(template, again, io.horcrux.model.CloneMode.FULL, io.horcrux.ProgressListener.NONE,
+                io.horcrux.Cancellation.create());
+        provisioned.add(again);
+        driver.start(again);
+        assertThat(driver.status(again.id())).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void aLinkedCloneOfAVmThatIsNotATemplateIsRefusedAndLeavesNothing() {
+        if (!driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-plain");
+        VmSpec clone = cloneOf(spec, "contract-plain-linked");
+        assertThatThrownBy(() -> driver.provisionClone(asStored(spec, VmStatus.STOPPED), clone,
+                io.horcrux.model.CloneMode.LINKED, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                .isInstanceOf(DriverException.class).hasMessageContaining("not a template");
+        assertThat(driver.isProvisioned(clone.id())).isFalse();
+        driver.start(spec);
+        assertThatThrownBy(() -> driver.provisionClone(asStored(spec, VmStatus.RUNNING), clone,
+                io.horcrux.model.CloneMode.FULL, io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                .as("a running VM's disks change meanwhile").isInstanceOf(DriverException.class)
+                .hasMessageContaining("running");
+        assertThat(driver.isProvisioned(clone.id())).isFalse();
+    }
+
+    @Test
+    void aFullCloneReportsItsProgressAndCancelledLeavesNothing() {
+        if (!driver.supportsClones()) {
+            return;
+        }
+        VmSpec spec = provisioned("contract-src");
+        Vm source = asStored(spec, VmStatus.STOPPED);
+        VmSpec clone = cloneOf(spec, "contract-src-full");
+
+        io.horcrux.Cancellation before = io.horcrux.Cancellation.create();
+        before.cancel();
+        assertThatThrownBy(() -> driver.provisionClone(source, clone, io.horcrux.model.CloneMode.FULL,
+                io.horcrux.ProgressListener.NONE, before)).isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(driver.provisionedIds()).doesNotContain(clone.id());
+
+        io.horcrux.Cancellation during = io.horcrux.Cancellation.create();
+        assertThatThrownBy(() -> driver.provisionClone(source, clone, io.horcrux.model.CloneMode.FULL,
+                progress -> during.cancel(), during)).as("cancelled at its first progress event")
+                .isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(driver.provisionedIds()).doesNotContain(clone.id());
+
+        List<io.horcrux.model.Progress> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        driver.provisionClone(source, clone, io.horcrux.model.CloneMode.FULL, events::add, io.horcrux.Cancellation.create());
+        provisioned.add(clone);
+        assertThat(events).as("the copy's progress").isNotEmpty()
+                .allSatisfy(e -> assertThat(e).extracting(io.horcrux.model.Progress::vmId, io.horcrux.model.Progress::task,
+                        io.horcrux.model.Progress::disk).containsExactly(clone.id(), io.horcrux.model.Progress.COPY, "root"));
+        assertThat(events.get(events.size() - 1).percent()).isEqualTo(100.0);
+        for (int i = 1; i < events.size(); i++) {
+            assertThat(events.get(i).percent()).as("progress never goes back").isGreaterThanOrEqualTo(events.get(i - 1).percent());
+        }
+        assertThat(driver.provisionedIds()).contains(clone.id(), spec.id());
+        driver.start(spec);
+        assertThat(driver.status(spec.id())).as("the source still starts").isEqualTo(VmStatus.RUNNING);
+    }
 }

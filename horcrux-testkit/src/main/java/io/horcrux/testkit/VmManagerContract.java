@@ -1002,4 +1002,210 @@ public abstract class VmManagerContract {
         assertThat(running.owner()).isEqualTo("here");
         manager.stop("busy", Duration.ZERO);
     }
+
+    // ---------------------------------------------------------------- templates and clones
+
+    /** Waits for an event of {@code kind} on {@code vmId} and returns it. */
+    private VmEvent awaitEvent(String vmId, VmEvent.Kind kind) throws InterruptedException {
+        await(kind + " of " + vmId, () -> events.stream().anyMatch(e -> e.vmId().equals(vmId) && e.kind() == kind));
+        return events.stream().filter(e -> e.vmId().equals(vmId) && e.kind() == kind).findFirst().orElseThrow();
+    }
+
+    @Test
+    void aTemplateNeverStartsNorChangesAndIsListedAsOne() throws InterruptedException {
+        manager.create(spec("golden"));
+        Vm template = manager.makeTemplate("golden");
+        assertThat(template.status()).isEqualTo(VmStatus.TEMPLATE);
+        assertThat(template.version()).isEqualTo(2);
+        assertThat(manager.get("golden")).isEqualTo(template);
+        VmEvent made = awaitEvent("golden", VmEvent.Kind.TEMPLATE_MADE);
+        assertThat(made.previousStatus()).isEqualTo(VmStatus.STOPPED);
+        assertThat(made.newStatus()).isEqualTo(VmStatus.TEMPLATE);
+        assertThat(made.version()).isEqualTo(2);
+
+        assertThatThrownBy(() -> manager.start("golden")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("template never starts").hasMessageContaining("clone");
+        assertThatThrownBy(() -> manager.makeTemplate("golden")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("only a STOPPED VM");
+        assertThatThrownBy(() -> manager.snapshot("golden", "s1")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("TEMPLATE");
+        assertThatThrownBy(() -> manager.stop("golden")).isInstanceOf(IllegalVmStateException.class);
+        assertThatThrownBy(() -> manager.moveTo("golden", manager.host() + "-x")).isInstanceOf(HorcruxException.class);
+        assertThat(manager.get("golden")).as("refusals change nothing").isEqualTo(template);
+
+        manager.create(spec("running"));
+        manager.start("running");
+        assertThatThrownBy(() -> manager.makeTemplate("running")).isInstanceOf(IllegalVmStateException.class)
+                .hasMessageContaining("RUNNING");
+        assertThat(manager.get("running").status()).isEqualTo(VmStatus.RUNNING);
+        assertThatThrownBy(() -> manager.makeTemplate("nobody")).isInstanceOf(VmNotFoundException.class);
+
+        assertThat(manager.list(VmQuery.all().withStatus(VmStatus.TEMPLATE)).items()).extracting(Vm::id)
+                .containsExactly("golden");
+        manager.delete("golden"); // no clone uses it
+        assertThat(manager.find("golden")).isEmpty();
+        assertThat(driver.provisionedIds()).doesNotContain("golden");
+    }
+
+    @Test
+    void aLinkedCloneHasItsOwnIdentityAndKeepsItsTemplateUntilItGoes() throws InterruptedException {
+        VmSpec source = spec("tpl").toBuilder().nic(NicSpec.user("eth0")).label("tier", "web")
+                .cloudInit(io.horcrux.model.CloudInit.userData("#cloud-config\n")
+                        .withMetaData("instance-id: tpl-1\nlocal-hostname: tpl\n"))
+                .build();
+        manager.create(source);
+        manager.makeTemplate("tpl");
+
+        Vm clone = manager.clone("tpl", "web-a", "Web A", io.horcrux.model.CloneMode.LINKED,
+                io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create());
+        Vm second = manager.clone("tpl", "web-b", io.horcrux.model.CloneMode.LINKED);
+
+        assertThat(clone.id()).isEqualTo("web-a");
+        assertThat(clone.spec().name()).isEqualTo("Web A");
+        assertThat(second.spec().name()).as("named like its id unless given a name").isEqualTo("web-b");
+        assertThat(clone.status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(clone.version()).isEqualTo(1);
+        assertThat(clone.owner()).isEqualTo(manager.host());
+        assertThat(clone.spec().labels()).isEqualTo(source.labels());
+        assertThat(clone.spec().disks()).isEqualTo(source.disks());
+        assertThat(clone.spec().memoryMiB()).isEqualTo(source.memoryMiB());
+        assertThat(clone.spec().nics()).extracting(NicSpec::name).containsExactly("eth0");
+        assertThat(clone.spec().nics().get(0).mac()).as("a new MAC address")
+                .isNotEqualTo(source.nics().get(0).mac()).isNotEqualTo(second.spec().nics().get(0).mac());
+        assertThat(clone.spec().cloudInit().userData()).isEqualTo(source.cloudInit().userData());
+        assertThat(clone.spec().cloudInit().metaDataFor("web-a")).as("a new instance-id")
+                .contains("instance-id: web-a").doesNotContain("tpl-1").contains("local-hostname: tpl");
+        assertThat(manager.get("web-a")).isEqualTo(clone);
+
+        VmEvent cloned = awaitEvent("tpl", VmEvent.Kind.CLONED);
+        assertThat(cloned.subject()).contains("web-a");
+        assertThat(cloned.newStatus()).isEqualTo(VmStatus.TEMPLATE);
+        VmEvent created = awaitEvent("web-a", VmEvent.Kind.CREATED);
+        assertThat(created.subject()).contains("tpl");
+        assertThat(created.newStatus()).isEqualTo(VmStatus.STOPPED);
+
+        manager.start("web-a");
+        assertThat(manager.get("web-a").status()).isEqualTo(VmStatus.RUNNING);
+        Vm before = manager.get("tpl");
+        assertThatThrownBy(() -> manager.delete("tpl")).isInstanceOf(io.horcrux.TemplateInUseException.class)
+                .hasMessageContaining("web-a").hasMessageContaining("web-b")
+                .satisfies(e -> assertThat(((io.horcrux.TemplateInUseException) e).cloneIds()).containsExactly("web-a", "web-b"));
+        assertThat(manager.get("tpl")).as("a refused delete changes nothing").isEqualTo(before);
+        assertThat(driver.provisionedIds()).contains("tpl");
+
+        manager.stop("web-a", Duration.ZERO);
+        manager.delete("web-a");
+        assertThatThrownBy(() -> manager.delete("tpl")).isInstanceOf(io.horcrux.TemplateInUseException.class)
+                .hasMessageContaining("web-b").hasMessageNotContaining("web-a");
+        manager.delete("web-b");
+        manager.delete("tpl");
+        assertThat(driver.provisionedIds()).doesNotContain("tpl", "web-a", "web-b");
+    }
+
+    @Test
+    void aFullCloneIsIndependentOfItsSourceAndCancelledLeavesNothing() throws InterruptedException {
+        manager.create(spec("src"));
+        List<io.horcrux.model.Progress> progress = new CopyOnWriteArrayList<>();
+        Vm full = manager.clone("src", "copy-1", null, io.horcrux.model.CloneMode.FULL, progress::add,
+                io.horcrux.Cancellation.create());
+        assertThat(full.spec().disks()).isEqualTo(manager.get("src").spec().disks());
+        assertThat(progress).isNotEmpty();
+        assertThat(progress.get(progress.size() - 1)).isEqualTo(
+                new io.horcrux.model.Progress("copy-1", io.horcrux.model.Progress.COPY, "root", 100));
+        assertThat(awaitEvent("src", VmEvent.Kind.CLONED).subject()).contains("copy-1");
+        assertThat(manager.get("src").status()).as("the source stays as it was").isEqualTo(VmStatus.STOPPED);
+
+        manager.start("src");
+        manager.stop("src", Duration.ZERO);
+        manager.delete("src"); // a full clone needs no source
+        manager.start("copy-1");
+        assertThat(manager.get("copy-1").status()).isEqualTo(VmStatus.RUNNING);
+
+        manager.create(spec("golden"));
+        manager.makeTemplate("golden");
+        io.horcrux.Cancellation cancellation = io.horcrux.Cancellation.create();
+        cancellation.cancel();
+        assertThatThrownBy(() -> manager.clone("golden", "copy-2", null, io.horcrux.model.CloneMode.FULL,
+                io.horcrux.ProgressListener.NONE, cancellation)).isInstanceOf(io.horcrux.OperationCancelledException.class);
+        io.horcrux.Cancellation during = io.horcrux.Cancellation.create();
+        assertThatThrownBy(() -> manager.clone("golden", "copy-2", null, io.horcrux.model.CloneMode.FULL,
+                p -> during.cancel(), during)).isInstanceOf(io.horcrux.OperationCancelledException.class);
+        assertThat(manager.find("copy-2")).isEmpty();
+        assertThat(driver.provisionedIds()).doesNotContain("copy-2");
+        manager.delete("golden"); // a full clone, even cancelled, is no link
+        assertThatThrownBy(() -> manager.clone("copy-1", "copy-3", io.horcrux.model.CloneMode.LINKED))
+                .as("a clone is no template").isInstanceOf(IllegalVmStateException.class);
+    }
+
+    @Test
+    void aTemplateWhoseDiskWasCopiedFromAnImageSinceRemovedIsClonedBothWays() throws Exception {
+        java.nio.file.Path golden = randomImage("golden.img", 2 << 20);
+        manager.create(VmSpec.builder().id("from-copy").memoryMiB(64).disk(DiskSpec.copyOf("root", golden)).build());
+        java.nio.file.Files.delete(golden); // read once, when the copy was made
+        manager.makeTemplate("from-copy");
+        manager.clone("from-copy", "linked", io.horcrux.model.CloneMode.LINKED);
+        manager.clone("from-copy", "full", io.horcrux.model.CloneMode.FULL);
+        manager.start("linked");
+        manager.start("full");
+        assertThat(manager.get("linked").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(manager.get("full").status()).isEqualTo(VmStatus.RUNNING);
+    }
+
+    @Test
+    void badClonesAreRefusedClearlyAndLeaveNoRowAndNoDisk() {
+        manager.create(spec("plain"));
+        manager.create(spec("taken"));
+        manager.create(spec("busy"));
+        manager.start("busy");
+        manager.create(spec("golden"));
+        manager.makeTemplate("golden");
+        java.util.Set<String> provisionedBefore = driver.provisionedIds();
+        long countBefore = manager.count(VmQuery.all());
+
+        assertThatThrownBy(() -> manager.clone("golden", "taken", io.horcrux.model.CloneMode.LINKED))
+                .isInstanceOf(VmAlreadyExistsException.class).hasMessageContaining("taken");
+        assertThatThrownBy(() -> manager.clone("golden", "golden", io.horcrux.model.CloneMode.FULL))
+                .isInstanceOf(VmAlreadyExistsException.class);
+        assertThatThrownBy(() -> manager.clone("plain", "linked-1", io.horcrux.model.CloneMode.LINKED))
+                .isInstanceOf(IllegalVmStateException.class).hasMessageContaining("only of templates");
+        assertThatThrownBy(() -> manager.clone("busy", "full-1", io.horcrux.model.CloneMode.FULL))
+                .isInstanceOf(IllegalVmStateException.class).hasMessageContaining("RUNNING")
+                .hasMessageContaining("STOPPED");
+        assertThatThrownBy(() -> manager.clone("nobody", "full-2", io.horcrux.model.CloneMode.FULL))
+                .isInstanceOf(VmNotFoundException.class);
+        for (String hostile : List.of("", "../etc", "a;rm -rf /", "-flag", "UPPER", "with space", "line\nbreak",
+                "x".repeat(64), "id=1,file=/etc/passwd")) {
+            assertThatThrownBy(() -> manager.clone("golden", hostile, io.horcrux.model.CloneMode.LINKED))
+                    .as("id '%s'", hostile).isInstanceOf(InvalidVmSpecException.class).hasMessageContaining("id");
+        }
+        assertThatThrownBy(() -> manager.clone("golden", "named", "bad\u0007name", io.horcrux.model.CloneMode.LINKED,
+                io.horcrux.ProgressListener.NONE, io.horcrux.Cancellation.create()))
+                .isInstanceOf(InvalidVmSpecException.class).hasMessageContaining("name");
+        assertThatThrownBy(() -> manager.clone("golden", null, io.horcrux.model.CloneMode.LINKED))
+                .isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> manager.clone("golden", "x", null)).isInstanceOf(NullPointerException.class);
+
+        assertThat(manager.count(VmQuery.all())).as("no row").isEqualTo(countBefore);
+        assertThat(driver.provisionedIds()).as("no disk").isEqualTo(provisionedBefore);
+        assertThat(manager.get("golden").status()).isEqualTo(VmStatus.TEMPLATE);
+        assertThat(manager.get("plain").version()).isEqualTo(1);
+    }
+
+    @Test
+    void clonesAndTemplatesAreTimed() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        manager.close();
+        manager = VmManager.builder().store(newStore()).driver(newDriver()).meterRegistry(registry).build();
+        manager.create(spec("golden"));
+        manager.makeTemplate("golden");
+        manager.clone("golden", "web-1", io.horcrux.model.CloneMode.LINKED);
+        assertThatThrownBy(() -> manager.clone("golden", "web-1", io.horcrux.model.CloneMode.FULL))
+                .isInstanceOf(VmAlreadyExistsException.class);
+        assertThat(registry.get("horcrux.vm.operation").tags("operation", "makeTemplate", "outcome", "success").timer()
+                .count()).isEqualTo(1);
+        assertThat(registry.get("horcrux.vm.operation").tags("operation", "clone", "outcome", "success").timer().count())
+                .isEqualTo(1);
+        assertThat(registry.get("horcrux.vm.operation").tags("operation", "clone", "outcome", "VmAlreadyExistsException")
+                .timer().count()).isEqualTo(1);
+    }
 }

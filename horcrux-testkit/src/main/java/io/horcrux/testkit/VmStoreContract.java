@@ -662,4 +662,97 @@ public abstract class VmStoreContract {
         store.insert(vm("gone"));
         assertThat(store.snapshots("gone")).isEmpty();
     }
+
+    // ---------------------------------------------------------------- templates and linked clones
+
+    /**
+     * Whether the store keeps linked clones ({@link VmStore#insertLinkedClone}); one that does not
+     * (the SPI's defaults) is checked to refuse them with a {@link io.horcrux.StoreException}. True
+     * unless overridden.
+     */
+    protected boolean keepsLinkedClones() {
+        return true;
+    }
+
+    @Test
+    void templatesAreAStatusAndLinkedClonesAreKnownByTheirTemplate() {
+        if (!keepsLinkedClones()) {
+            store.insert(vm("tpl", VmStatus.TEMPLATE, 2));
+            assertThatThrownBy(() -> store.insertLinkedClone(vm("a"), "tpl")).isInstanceOf(io.horcrux.StoreException.class)
+                    .hasMessageContaining("linked clones");
+            assertThat(store.find("a")).isEmpty();
+            assertThat(store.linkedClones("tpl")).isEmpty();
+            return;
+        }
+        Vm template = vm("tpl", VmStatus.TEMPLATE, 2);
+        store.insert(template);
+        store.insert(vm("other-tpl", VmStatus.TEMPLATE, 2));
+        store.insertLinkedClone(vm("b"), "tpl");
+        store.insertLinkedClone(vm("a"), "tpl");
+        store.insertLinkedClone(vm("c"), "other-tpl");
+        store.insert(vm("full-copy"));
+
+        assertThat(store.find("tpl")).contains(template);
+        assertThat(store.find("a")).contains(vm("a"));
+        assertThat(store.list(VmQuery.all().withLabel("app", "web")).items()).extracting(Vm::id).contains("a", "b");
+        assertThat(store.linkedClones("tpl")).containsExactly("a", "b");
+        assertThat(store.linkedClones("other-tpl")).containsExactly("c");
+        assertThat(store.linkedClones("full-copy")).isEmpty();
+        assertThat(store.linkedClones("nobody")).isEmpty();
+        assertThat(store.list(VmQuery.all().withStatus(VmStatus.TEMPLATE)).items()).extracting(Vm::id)
+                .containsExactly("other-tpl", "tpl");
+        assertThat(store.count(VmQuery.all().withStatus(VmStatus.TEMPLATE))).isEqualTo(2);
+
+        Vm updated = new Vm(vm("a").spec(), VmStatus.RUNNING, 2, T0, T0.plusSeconds(1), "started", new VmRuntime(7, "/run/a"));
+        store.update(updated, 1);
+        assertThat(store.linkedClones("tpl")).as("an update keeps the link").containsExactly("a", "b");
+        store.delete("a", 2);
+        assertThat(store.linkedClones("tpl")).as("a deleted clone has no link").containsExactly("b");
+        store.insert(vm("a"));
+        assertThat(store.linkedClones("tpl")).as("a new VM of a deleted clone's id is not linked").containsExactly("b");
+    }
+
+    @Test
+    void aLinkedCloneOfAMissingTemplateOrOnATakenIdStoresNothing() {
+        if (!keepsLinkedClones()) {
+            return;
+        }
+        assertThatThrownBy(() -> store.insertLinkedClone(vm("a"), "nobody")).isInstanceOf(VmNotFoundException.class)
+                .hasMessageContaining("nobody");
+        assertThat(store.find("a")).isEmpty();
+
+        store.insert(vm("tpl", VmStatus.TEMPLATE, 2));
+        Vm taken = vm("taken");
+        store.insert(taken);
+        assertThatThrownBy(() -> store.insertLinkedClone(vm("taken", VmStatus.STOPPED, 1), "tpl"))
+                .isInstanceOf(VmAlreadyExistsException.class).hasMessageContaining("taken");
+        assertThat(store.linkedClones("tpl")).isEmpty();
+        assertThat(store.find("taken")).contains(taken);
+        assertThatThrownBy(() -> store.insertLinkedClone(vm("tpl"), "tpl")).isInstanceOf(VmAlreadyExistsException.class);
+        assertThat(store.linkedClones("tpl")).isEmpty();
+    }
+
+    /**
+     * A store that opens the inventory again once the contract's store closed, to check what
+     * survives reopening: by default {@link #secondStoreOnTheSameInventory()}; empty for a store
+     * whose inventory ends with it (SQLite in memory).
+     */
+    protected java.util.Optional<java.util.function.Supplier<VmStore>> reopenedStore() {
+        return secondStoreOnTheSameInventory();
+    }
+
+    @Test
+    void templatesAndLinksSurviveReopening() {
+        java.util.Optional<java.util.function.Supplier<VmStore>> second = reopenedStore();
+        if (second.isEmpty() || !keepsLinkedClones()) {
+            return; // nothing survives a store in memory
+        }
+        store.insert(vm("tpl", VmStatus.TEMPLATE, 2));
+        store.insertLinkedClone(vm("a"), "tpl");
+        store.close();
+        store = second.get().get(); // closed after the test
+        assertThat(store.find("tpl")).map(Vm::status).contains(VmStatus.TEMPLATE);
+        assertThat(store.linkedClones("tpl")).containsExactly("a");
+        assertThat(store.list(VmQuery.all().withStatus(VmStatus.TEMPLATE)).items()).extracting(Vm::id).containsExactly("tpl");
+    }
 }
