@@ -30,7 +30,7 @@ final class BatchRunner implements AutoCloseable {
             this.executor = given;
             this.ownedPool = null;
         } else {
-            this.ownedPool = DaemonPool.create("horcrux-batch", parallelism, parallelism);
+            this.ownedPool = DaemonPool.create("horcrux-batch", parallelism);
             this.executor = ownedPool;
         }
     }

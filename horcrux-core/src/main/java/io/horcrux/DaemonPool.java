@@ -2,7 +2,6 @@ package io.horcrux;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -13,19 +12,20 @@ final class DaemonPool {
     }
 
     /**
-     * A pool of {@code core} to {@code max} threads; with {@code max} unbounded it hands each task
-     * to a thread at once rather than queueing it.
+     * A pool of at most {@code threads} threads, started as tasks come and retired when idle;
+     * tasks beyond them wait in an unbounded queue. Never more threads than that, whatever
+     * the burst: a pool's size is a constant of the manager, not of the number of VMs.
      */
-    static ExecutorService create(String name, int core, int max) {
+    static ExecutorService create(String name, int threads) {
         AtomicInteger n = new AtomicInteger();
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(core, max, 30, TimeUnit.SECONDS,
-                max == Integer.MAX_VALUE ? new SynchronousQueue<>() : new LinkedBlockingQueue<>(),
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(),
                 runnable -> {
                     Thread t = new Thread(runnable, name + "-" + n.incrementAndGet());
                     t.setDaemon(true);
                     return t;
                 });
-        pool.allowCoreThreadTimeOut(core > 0);
+        pool.allowCoreThreadTimeOut(true);
         return pool;
     }
 }

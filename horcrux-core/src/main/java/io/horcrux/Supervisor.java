@@ -7,9 +7,11 @@ import io.horcrux.model.VmStatus;
 import io.horcrux.spi.DriverObserver;
 import io.horcrux.spi.VmDriver;
 import io.horcrux.spi.VmStore;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.BooleanSupplier;
@@ -36,9 +38,22 @@ final class Supervisor implements DriverObserver, AutoCloseable {
     private final BooleanSupplier closed;
     private final String host;
     private volatile LeaseKeeper lease; // null on a single-host store
-    // Notices wait for the VM's lock, which a long stop may hold; an elastic pool keeps one
-    // slow VM from delaying the notices of others.
-    private final ExecutorService pool = DaemonPool.create("horcrux-supervisor", 0, Integer.MAX_VALUE);
+    /**
+     * The notices, handled by a small fixed set of threads whatever the number of VMs. A
+     * notice needs its VM's lock, which a long stop may hold: it never waits for it on a pool
+     * thread, but is picked up again by whoever releases the lock (see {@link #drain}), so one
+     * slow VM delays only its own notices.
+     */
+    private final ExecutorService pool = DaemonPool.create("horcrux-supervisor", THREADS);
+    /** Each VM's notices not yet handled, in order; a VM is here while a drain of it is due. */
+    private final ConcurrentHashMap<String, Notices> pending = new ConcurrentHashMap<>();
+
+    /** How many threads serve the notices of every VM. */
+    static final int THREADS = 2;
+    /** A drain handles at most this many notices of its VM, then lets other VMs' run first. */
+    static final int BATCH = 16;
+    /** Guest resets queued for one VM beyond which further ones are told as a count. */
+    static final int MAX_QUEUED_RESETS = 64;
 
     /**
      * @param current the VM as stored, read under its lock
@@ -60,64 +75,184 @@ final class Supervisor implements DriverObserver, AutoCloseable {
         this.lease = lease;
     }
 
-    /** The driver's notice of a change: handed to a supervisor thread. */
+    /**
+     * The driver's notice of a change: queued for the VM. A change already queued and not yet
+     * handled absorbs it (handling asks the driver again, so one pass sees both).
+     */
     @Override
     public void statusChanged(String id, VmStatus observed, String reason) {
-        if (closed.getAsBoolean()) {
-            return;
-        }
-        try {
-            pool.execute(() -> reconcile(id, reason));
-        } catch (RejectedExecutionException e) {
-            log.debug("VM {}: notice '{}' arrived while closing; ignored", id, reason);
-        }
+        enqueue(id, n -> n.change(reason));
     }
 
     /** The driver's notice of a guest that reset itself: listeners hear of it, the status stays. */
     @Override
     public void guestReset(String id, String reason) {
+        enqueue(id, n -> n.reset(reason));
+    }
+
+    private void enqueue(String id, java.util.function.Consumer<Notices> add) {
         if (closed.getAsBoolean()) {
             return;
         }
+        boolean[] schedule = new boolean[1];
+        pending.compute(id, (k, n) -> {
+            Notices notices = n == null ? new Notices() : n;
+            add.accept(notices);
+            schedule[0] = n == null;
+            return notices;
+        });
+        if (schedule[0]) {
+            submit(id);
+        }
+    }
+
+    private void submit(String id) {
         try {
-            pool.execute(() -> {
-                try (KeyedLocks.Held held = locks.lock(id)) {
-                    current.apply(id).filter(vm -> vm.status() == VmStatus.RUNNING)
-                            .ifPresent(vm -> recorder.announce(vm, reason));
-                }
-            });
+            pool.execute(() -> drain(id));
         } catch (RejectedExecutionException e) {
-            log.debug("VM {}: reset '{}' arrived while closing; ignored", id, reason);
+            pending.remove(id);
+            log.debug("VM {}: notices arrived while closing; ignored", id);
         }
     }
 
     /**
-     * Makes the stored status agree with what the driver sees now. The driver is asked again
-     * under the VM's lock, so a notice that arrives late or twice changes nothing.
+     * Handles the VM's queued notices under its lock. When another thread holds the lock (a
+     * stop sequence, a start), the drain ends at once and is submitted again by that thread's
+     * release; after {@value #BATCH} notices it goes to the back of the pool's queue.
      */
-    private void reconcile(String id, String reason) {
+    private void drain(String id) {
+        if (closed.getAsBoolean()) {
+            pending.remove(id);
+            return;
+        }
+        KeyedLocks.Held held = locks.tryLockOrWhenFree(id, () -> submit(id));
+        if (held == null) {
+            return; // still pending: the holder's release submits it again
+        }
+        try (held) {
+            for (int i = 0; i < BATCH; i++) {
+                Notice next = take(id);
+                if (next == null) {
+                    return;
+                }
+                handle(id, next);
+            }
+        }
+        submit(id);
+    }
+
+    /** The VM's next notice, or null (and the VM no longer pending) when there is none. */
+    private Notice take(String id) {
+        Notice[] next = new Notice[1];
+        pending.computeIfPresent(id, (k, n) -> {
+            next[0] = n.poll();
+            return next[0] == null ? null : n;
+        });
+        return next[0];
+    }
+
+    private void handle(String id, Notice notice) {
         if (closed.getAsBoolean()) {
             return;
         }
-        try (KeyedLocks.Held held = locks.lock(id)) {
-            Optional<Vm> stored = current.apply(id);
-            if (stored.isEmpty()) {
-                return;
+        try {
+            if (notice.change()) {
+                reconcile(id, notice.reason());
+            } else {
+                current.apply(id).filter(vm -> vm.status() == VmStatus.RUNNING)
+                        .ifPresent(vm -> recorder.announce(vm, notice.reason()));
             }
-            Vm vm = stored.get();
-            if (!vm.owner().equals(host)) {
-                return; // moved or taken over: its new owner supervises it
-            }
-            VmStatus seen = driver.status(id);
-            if (seen == vm.status() || (!seen.isActive() && !vm.status().isActive())) {
-                return;
-            }
-            log.info("VM {}: {} -> {} noticed by the driver ({})", id, vm.status(), seen, reason);
-            recorder.record(vm, seen, reason, vm.runtime());
         } catch (RuntimeException e) {
             if (!closed.getAsBoolean()) {
-                log.warn("VM {}: could not record a change noticed by the driver ({})", id, reason, e);
+                log.warn("VM {}: could not record a change noticed by the driver ({})", id, notice.reason(), e);
             }
+        }
+    }
+
+    /**
+     * Makes the stored status agree with what the driver sees now; the caller holds the VM's
+     * lock. The driver is asked again, so a notice that arrives late or twice changes nothing.
+     */
+    private void reconcile(String id, String reason) {
+        Optional<Vm> stored = current.apply(id);
+        if (stored.isEmpty()) {
+            return;
+        }
+        Vm vm = stored.get();
+        if (!vm.owner().equals(host)) {
+            return; // moved or taken over: its new owner supervises it
+        }
+        VmStatus seen = driver.status(id);
+        if (seen == vm.status() || (!seen.isActive() && !vm.status().isActive())) {
+            return;
+        }
+        log.info("VM {}: {} -> {} noticed by the driver ({})", id, vm.status(), seen, reason);
+        recorder.record(vm, seen, reason, vm.runtime());
+    }
+
+    /**
+     * One notice: a change to reconcile, or a guest reset to tell ({@code more}: resets that
+     * came on top of a full queue, told with it). Changed only under {@link #pending}'s compute.
+     */
+    private static final class Notice {
+        final boolean change;
+        String reason;
+        int more;
+
+        Notice(boolean change, String reason) {
+            this.change = change;
+            this.reason = reason;
+        }
+
+        boolean change() {
+            return change;
+        }
+
+        String reason() {
+            return more == 0 ? reason : reason + " (and " + more + " more resets)";
+        }
+    }
+
+    /**
+     * A VM's queued notices, in order (guarded by {@link #pending}'s compute on the VM's id):
+     * at most one change, and at most {@value #MAX_QUEUED_RESETS} resets.
+     */
+    private static final class Notices {
+        private final ArrayDeque<Notice> queue = new ArrayDeque<>(2);
+        private Notice change; // the change queued and not yet handled
+        private Notice lastReset;
+        private int resets;
+
+        void change(String reason) {
+            if (change != null) {
+                change.reason = reason; // the latest reason says what the driver sees now
+            } else {
+                change = new Notice(true, reason);
+                queue.add(change);
+            }
+        }
+
+        void reset(String reason) {
+            if (resets >= MAX_QUEUED_RESETS) {
+                lastReset.more++; // a guest resetting in a loop: counted, not queued without end
+                return;
+            }
+            resets++;
+            lastReset = new Notice(false, reason);
+            queue.add(lastReset);
+        }
+
+        Notice poll() {
+            Notice next = queue.poll();
+            if (next == change) {
+                change = null;
+            } else if (next != null) {
+                resets--;
+                if (next == lastReset) {
+                    lastReset = null;
+                }
+            }
+            return next;
         }
     }
 
@@ -182,5 +317,6 @@ final class Supervisor implements DriverObserver, AutoCloseable {
     @Override
     public void close() {
         pool.shutdownNow();
+        pending.clear();
     }
 }

@@ -63,4 +63,69 @@ class KeyedLocksTest {
         }
         assertThat(locks.size()).isZero();
     }
+
+    @Test
+    void aFreeKeyIsTakenAtOnceAndItsHookNeverRuns() {
+        AtomicInteger hooks = new AtomicInteger();
+        KeyedLocks.Held held = locks.tryLockOrWhenFree("vm", hooks::incrementAndGet);
+        assertThat(held).isNotNull();
+        held.close();
+        assertThat(hooks).hasValue(0);
+        assertThat(locks.size()).isZero();
+    }
+
+    @Test
+    void aHeldKeyRunsTheHookOnceWhenItsHolderReleasesIt() throws Exception {
+        AtomicInteger hooks = new AtomicInteger();
+        KeyedLocks.Held holder = locks.lock("vm");
+        Thread other = new Thread(() -> {
+            assertThat(locks.tryLockOrWhenFree("vm", hooks::incrementAndGet)).isNull();
+        });
+        other.start();
+        other.join(60_000);
+        assertThat(hooks).hasValue(0);
+        holder.close();
+        assertThat(hooks).hasValue(1);
+        assertThat(locks.size()).isZero();
+        try (KeyedLocks.Held again = locks.lock("vm")) {
+            assertThat(hooks).hasValue(1); // run once, not at every later release
+        }
+        assertThat(hooks).hasValue(1);
+    }
+
+    @Test
+    void noHookIsLostWhenTriesRaceReleases() throws Exception {
+        // Every try either gets the lock or has its hook run by a release: none is left waiting.
+        AtomicInteger outstanding = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<?>> futures = new java.util.ArrayList<>();
+            futures.add(pool.submit(() -> {
+                for (int i = 0; i < 5000; i++) {
+                    try (KeyedLocks.Held held = locks.lock("vm")) {
+                        Thread.onSpinWait();
+                    }
+                }
+            }));
+            for (int t = 0; t < 2; t++) {
+                futures.add(pool.submit(() -> {
+                    for (int i = 0; i < 5000; i++) {
+                        outstanding.incrementAndGet();
+                        KeyedLocks.Held held = locks.tryLockOrWhenFree("vm", outstanding::decrementAndGet);
+                        if (held != null) {
+                            outstanding.decrementAndGet();
+                            held.close();
+                        }
+                    }
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(outstanding).hasValue(0);
+        assertThat(locks.size()).isZero();
+    }
 }

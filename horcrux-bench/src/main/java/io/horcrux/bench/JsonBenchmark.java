@@ -32,7 +32,9 @@ import org.openjdk.jmh.infra.Blackhole;
  * run. The floor of {@code serialize} is the same document written through Jackson's generator
  * a call per field ({@link VmJson#writeVmWithJackson}, what a careful hand-written Jackson
  * user writes); the floor of {@code streamingExport} is the stream it reads, visited without
- * writing anything ({@code streamVisit}).
+ * writing anything ({@code streamVisit}). {@code serialize} writes VMs it wrote before, so each
+ * spec's text is copied ({@code EncodedSpecs}), as in an export or a listing served again;
+ * {@code serializeFreshSpecs} writes the same VMs with spec objects never written before.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -71,6 +73,38 @@ public class JsonBenchmark {
         try (JsonGenerator gen = VmJson.FACTORY.createGenerator((OutputStream) buffer)) {
             gen.writeStartArray();
             for (Vm vm : vms) {
+                VmJson.writeVm(gen, vm);
+            }
+            gen.writeEndArray();
+        }
+        return buffer.size();
+    }
+
+    /**
+     * Fresh spec objects for every call of {@link #serializeFreshSpecs} (made outside the
+     * measured time): copies equal to the VMs' own, so no spec's text is known beforehand.
+     */
+    @State(Scope.Thread)
+    public static class FreshSpecs {
+        List<Vm> vms;
+
+        @Setup(Level.Invocation)
+        public void copy(JsonBenchmark bench) {
+            vms = bench.vms.stream().map(vm -> new Vm(vm.spec().toBuilder().build(), vm.status(), vm.version(),
+                    vm.createdAt(), vm.updatedAt(), vm.statusReason(), vm.runtime(), vm.owner())).toList();
+        }
+    }
+
+    /**
+     * {@link #serialize} of VMs whose specs were never written before: each spec's text is
+     * written field by field, as the first write of a VM (or one after its spec changed) is.
+     */
+    @Benchmark
+    public int serializeFreshSpecs(FreshSpecs fresh) throws IOException {
+        buffer.reset();
+        try (JsonGenerator gen = VmJson.FACTORY.createGenerator((OutputStream) buffer)) {
+            gen.writeStartArray();
+            for (Vm vm : fresh.vms) {
                 VmJson.writeVm(gen, vm);
             }
             gen.writeEndArray();

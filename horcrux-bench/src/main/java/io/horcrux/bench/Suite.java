@@ -45,14 +45,28 @@ public final class Suite {
      * ratio ({@code goalMax}) or, where {@code goalMaxDifferenceMs} is a number, a difference.
      */
     record Ratio(String name, String numerator, String denominator, String goal, double goalMax,
-                 double goalMaxDifferenceMs, boolean underQemu) {
+                 double goalMaxDifferenceMs, boolean underQemu, double goalMaxNumeratorMs) {
         Ratio(String name, String numerator, String denominator, String goal, double goalMax) {
             this(name, numerator, denominator, goal, goalMax, Double.NaN, false);
         }
 
+        Ratio(String name, String numerator, String denominator, String goal, double goalMax,
+              double goalMaxDifferenceMs, boolean underQemu) {
+            this(name, numerator, denominator, goal, goalMax, goalMaxDifferenceMs, underQemu, Double.NaN);
+        }
+
         /** A ratio of two measurements of real QEMU: it depends on the accelerator and CPU model. */
         Ratio onQemu() {
-            return new Ratio(name, numerator, denominator, goal, goalMax, goalMaxDifferenceMs, true);
+            return new Ratio(name, numerator, denominator, goal, goalMax, goalMaxDifferenceMs, true, goalMaxNumeratorMs);
+        }
+
+        /**
+         * The same ratio whose goal also bounds the numerator's own time (the issue's "under 50 µs"):
+         * met only when both hold. The check against a baseline still judges the ratio alone, since
+         * an absolute time says little on another or a busier machine.
+         */
+        Ratio numeratorUnderMs(double ms) {
+            return new Ratio(name, numerator, denominator, goal, goalMax, goalMaxDifferenceMs, underQemu, ms);
         }
 
         /** Whether the goal is a difference in milliseconds rather than a ratio. */
@@ -61,7 +75,8 @@ public final class Suite {
         }
 
         boolean goalMet(Results results) {
-            return isDifference() ? difference(results, this) <= goalMaxDifferenceMs : ratio(results, this) <= goalMax;
+            boolean met = isDifference() ? difference(results, this) <= goalMaxDifferenceMs : ratio(results, this) <= goalMax;
+            return met && (Double.isNaN(goalMaxNumeratorMs) || nanos(results, numerator) / 1e6 < goalMaxNumeratorMs);
         }
     }
 
@@ -92,10 +107,12 @@ public final class Suite {
                     "ListingFloorBenchmark.getUncached size=1000", "ListingFloorBenchmark.rawGet size=1000", "<= 1.5", 1.5),
             new Ratio("JSON of 100 VMs / Jackson's generator, a call per field",
                     "JsonBenchmark.serialize size=100 store=SQLITE",
-                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "<= 0.6", 0.6),
+                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "< 50 µs, <= 0.6", 0.6)
+                    .numeratorUnderMs(0.050),
+            // "Export streams at the store's read speed": writing the JSON adds at most a tenth.
             new Ratio("export of 1000 VMs (SQLite) / the stream it reads",
                     "JsonBenchmark.streamingExport size=1000 store=SQLITE",
-                    "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.5", 1.5),
+                    "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.1", 1.1),
             new Ratio("create with a 64 MiB qcow2 disk / qemu-img create by hand",
                     "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false),
             DENSITY,
@@ -120,12 +137,19 @@ public final class Suite {
                     "DensityBenchmark.startAll vms=200", "DensityBenchmark.rawSpawns vms=200", "report",
                     Double.MAX_VALUE).onQemu());
 
-    /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
+    /**
+     * What {@code serialization} reports ({@link JsonBenchmark} and {@link StreamBenchmark} with
+     * {@code -prof gc}, for {@code baselines/serialization.json}): the JSON ratios of the quick check.
+     */
+    static final List<Ratio> SERIALIZATION_RATIOS = RATIOS.stream()
+            .filter(r -> r.numerator().startsWith("JsonBenchmark.")).toList();
+
     /** Several hosts on one PostgreSQL inventory ({@link HostsBenchmark}); not part of {@code quick}. */
     static final List<Ratio> HOSTS_RATIOS = List.of(
             new Ratio("createAll 1000 on a store shared by hosts (fenced, with events) / raw batch insert",
                     "HostsBenchmark.createAll1000Shared", "HostsBenchmark.rawInsert1000", "report", Double.MAX_VALUE));
 
+    /** How much worse than the baseline a ratio may get before the check fails (see {@link #limit}). */
     static final double TOLERANCE = 2.0;
 
     private Suite() {
@@ -185,9 +209,19 @@ public final class Suite {
                 writeMachine(machineFile(out));
                 System.exit(printRatios(Results.read(out), DENSITY_RATIOS) ? 0 : 1);
             }
+            case "serialization" -> {
+                Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
+                Files.createDirectories(dir);
+                Path out = dir.resolve("serialization.json");
+                new Runner(new OptionsBuilder().include("JsonBenchmark").include("StreamBenchmark")
+                        .addProfiler(org.openjdk.jmh.profile.GCProfiler.class).resultFormat(ResultFormatType.JSON)
+                        .result(out.toString()).build()).run();
+                writeMachine(machineFile(out));
+                System.exit(printRatios(Results.read(out), SERIALIZATION_RATIOS) ? 0 : 1);
+            }
             default -> {
                 System.err.println("usage: Suite quick [baseline.json] | baseline [dir] | compare results.json baseline.json"
-                        + " | postgres [dir] | hosts [dir] | density [dir]");
+                        + " | postgres [dir] | hosts [dir] | density [dir] | serialization [dir]");
                 System.exit(2);
             }
         }

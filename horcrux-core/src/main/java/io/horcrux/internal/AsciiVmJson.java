@@ -256,11 +256,25 @@ final class AsciiVmJson implements SerializableString {
         return true;
     }
 
-    /** Appends the VM's object; false when a string in it needs Jackson. */
+    /** The specs' text written lately, shared by every thread's writer. */
+    private static final EncodedSpecs SPECS = new EncodedSpecs();
+
+    /**
+     * Appends the VM's object; false when a string in it needs Jackson. The spec's text is
+     * copied when this very spec was written before ({@link EncodedSpecs}).
+     */
     boolean vm(Vm vm) {
         raw("{\"spec\":");
-        if (!spec(vm.spec())) {
-            return false;
+        VmSpec spec = vm.spec();
+        byte[] known = SPECS.get(spec);
+        if (known != null) {
+            bytes(known);
+        } else {
+            int from = n;
+            if (!spec(spec)) {
+                return false;
+            }
+            SPECS.put(spec, Arrays.copyOfRange(buf, from, n));
         }
         raw(",\"status\":");
         string(vm.status().name());
@@ -339,13 +353,38 @@ final class AsciiVmJson implements SerializableString {
         return true;
     }
 
+    private void bytes(byte[] text) {
+        ensure(text.length);
+        System.arraycopy(text, 0, buf, n, text.length);
+        n += text.length;
+    }
+
+    /** The number's decimal digits, as {@link Long#toString(long)} writes them, without a string. */
     private void number(long value) {
         if (value >= 0 && value < 10) {
             ensure(1);
             buf[n++] = (byte) ('0' + value);
-        } else {
-            raw(Long.toString(value));
+            return;
         }
+        if (value == Long.MIN_VALUE) {
+            raw(Long.toString(value));
+            return;
+        }
+        ensure(20);
+        if (value < 0) {
+            buf[n++] = '-';
+            value = -value;
+        }
+        int digits = 1;
+        for (long v = value / 10; v != 0; v /= 10) {
+            digits++;
+        }
+        int at = n + digits;
+        n = at;
+        do {
+            buf[--at] = (byte) ('0' + value % 10);
+            value /= 10;
+        } while (value != 0);
     }
 
     private final char[] instant = new char[IsoInstant.MAX_LENGTH];

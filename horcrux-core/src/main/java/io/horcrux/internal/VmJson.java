@@ -83,6 +83,17 @@ public final class VmJson {
         }
     }
 
+    /**
+     * The spec in {@code utf8} when it is exactly the text {@link #specToJson} writes for an
+     * all-ASCII spec (see {@link AsciiSpecReader}), read without a parser; {@code null} for any
+     * other text, which {@link #readSpec} then reads.
+     *
+     * @throws io.horcrux.InvalidVmSpecException if the text is such, and the spec breaks a rule
+     */
+    public static VmSpec specFromOwnText(byte[] utf8) {
+        return AsciiSpecReader.read(utf8);
+    }
+
     public static void writeSpec(JsonGenerator gen, VmSpec spec) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("id", spec.id());

@@ -57,7 +57,7 @@ public record Vm(VmSpec spec, VmStatus status, long version, Instant createdAt, 
      * @throws NullPointerException if {@code name} is null
      */
     public static boolean isHostName(String name) {
-        return SpecRules.ID.matcher(Objects.requireNonNull(name, "name")).matches();
+        return SpecRules.isId(Objects.requireNonNull(name, "name"));
     }
 
     /** The rule of host names, for error messages. */

@@ -78,10 +78,16 @@ public final class VmCodec {
      */
     public static VmSpec decodeSpec(byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
-        try (JsonParser p = open(bytes)) {
-            VmSpec spec = VmJson.readSpec(p);
-            requireEnd(p, "VM spec");
-            return spec;
+        try {
+            VmSpec own = VmJson.specFromOwnText(bytes); // the common case, without a parser
+            if (own != null) {
+                return own;
+            }
+            try (JsonParser p = open(bytes)) {
+                VmSpec spec = VmJson.readSpec(p);
+                requireEnd(p, "VM spec");
+                return spec;
+            }
         } catch (IOException e) {
             throw malformed("VM spec", e);
         } catch (InvalidVmSpecException e) {

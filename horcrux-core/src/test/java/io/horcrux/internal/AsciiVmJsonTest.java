@@ -81,6 +81,9 @@ class AsciiVmJsonTest {
         Vm vm = new Vm(spec, running ? VmStatus.RUNNING : VmStatus.STOPPED, version, created, updated, reason,
                 running ? new VmRuntime(4242, "/run/horcrux/" + labelValue) : null);
         assertSameText(vm);
+        // The same spec object again, in the VM's next version: its text comes from EncodedSpecs.
+        assertSameText(new Vm(spec, running ? VmStatus.STOPPED : VmStatus.RUNNING, version == Long.MAX_VALUE ? 1 : version + 1,
+                created, updated, reason + "!", running ? null : new VmRuntime(7, "/run/m")));
     }
 
     @Example

@@ -6,6 +6,7 @@ import io.horcrux.model.VmQuery;
 import io.horcrux.model.VmRuntime;
 import io.horcrux.model.VmSpec;
 import io.horcrux.model.VmStatus;
+import io.horcrux.internal.SharedText;
 import io.horcrux.spi.VmCodec;
 import java.nio.charset.StandardCharsets;
 import java.sql.PreparedStatement;
@@ -144,11 +145,16 @@ final class VmRows {
             long updated = rs.getLong(5);
             Instant createdAt = instant(created);
             return new Vm(spec, status(rs.getBytes(2)), rs.getLong(3), createdAt,
-                    updated == created ? createdAt : instant(updated), text(rs.getBytes(6)), runtime, owner(rs.getBytes(11)));
+                    updated == created ? createdAt : instant(updated), reason(rs.getBytes(6)), runtime, owner(rs.getBytes(11)));
         } catch (StoreException | IllegalArgumentException | NullPointerException e) {
             throw new StoreException("VM " + rs.getString(9) + ": the stored row cannot be read (" + e.getMessage() + ")",
                     e);
         }
+    }
+
+    /** The status reason column's text: reasons repeat from VM to VM, so shared ({@link SharedText}). */
+    private static String reason(byte[] utf8) {
+        return utf8 == null || utf8.length == 0 ? "" : SharedText.of(utf8);
     }
 
     private static final byte[] DEFAULT_OWNER = Vm.DEFAULT_HOST.getBytes(StandardCharsets.US_ASCII);
