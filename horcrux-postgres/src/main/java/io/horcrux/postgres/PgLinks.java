@@ -24,16 +24,19 @@ final class PgLinks {
     private final PgRows rows;
     private final String where;
     private final Runnable ensureOpen;
+    private final Runnable ensureWritable;
     private final Supplier<HostLease> token;
     private final String insert;
     private final String clones;
     private final String lockTemplate;
 
-    PgLinks(Connections connections, PgRows rows, String where, Runnable ensureOpen, Supplier<HostLease> token) {
+    PgLinks(Connections connections, PgRows rows, String where, Runnable ensureOpen, Runnable ensureWritable,
+            Supplier<HostLease> token) {
         this.connections = connections;
         this.rows = rows;
         this.where = where;
         this.ensureOpen = ensureOpen;
+        this.ensureWritable = ensureWritable;
         this.token = token;
         String plain = rows.insert;
         int values = plain.lastIndexOf("?)");
@@ -45,7 +48,7 @@ final class PgLinks {
     void insert(Vm clone, String templateId) {
         Objects.requireNonNull(clone, "clone");
         Objects.requireNonNull(templateId, "templateId");
-        ensureOpen.run();
+        ensureWritable.run();
         HostLease writer = token.get();
         try (Connection c = connections.getConnection()) {
             boolean inserted = PgWriter.inTransaction(c, () -> {

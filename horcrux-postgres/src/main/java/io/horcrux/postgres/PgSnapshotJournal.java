@@ -25,14 +25,16 @@ final class PgSnapshotJournal {
     private final Connections connections;
     private final String where;
     private final Runnable ensureOpen;
+    private final Runnable ensureWritable;
     private final String vms;
     private final String table;
 
     /** @param schema the schema's name, already quoted */
-    PgSnapshotJournal(Connections connections, String schema, String where, Runnable ensureOpen) {
+    PgSnapshotJournal(Connections connections, String schema, String where, Runnable ensureOpen, Runnable ensureWritable) {
         this.connections = connections;
         this.where = where;
         this.ensureOpen = ensureOpen;
+        this.ensureWritable = ensureWritable;
         this.vms = schema + ".vms";
         this.table = schema + ".vm_snapshot_intents";
     }
@@ -102,7 +104,7 @@ final class PgSnapshotJournal {
     }
 
     private void inTransaction(String operation, PgSnapshots.Work<Void> work) {
-        ensureOpen.run();
+        ensureWritable.run();
         try (Connection c = connections.getConnection()) {
             PgWriter.inTransaction(c, () -> work.run(c));
         } catch (SQLException e) {

@@ -30,6 +30,7 @@ final class PgSnapshots {
     private final Connections connections;
     private final String where;
     private final Runnable ensureOpen;
+    private final Runnable ensureWritable;
     private final String vms;
     private final String table;
     private final String intents;
@@ -37,10 +38,11 @@ final class PgSnapshots {
     private final String one;
 
     /** @param schema the schema's name, already quoted */
-    PgSnapshots(Connections connections, String schema, String where, Runnable ensureOpen) {
+    PgSnapshots(Connections connections, String schema, String where, Runnable ensureOpen, Runnable ensureWritable) {
         this.connections = connections;
         this.where = where;
         this.ensureOpen = ensureOpen;
+        this.ensureWritable = ensureWritable;
         this.vms = schema + ".vms";
         this.table = schema + ".vm_snapshots";
         this.intents = schema + ".vm_snapshot_intents";
@@ -50,7 +52,7 @@ final class PgSnapshots {
 
     /** Runs {@code work} in one transaction (see {@link PgWriter#inTransaction}); it returns null to commit. */
     private void inTransaction(String operation, Work<Void> work) {
-        ensureOpen.run();
+        ensureWritable.run();
         try (Connection c = connections.getConnection()) {
             PgWriter.inTransaction(c, () -> work.run(c));
         } catch (SQLException e) {

@@ -126,9 +126,9 @@ public final class PostgresVmStore implements VmStore {
         };
         this.leases = shared ? new PgLeases(borrow, lock, rows, quotedSchema, where, ensureWritable) : null;
         this.writes = new PgWriter(borrow, rows, where, ensureWritable, leases == null ? () -> null : leases::token);
-        this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen);
-        this.journal = new PgSnapshotJournal(borrow, rows.schema, where, this::ensureOpen);
-        this.links = new PgLinks(borrow, rows, where, this::ensureOpen, leases == null ? () -> null : leases::token);
+        this.snapshots = new PgSnapshots(borrow, rows.schema, where, this::ensureOpen, ensureWritable);
+        this.journal = new PgSnapshotJournal(borrow, rows.schema, where, this::ensureOpen, ensureWritable);
+        this.links = new PgLinks(borrow, rows, where, this::ensureOpen, ensureWritable, leases == null ? () -> null : leases::token);
     }
 
     /**

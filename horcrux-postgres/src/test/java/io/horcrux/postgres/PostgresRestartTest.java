@@ -140,6 +140,15 @@ class PostgresRestartTest {
                 store.inventoryLock().check();
                 assertThatThrownBy(() -> store.delete("before", 1)).as("lost for good")
                         .isInstanceOf(StoreException.class).hasMessageContaining("writes nothing more");
+                io.horcrux.model.Snapshot snap = new io.horcrux.model.Snapshot("s1", java.util.Optional.empty(),
+                        java.time.Instant.EPOCH, false, true, io.horcrux.model.VmStatus.STOPPED);
+                assertThatThrownBy(() -> store.insertSnapshot("before", snap)).as("nor a snapshot")
+                        .isInstanceOf(StoreException.class).hasMessageContaining("writes nothing more");
+                assertThatThrownBy(() -> store.recordSnapshotIntent(new io.horcrux.spi.SnapshotIntent("before",
+                        io.horcrux.spi.SnapshotIntent.Operation.TAKE, snap, java.time.Instant.EPOCH)))
+                        .as("nor a journal entry").isInstanceOf(StoreException.class)
+                        .hasMessageContaining("writes nothing more");
+                assertThat(store.snapshots("before")).isEmpty();
                 assertThat(findAfterRestart(store, "refused")).isEmpty();
             }
         }
