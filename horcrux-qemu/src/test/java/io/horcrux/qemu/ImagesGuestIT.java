@@ -11,8 +11,6 @@ import io.horcrux.model.DiskFormat;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.Progress;
 import io.horcrux.model.VmSpec;
-import io.horcrux.model.VmStatus;
-import io.horcrux.testkit.InMemoryVmStore;
 import io.horcrux.testkit.TestGuest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -25,7 +23,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,16 +38,14 @@ import org.junit.jupiter.api.Test;
  * {@code sync}; the test reads the images back on the host after a graceful stop.
  */
 class ImagesGuestIT {
-    private static final Duration BOOT = Duration.ofSeconds(90);
-    private static final Duration ANSWER = Duration.ofSeconds(30);
     private static final int IMAGE_BYTES = 8 << 20;
-    private static final long MARK_OFFSET = 1 << 20;      // sector 2048
     private static final long HOST_WRITE_OFFSET = 2 << 20; // sector 4096
     private static TestGuest guest;
     private static Path root;
 
     private Path state;
     private Path images;
+    private GuestSession session;
     private QemuDriver driver;
     private VmManager manager;
 
@@ -67,40 +62,41 @@ class ImagesGuestIT {
 
     @BeforeEach
     void open() throws Exception {
-        state = Files.createTempDirectory(root, "s");
-        images = Files.createTempDirectory(root, "images");
-        driver = QemuDriver.builder().stateDirectory(state).qmpTimeout(Duration.ofSeconds(30)).build();
-        manager = VmManager.builder().store(InMemoryVmStore.create()).driver(driver).stopVmsOnClose(true).build();
+        session = GuestSession.open(guest, root, Duration.ofSeconds(30));
+        state = session.state;
+        images = session.work;
+        driver = session.driver;
+        manager = session.manager;
     }
 
     @AfterEach
     void close() {
-        manager.close();
+        session.close();
     }
 
     @Test
     void anOverlayReadsItsBaseTakesTheGuestsWritesAndLeavesTheBaseUnchanged() throws Exception {
         Path base = randomImage("base.img");
         String baseHash = sha256(base);
-        manager.create(guestSpec("overlay", DiskSpec.overlay("root", base),
+        manager.create(session.guestSpec("overlay", DiskSpec.overlay("root", base),
                 DiskSpec.overlay("big", base).withSizeBytes(32L << 20)));
         Path overlay = driver.files("overlay").disk(manager.get("overlay").spec().disks().get(0));
         assertThat(driver.qemuImg().infoJson(overlay, false)).as("the base's format, recorded in the overlay")
                 .contains("\"backing-filename-format\": \"raw\"");
 
-        VmConsole console = boot("overlay");
-        assertThat(answer(console, "dd if=/dev/vda bs=1M count=1 2>/dev/null | md5sum | cut -c1-32"))
+        VmConsole console = session.boot("overlay");
+        assertThat(session.answer(console, "dd if=/dev/vda bs=1M count=1 2>/dev/null | md5sum | cut -c1-32"))
                 .as("the guest reads the base through the overlay").isEqualTo(md5(base, 0, 1 << 20));
-        assertThat(answer(console, "cat /sys/block/vdb/size")).as("the larger overlay, in sectors")
+        assertThat(session.answer(console, "cat /sys/block/vdb/size")).as("the larger overlay, in sectors")
                 .isEqualTo(Long.toString((32L << 20) / 512));
-        write(console, "/dev/vda", "OVERLAY-MARK-7f3a");
-        assertThat(answer(console, "dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -c 17"))
+        session.writeMark(console, "/dev/vda", "OVERLAY-MARK-7f3a");
+        assertThat(session.answer(console, "dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -c 17"))
                 .isEqualTo("OVERLAY-MARK-7f3a");
-        stop("overlay");
+        session.stop("overlay");
 
         assertThat(sha256(base)).as("the base's bytes after the guest wrote to its disk").isEqualTo(baseHash);
         byte[] seen = rawContent(overlay, "overlay.raw");
-        assertThat(new String(seen, (int) MARK_OFFSET, 17, StandardCharsets.US_ASCII)).isEqualTo("OVERLAY-MARK-7f3a");
+        assertThat(new String(seen, GuestSession.MARK_OFFSET, 17, StandardCharsets.US_ASCII)).isEqualTo("OVERLAY-MARK-7f3a");
         assertThat(Arrays.copyOf(seen, 1 << 20)).as("the rest is still the base's")
                 .isEqualTo(Arrays.copyOf(Files.readAllBytes(base), 1 << 20));
         manager.delete("overlay");
@@ -113,7 +109,7 @@ class ImagesGuestIT {
         Path source = randomImage("golden.img");
         byte[] original = Files.readAllBytes(source);
         List<Progress> progress = new CopyOnWriteArrayList<>();
-        manager.create(guestSpec("copy", DiskSpec.copyOf("root", source)), progress::add, Cancellation.create());
+        manager.create(session.guestSpec("copy", DiskSpec.copyOf("root", source)), progress::add, Cancellation.create());
         assertThat(progress).isNotEmpty().allSatisfy(p -> assertThat(p.disk()).isEqualTo("root"));
         assertThat(progress.get(progress.size() - 1).percent()).isEqualTo(100.0);
         Path copy = driver.files("copy").disk(manager.get("copy").spec().disks().get(0));
@@ -126,16 +122,16 @@ class ImagesGuestIT {
             channel.write(java.nio.ByteBuffer.wrap(hostMark), HOST_WRITE_OFFSET);
         }
         String sourceHash = sha256(source);
-        VmConsole console = boot("copy");
-        assertThat(answer(console, "dd if=/dev/vda bs=512 skip=4096 count=1 2>/dev/null | md5sum | cut -c1-32"))
+        VmConsole console = session.boot("copy");
+        assertThat(session.answer(console, "dd if=/dev/vda bs=512 skip=4096 count=1 2>/dev/null | md5sum | cut -c1-32"))
                 .as("the copy keeps the source's bytes of when it was made")
                 .isEqualTo(md5(original, (int) HOST_WRITE_OFFSET, 512));
-        write(console, "/dev/vda", "COPY-MARK-c0ffee");
-        stop("copy");
+        session.writeMark(console, "/dev/vda", "COPY-MARK-c0ffee");
+        session.stop("copy");
 
         assertThat(sha256(source)).as("the guest's write did not reach the source").isEqualTo(sourceHash);
         byte[] seen = rawContent(copy, "copy.raw");
-        assertThat(new String(seen, (int) MARK_OFFSET, 16, StandardCharsets.US_ASCII)).isEqualTo("COPY-MARK-c0ffee");
+        assertThat(new String(seen, GuestSession.MARK_OFFSET, 16, StandardCharsets.US_ASCII)).isEqualTo("COPY-MARK-c0ffee");
         assertThat(Arrays.copyOfRange(seen, (int) HOST_WRITE_OFFSET, (int) HOST_WRITE_OFFSET + hostMark.length))
                 .isEqualTo(Arrays.copyOfRange(original, (int) HOST_WRITE_OFFSET, (int) HOST_WRITE_OFFSET + hostMark.length));
     }
@@ -147,16 +143,16 @@ class ImagesGuestIT {
         Path iso = images.resolve("media.iso");
         genisoimage("-quiet", "-V", "HORCRUX", "-o", iso.toString(), content.toString());
         String isoHash = sha256(iso);
-        manager.create(guestSpec("media", DiskSpec.qcow2("root", 16L << 20), DiskSpec.cdrom("media", iso)));
+        manager.create(session.guestSpec("media", DiskSpec.qcow2("root", 16L << 20), DiskSpec.cdrom("media", iso)));
 
-        VmConsole console = boot("media");
-        assertThat(answer(console, "for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/sr0 ] && break; sleep 1; done;"
+        VmConsole console = session.boot("media");
+        assertThat(session.answer(console, "for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/sr0 ] && break; sleep 1; done;"
                 + " cat /sys/block/sr0/ro")).as("the CD-ROM is read-only").isEqualTo("1");
-        assertThat(answer(console, "mkdir -p /tmp/cd && mount -t iso9660 -o ro /dev/sr0 /tmp/cd && cat /tmp/cd/hello.txt"))
+        assertThat(session.answer(console, "mkdir -p /tmp/cd && mount -t iso9660 -o ro /dev/sr0 /tmp/cd && cat /tmp/cd/hello.txt"))
                 .isEqualTo("CDROM-CONTENT-42");
-        assertThat(answer(console, "dd if=/dev/zero of=/dev/sr0 bs=2048 count=1 conv=fsync 2>/dev/null; echo rc=$?"))
+        assertThat(session.answer(console, "dd if=/dev/zero of=/dev/sr0 bs=2048 count=1 conv=fsync 2>/dev/null; echo rc=$?"))
                 .as("a write to the CD-ROM fails").isNotEqualTo("rc=0").startsWith("rc=");
-        stop("media");
+        session.stop("media");
         assertThat(sha256(iso)).isEqualTo(isoHash);
         manager.delete("media");
         assertThat(iso).exists();
@@ -179,10 +175,10 @@ class ImagesGuestIT {
                 .disk(DiskSpec.qcow2("root", 16L << 20)).disk(DiskSpec.cdrom("installer", iso))
                 .boot(BootSpec.devices(BootDevice.CDROM, BootDevice.DISK)).build());
 
-        VmConsole console = boot("install");
-        assertThat(answer(console, "cat /proc/cmdline")).as("the kernel and command line the ISO's boot loader gave")
+        VmConsole console = session.boot("install");
+        assertThat(session.answer(console, "cat /proc/cmdline")).as("the kernel and command line the ISO's boot loader gave")
                 .contains("horcrux.booted=cdrom");
-        stop("install");
+        session.stop("install");
         assertThat(sha256(iso)).isEqualTo(isoHash);
     }
 
@@ -194,42 +190,6 @@ class ImagesGuestIT {
         Process mkiso = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(mkiso.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(mkiso.waitFor()).as("genisoimage (scripts/setup-debian installs it): %s", out).isZero();
-    }
-
-    private VmSpec guestSpec(String id, DiskSpec... disks) {
-        VmSpec.Builder b = VmSpec.builder().id(id).memoryMiB(256).cpus(1)
-                .boot(BootSpec.kernel(guest.kernel().toString(), guest.initrd().toString(), guest.cmdline()));
-        for (DiskSpec disk : disks) {
-            b.disk(disk);
-        }
-        return b.build();
-    }
-
-    private VmConsole boot(String id) {
-        manager.start(id);
-        VmConsole console = manager.console(id);
-        console.await(Pattern.compile(Pattern.quote(guest.readyLine())), BOOT);
-        return console;
-    }
-
-    private static int answers;
-
-    /** Runs a command in the guest and returns what it printed on its one line of answer. */
-    private static String answer(VmConsole console, String command) {
-        String tag = "ans" + (++answers);
-        console.write("echo \"" + tag + ":$(" + command + ")\"\n");
-        String line = console.await(Pattern.compile("^" + tag + ":"), ANSWER);
-        return line.substring(tag.length() + 1).strip();
-    }
-
-    /** The guest writes {@code mark} at sector 2048 of {@code device} and syncs. */
-    private static void write(VmConsole console, String device, String mark) {
-        assertThat(answer(console, "printf '" + mark + "' | dd of=" + device + " bs=512 seek=2048 conv=notrunc"
-                + " 2>/dev/null; sync; echo rc=$?")).as("the guest's write; console:\n%s", console.output()).isEqualTo("rc=0");
-    }
-
-    private void stop(String id) {
-        assertThat(manager.stop(id, Duration.ofSeconds(60)).status()).isEqualTo(VmStatus.STOPPED);
     }
 
     private Path randomImage(String name) throws IOException {
