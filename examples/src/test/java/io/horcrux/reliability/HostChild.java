@@ -42,7 +42,7 @@ public final class HostChild {
     public static void main(String[] args) throws IOException {
         PrintStream out = System.out;
         if (args.length > 9) {
-            System.setProperty("horcrux.internal.freezeAt", args[9]);
+            System.setProperty(io.horcrux.internal.FaultPoint.FREEZE_PROPERTY, args[9]);
         }
         PostgresVmStore store = PostgresVmStore.builder().jdbcUrl(args[0]).user(args[1]).password(args[2]).schema(args[3])
                 .sharedByHosts(true).poolSize(4).build();

@@ -2,6 +2,7 @@ package io.horcrux.qemu;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.horcrux.DriverException;
+import io.horcrux.internal.FaultPoint;
 import io.horcrux.internal.HostProcess;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.Vm;
@@ -142,7 +143,7 @@ final class QemuLauncher {
                 .redirectErrorStream(true)
                 .redirectOutput(files.startLog().toFile())
                 .start();
-        FreezePoint.reached(FreezePoint.QEMU_FORKED, files.directory().getFileName().toString());
+        FaultPoint.reach("qemu-forked:" + files.directory().getFileName());
         Duration launchTimeout = qmpTimeout.multipliedBy(3);
         if (!launcher.waitFor(launchTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
             launcher.destroyForcibly();
