@@ -7,11 +7,9 @@ import io.horcrux.Cancellation;
 import io.horcrux.OperationCancelledException;
 import io.horcrux.TemplateInUseException;
 import io.horcrux.VmConsole;
-import io.horcrux.VmManager;
 import io.horcrux.model.CloneMode;
 import io.horcrux.model.Progress;
 import io.horcrux.model.VmStatus;
-import io.horcrux.testkit.TestGuest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,11 +20,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Templates and clones seen by the real test guest on real QEMU (the accelerator the probe
@@ -38,51 +33,20 @@ import org.junit.jupiter.api.Test;
  * its disk with {@code dd}; the test reads the disks back on the host while the VMs are stopped.
  */
 class ClonesGuestIT {
-    private static TestGuest guest;
-    private static Path root;
-
-    private Path state;
-    private Path work;
-    private GuestSession session;
-    private QemuDriver driver;
-    private VmManager manager;
-
-    @BeforeAll
-    static void locateGuest() throws Exception {
-        guest = TestGuest.locate();
-        root = QemuItSupport.newStateDirectory("clones-guest");
-    }
-
-    @AfterAll
-    static void noQemuLeft() {
-        QemuItSupport.assertNoQemuLeftUnder(root);
-    }
-
-    @BeforeEach
-    void open() throws Exception {
-        session = GuestSession.open(guest, root, Duration.ofSeconds(60));
-        state = session.state;
-        work = session.work;
-        driver = session.driver;
-        manager = session.manager;
-    }
-
-    @AfterEach
-    void close() {
-        session.close();
-    }
+    @RegisterExtension
+    static final GuestSession session = GuestSession.register("clones-guest", Duration.ofSeconds(60));
 
     @Test
     void aLinkedCloneBootsOnItsTemplateAndItsWritesNeverReachTheTemplate() throws Exception {
-        manager.create(session.guestSpec("golden"));
+        session.manager().create(session.guestSpec("golden"));
         fillOnHost("golden", 'T');
-        manager.makeTemplate("golden");
+        session.manager().makeTemplate("golden");
         Path template = session.disk("golden");
         String templateHash = sha256(template);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(template))).isEqualTo("r--------");
 
-        manager.clone("golden", "web", CloneMode.LINKED);
-        assertThat(driver.qemuImg().infoJson(session.disk("web"), false))
+        session.manager().clone("golden", "web", CloneMode.LINKED);
+        assertThat(session.driver().qemuImg().infoJson(session.disk("web"), false))
                 .as("an overlay on the template's image, its format recorded")
                 .contains("\"backing-filename\": \"" + template + "\"").contains("\"backing-filename-format\": \"qcow2\"");
         VmConsole console = session.boot("web");
@@ -94,23 +58,23 @@ class ClonesGuestIT {
         assertThat(sha256(template)).as("the template's image, never written").isEqualTo(templateHash);
         assertThat(session.markOnHost("golden", "golden.raw")).isEqualTo("TTTTTTTT");
         assertThat(session.markOnHost("web", "web.raw")).isEqualTo("CLONE-01");
-        assertThatThrownBy(() -> manager.delete("golden")).isInstanceOf(TemplateInUseException.class)
+        assertThatThrownBy(() -> session.manager().delete("golden")).isInstanceOf(TemplateInUseException.class)
                 .hasMessageContaining("web");
         assertThat(Files.exists(template)).isTrue();
-        manager.delete("web");
-        manager.delete("golden");
+        session.manager().delete("web");
+        session.manager().delete("golden");
         assertThat(Files.exists(template)).isFalse();
     }
 
     @Test
     void aFullCloneIsIndependentBothWaysAndACancelledOneLeavesNothing() throws Exception {
-        manager.create(session.guestSpec("src"));
+        session.manager().create(session.guestSpec("src"));
         fillOnHost("src", 'S');
         List<Progress> progress = new CopyOnWriteArrayList<>();
-        manager.clone("src", "copy", "Copy of src", CloneMode.FULL, progress::add, Cancellation.create());
+        session.manager().clone("src", "copy", "Copy of src", CloneMode.FULL, progress::add, Cancellation.create());
         assertThat(progress).isNotEmpty();
         assertThat(progress.get(progress.size() - 1).percent()).isEqualTo(100.0);
-        assertThat(driver.qemuImg().infoJson(session.disk("copy"), false)).as("no backing file: a copy of its own")
+        assertThat(session.driver().qemuImg().infoJson(session.disk("copy"), false)).as("no backing file: a copy of its own")
                 .doesNotContain("backing-filename");
         fillOnHost("src", 'X'); // after the clone was made
 
@@ -122,18 +86,18 @@ class ClonesGuestIT {
         assertThat(session.markOnHost("copy", "copy.raw")).isEqualTo("COPY-001");
 
         Cancellation cancellation = Cancellation.create();
-        assertThatThrownBy(() -> manager.clone("src", "copy-2", null, CloneMode.FULL, p -> cancellation.cancel(),
+        assertThatThrownBy(() -> session.manager().clone("src", "copy-2", null, CloneMode.FULL, p -> cancellation.cancel(),
                 cancellation)).isInstanceOf(OperationCancelledException.class);
-        assertThat(manager.find("copy-2")).isEmpty();
-        assertThat(Files.exists(state.resolve("copy-2"))).as("no directory, no disk file").isFalse();
-        assertThat(driver.provisionedIds()).containsExactlyInAnyOrder("src", "copy");
-        manager.delete("src");
-        assertThat(manager.get("copy").status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(session.manager().find("copy-2")).isEmpty();
+        assertThat(Files.exists(session.state().resolve("copy-2"))).as("no directory, no disk file").isFalse();
+        assertThat(session.driver().provisionedIds()).containsExactlyInAnyOrder("src", "copy");
+        session.manager().delete("src");
+        assertThat(session.manager().get("copy").status()).isEqualTo(VmStatus.STOPPED);
     }
 
     /** Writes 512 bytes of {@code c} at sector 2048 of the stopped VM's disk, on the host, through qemu-io. */
     private void fillOnHost(String id, char c) throws Exception {
-        String qemuIo = driver.qemuImg().binary().resolveSibling("qemu-io").toString();
+        String qemuIo = session.driver().qemuImg().binary().resolveSibling("qemu-io").toString();
         List<String> command = new ArrayList<>(List.of(qemuIo, "-f", "qcow2", "-c",
                 "write -P 0x" + Integer.toHexString(c) + " " + GuestSession.MARK_OFFSET + " 512", session.disk(id).toString()));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -17,37 +17,93 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * One test's manager for booting the test guest: a QEMU driver on a fresh state directory, an
  * in-memory inventory, a scratch directory, and the console steps the guest tests share (boot
  * to the readiness line, a command's one line of answer, a mark written at sector 2048 of a
- * disk and read back on the host). Closing it stops the VMs left running.
+ * disk and read back on the host). The manager stops the VMs a test left running.
  */
-final class GuestSession implements AutoCloseable {
+final class GuestSession implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
     static final Duration BOOT = Duration.ofSeconds(90);
     static final Duration ANSWER = Duration.ofSeconds(30);
     /** Where the guest writes its marks: sector 2048. */
     static final int MARK_OFFSET = 1 << 20;
 
-    final TestGuest guest;
-    final Path state;
-    final Path work;
-    final QemuDriver driver;
-    final VmManager manager;
+    private final String name;
+    private final Duration qmpTimeout;
+    private TestGuest guest;
+    private Path root;
+    private Path state;
+    private Path work;
+    private QemuDriver driver;
+    private VmManager manager;
     private int answers;
 
-    private GuestSession(TestGuest guest, Path root, Duration qmpTimeout) throws IOException {
-        this.guest = guest;
-        this.state = Files.createTempDirectory(root, "s");
-        this.work = Files.createTempDirectory(root, "w");
-        this.driver = QemuDriver.builder().stateDirectory(state).qmpTimeout(qmpTimeout).build();
-        this.manager = VmManager.builder().store(InMemoryVmStore.create()).driver(driver).stopVmsOnClose(true).build();
+    private GuestSession(String name, Duration qmpTimeout) {
+        this.name = name;
+        this.qmpTimeout = qmpTimeout;
     }
 
-    /** A session under {@code root} whose QMP commands time out after {@code qmpTimeout}. */
-    static GuestSession open(TestGuest guest, Path root, Duration qmpTimeout) throws IOException {
-        return new GuestSession(guest, root, qmpTimeout);
+    /**
+     * Sessions for a test class, registered as a static extension field: the class's state
+     * directory is {@code name} under the ITs' root, each test gets its own manager, and the class
+     * fails if it left a QEMU process running there.
+     */
+    static GuestSession register(String name, Duration qmpTimeout) {
+        return new GuestSession(name, qmpTimeout);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws IOException {
+        guest = TestGuest.locate();
+        root = QemuItSupport.newStateDirectory(name);
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) throws IOException {
+        answers = 0;
+        state = Files.createTempDirectory(root, "s");
+        work = Files.createTempDirectory(root, "w");
+        driver = QemuDriver.builder().stateDirectory(state).qmpTimeout(qmpTimeout).build();
+        manager = VmManager.builder().store(InMemoryVmStore.create()).driver(driver).stopVmsOnClose(true).build();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        manager.close();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        QemuItSupport.assertNoQemuLeftUnder(root);
+    }
+
+    TestGuest guest() {
+        return guest;
+    }
+
+    /** This test's driver's state directory. */
+    Path state() {
+        return state;
+    }
+
+    /** A scratch directory of this test's. */
+    Path work() {
+        return work;
+    }
+
+    QemuDriver driver() {
+        return driver;
+    }
+
+    VmManager manager() {
+        return manager;
     }
 
     /** A 256 MiB, one-vCPU VM that boots the test guest's kernel, with {@code disks}. */
@@ -109,10 +165,5 @@ final class GuestSession implements AutoCloseable {
         byte[] bytes = Files.readAllBytes(raw);
         Files.delete(raw);
         return new String(bytes, MARK_OFFSET, 8, StandardCharsets.US_ASCII);
-    }
-
-    @Override
-    public void close() {
-        manager.close();
     }
 }

@@ -4,14 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.horcrux.Cancellation;
 import io.horcrux.VmConsole;
-import io.horcrux.VmManager;
 import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
 import io.horcrux.model.DiskFormat;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.Progress;
 import io.horcrux.model.VmSpec;
-import io.horcrux.testkit.TestGuest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,11 +21,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Disks made from images, seen by the real test guest on real QEMU (the accelerator the probe
@@ -38,50 +33,19 @@ import org.junit.jupiter.api.Test;
  * {@code sync}; the test reads the images back on the host after a graceful stop.
  */
 class ImagesGuestIT {
+    @RegisterExtension
+    static final GuestSession session = GuestSession.register("images-guest", Duration.ofSeconds(30));
     private static final int IMAGE_BYTES = 8 << 20;
     private static final long HOST_WRITE_OFFSET = 2 << 20; // sector 4096
-    private static TestGuest guest;
-    private static Path root;
-
-    private Path state;
-    private Path images;
-    private GuestSession session;
-    private QemuDriver driver;
-    private VmManager manager;
-
-    @BeforeAll
-    static void locateGuest() throws Exception {
-        guest = TestGuest.locate();
-        root = QemuItSupport.newStateDirectory("images-guest");
-    }
-
-    @AfterAll
-    static void noQemuLeft() {
-        QemuItSupport.assertNoQemuLeftUnder(root);
-    }
-
-    @BeforeEach
-    void open() throws Exception {
-        session = GuestSession.open(guest, root, Duration.ofSeconds(30));
-        state = session.state;
-        images = session.work;
-        driver = session.driver;
-        manager = session.manager;
-    }
-
-    @AfterEach
-    void close() {
-        session.close();
-    }
 
     @Test
     void anOverlayReadsItsBaseTakesTheGuestsWritesAndLeavesTheBaseUnchanged() throws Exception {
         Path base = randomImage("base.img");
         String baseHash = sha256(base);
-        manager.create(session.guestSpec("overlay", DiskSpec.overlay("root", base),
+        session.manager().create(session.guestSpec("overlay", DiskSpec.overlay("root", base),
                 DiskSpec.overlay("big", base).withSizeBytes(32L << 20)));
-        Path overlay = driver.files("overlay").disk(manager.get("overlay").spec().disks().get(0));
-        assertThat(driver.qemuImg().infoJson(overlay, false)).as("the base's format, recorded in the overlay")
+        Path overlay = session.driver().files("overlay").disk(session.manager().get("overlay").spec().disks().get(0));
+        assertThat(session.driver().qemuImg().infoJson(overlay, false)).as("the base's format, recorded in the overlay")
                 .contains("\"backing-filename-format\": \"raw\"");
 
         VmConsole console = session.boot("overlay");
@@ -99,7 +63,7 @@ class ImagesGuestIT {
         assertThat(new String(seen, GuestSession.MARK_OFFSET, 17, StandardCharsets.US_ASCII)).isEqualTo("OVERLAY-MARK-7f3a");
         assertThat(Arrays.copyOf(seen, 1 << 20)).as("the rest is still the base's")
                 .isEqualTo(Arrays.copyOf(Files.readAllBytes(base), 1 << 20));
-        manager.delete("overlay");
+        session.manager().delete("overlay");
         assertThat(base).exists();
         assertThat(sha256(base)).isEqualTo(baseHash);
     }
@@ -109,11 +73,11 @@ class ImagesGuestIT {
         Path source = randomImage("golden.img");
         byte[] original = Files.readAllBytes(source);
         List<Progress> progress = new CopyOnWriteArrayList<>();
-        manager.create(session.guestSpec("copy", DiskSpec.copyOf("root", source)), progress::add, Cancellation.create());
+        session.manager().create(session.guestSpec("copy", DiskSpec.copyOf("root", source)), progress::add, Cancellation.create());
         assertThat(progress).isNotEmpty().allSatisfy(p -> assertThat(p.disk()).isEqualTo("root"));
         assertThat(progress.get(progress.size() - 1).percent()).isEqualTo(100.0);
-        Path copy = driver.files("copy").disk(manager.get("copy").spec().disks().get(0));
-        String info = driver.qemuImg().infoJson(copy, false);
+        Path copy = session.driver().files("copy").disk(session.manager().get("copy").spec().disks().get(0));
+        String info = session.driver().qemuImg().infoJson(copy, false);
         assertThat(info).contains("\"format\": \"qcow2\"").doesNotContain("backing-filename");
 
         // The source changes after the copy: the guest must not see it.
@@ -138,12 +102,12 @@ class ImagesGuestIT {
 
     @Test
     void aCdromIsAnIso9660VolumeTheGuestMountsAndCannotWrite() throws Exception {
-        Path content = Files.createDirectory(images.resolve("cd"));
+        Path content = Files.createDirectory(session.work().resolve("cd"));
         Files.writeString(content.resolve("hello.txt"), "CDROM-CONTENT-42\n");
-        Path iso = images.resolve("media.iso");
+        Path iso = session.work().resolve("media.iso");
         genisoimage("-quiet", "-V", "HORCRUX", "-o", iso.toString(), content.toString());
         String isoHash = sha256(iso);
-        manager.create(session.guestSpec("media", DiskSpec.qcow2("root", 16L << 20), DiskSpec.cdrom("media", iso)));
+        session.manager().create(session.guestSpec("media", DiskSpec.qcow2("root", 16L << 20), DiskSpec.cdrom("media", iso)));
 
         VmConsole console = session.boot("media");
         assertThat(session.answer(console, "for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/sr0 ] && break; sleep 1; done;"
@@ -154,24 +118,24 @@ class ImagesGuestIT {
                 .as("a write to the CD-ROM fails").isNotEqualTo("rc=0").startsWith("rc=");
         session.stop("media");
         assertThat(sha256(iso)).isEqualTo(isoHash);
-        manager.delete("media");
+        session.manager().delete("media");
         assertThat(iso).exists();
     }
 
     @Test
     void aVmWhoseBootOrderPutsTheCdromFirstBootsTheTestGuestFromItsIso() throws Exception {
-        Path tree = Files.createDirectory(images.resolve("boot"));
+        Path tree = Files.createDirectory(session.work().resolve("boot"));
         Files.copy(Path.of("/usr/lib/ISOLINUX/isolinux.bin"), tree.resolve("isolinux.bin"));
         Files.copy(Path.of("/usr/lib/syslinux/modules/bios/ldlinux.c32"), tree.resolve("ldlinux.c32"));
-        Files.copy(guest.kernel(), tree.resolve("vmlinuz"));
-        Files.copy(guest.initrd(), tree.resolve("initrd.gz"));
+        Files.copy(session.guest().kernel(), tree.resolve("vmlinuz"));
+        Files.copy(session.guest().initrd(), tree.resolve("initrd.gz"));
         Files.writeString(tree.resolve("isolinux.cfg"), "DEFAULT guest\nPROMPT 0\nTIMEOUT 0\nLABEL guest\n"
-                + "  KERNEL /vmlinuz\n  APPEND initrd=/initrd.gz " + guest.cmdline() + " horcrux.booted=cdrom\n");
-        Path iso = images.resolve("boot.iso");
+                + "  KERNEL /vmlinuz\n  APPEND initrd=/initrd.gz " + session.guest().cmdline() + " horcrux.booted=cdrom\n");
+        Path iso = session.work().resolve("boot.iso");
         genisoimage("-quiet", "-V", "HORCRUX-BOOT", "-R", "-J", "-o", iso.toString(), "-b", "isolinux.bin", "-c", "boot.cat",
                 "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", tree.toString());
         String isoHash = sha256(iso);
-        manager.create(VmSpec.builder().id("install").memoryMiB(256).cpus(1)
+        session.manager().create(VmSpec.builder().id("install").memoryMiB(256).cpus(1)
                 .disk(DiskSpec.qcow2("root", 16L << 20)).disk(DiskSpec.cdrom("installer", iso))
                 .boot(BootSpec.devices(BootDevice.CDROM, BootDevice.DISK)).build());
 
@@ -195,13 +159,13 @@ class ImagesGuestIT {
     private Path randomImage(String name) throws IOException {
         byte[] bytes = new byte[IMAGE_BYTES];
         new Random(name.hashCode()).nextBytes(bytes);
-        return Files.write(images.resolve(name), bytes);
+        return Files.write(session.work().resolve(name), bytes);
     }
 
     /** The guest-visible bytes of an image, through qemu-img convert to raw. */
     private byte[] rawContent(Path image, String name) throws IOException {
-        Path raw = images.resolve(name);
-        driver.qemuImg().convert(image, DiskFormat.QCOW2, raw, DiskFormat.RAW, p -> { });
+        Path raw = session.work().resolve(name);
+        session.driver().qemuImg().convert(image, DiskFormat.QCOW2, raw, DiskFormat.RAW, p -> { });
         return Files.readAllBytes(raw);
     }
 
