@@ -51,7 +51,11 @@ final class ConsoleLog {
     /** A log for a VM that starts now: what an earlier run printed is dropped. */
     static ConsoleLog fresh(Path file, int maxBytes) {
         ConsoleLog log = new ConsoleLog(file, maxBytes);
-        log.rewrite(new byte[0]);
+        try {
+            VmFiles.emptyOwnerOnly(file); // emptied in place: nothing is half-written in a truncation
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the console log " + file, e);
+        }
         return log;
     }
 

@@ -351,7 +351,9 @@ public final class QemuDriver implements VmDriver {
     /** Whether the VM has its directory here: one of {@link #provisionedIds()}. */
     @Override
     public boolean isProvisioned(String vmId) {
-        return provisionedIds().contains(vmId);
+        Objects.requireNonNull(vmId, "vmId");
+        ensureOpen();
+        return state.isProvisioned(vmId);
     }
 
     /** Removes the VM's directory and disks, as {@link #deprovision} does, for a VM with no spec left. */

@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -117,7 +116,7 @@ final class QemuLauncher {
             vm.observed(runState);
             vm.forwards(UserNetForwards.read(vm.qmp(), spec));
             table.register(vm);
-            Files.deleteIfExists(files.startLog());
+            VmFiles.emptyOwnerOnly(files.startLog()); // QEMU's launcher has exited and the daemon writes it no more
             log.info("VM {}: QEMU started (pid {}, {} -cpu {}, {}) in {} ms", id, pid, commandLine.accelerator(),
                     commandLine.cpuModel(), commandLine.machine(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
@@ -136,8 +135,7 @@ final class QemuLauncher {
 
     /** Runs QEMU until it daemonizes; returns the pid it wrote. Its output goes to the start log. */
     private long spawn(List<String> args, VmFiles files) throws IOException, InterruptedException {
-        Files.deleteIfExists(files.startLog());
-        Files.createFile(files.startLog(), PosixFilePermissions.asFileAttribute(VmFiles.OWNER_ONLY_FILE));
+        VmFiles.emptyOwnerOnly(files.startLog());
         Process launcher = new ProcessBuilder(args)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true)

@@ -103,7 +103,8 @@ public final class QmpClient implements AutoCloseable {
     private final LineReader reader = new LineReader();
     private volatile String closedReason;
 
-    private record Pending(String command, CompletableFuture<JsonNode> reply) {
+    /** A command sent: its {@code id}, null when sent without one, and its reply to come. */
+    private record Pending(String command, Long id, CompletableFuture<JsonNode> reply) {
     }
 
     private QmpClient(SocketChannel socket, MonitorLoop loop, boolean ownLoop, String label, Duration defaultTimeout,
@@ -165,8 +166,11 @@ public final class QmpClient implements AutoCloseable {
             throw new DriverException("QMP " + label + ": cannot serve the connection to " + socket + ": " + e, e);
         }
         try {
+            // Sent at once, not after the greeting: QEMU greets a connection before it reads from it,
+            // and the greeting still has to come first (a reply before it is a protocol error).
+            Pending negotiation = client.send("qmp_capabilities", Map.of());
             client.awaitGreeting(deadline);
-            client.execute("qmp_capabilities", Map.of(), remaining(deadline));
+            client.await(negotiation, remaining(deadline));
             return client;
         } catch (RuntimeException e) {
             client.close();
@@ -244,9 +248,18 @@ public final class QmpClient implements AutoCloseable {
      * @throws DriverException if there is no reply within the timeout or the connection ends
      */
     public JsonNode execute(String command, Map<String, ?> arguments, Duration timeout) {
+        requirePositive(timeout, "timeout");
+        return await(send(command, arguments), timeout);
+    }
+
+    /**
+     * Sends a command without waiting for its reply, which {@link #await} then waits for.
+     *
+     * @throws DriverException if it cannot be sent (the connection is closed)
+     */
+    private Pending send(String command, Map<String, ?> arguments) {
         Objects.requireNonNull(command, "command");
         Objects.requireNonNull(arguments, "arguments");
-        requirePositive(timeout, "timeout");
         ObjectNode message = JSON.createObjectNode();
         message.put("execute", command);
         if (!arguments.isEmpty()) {
@@ -258,41 +271,55 @@ public final class QmpClient implements AutoCloseable {
         } catch (IOException e) {
             throw new DriverException("QMP " + label + ": cannot encode command '" + command + "': " + e, e);
         }
-        Pending p = new Pending(command, new CompletableFuture<>());
-        Long id = null;
+        String reason = closedReason;
+        if (reason != null) {
+            throw new DriverException("QMP " + label + ": cannot send '" + command + "': connection closed (" + reason + ")");
+        }
+        Pending p = null;
         try {
-            String reason = closedReason;
-            if (reason != null) {
-                throw new DriverException("QMP " + label + ": cannot send '" + command + "': connection closed (" + reason + ")");
-            }
             synchronized (writeLock) {
                 byte[] bytes;
                 if (untagged.get() == null && tagged.isEmpty()) {
+                    p = new Pending(command, null, new CompletableFuture<>());
                     untagged.set(p);
                     bytes = withId(body, null);
                 } else {
-                    id = ++lastId;
+                    long id = ++lastId;
+                    p = new Pending(command, id, new CompletableFuture<>());
                     tagged.put(id, p);
                     bytes = withId(body, id);
                 }
                 channel.write(ByteBuffer.wrap(bytes));
             }
-            return p.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            return p;
         } catch (IOException e) {
-            untagged.compareAndSet(p, null); // nothing of it was sent: no reply is owed
-            String reason = closedReason;
+            // Nothing of it was sent: no reply is owed.
+            untagged.compareAndSet(p, null);
+            if (p != null && p.id() != null) {
+                tagged.remove(p.id());
+            }
+            String closed = closedReason;
             throw new DriverException("QMP " + label + ": cannot send '" + command + "': "
-                    + (reason != null ? "connection closed (" + reason + ")" : e.toString()), e);
+                    + (closed != null ? "connection closed (" + closed + ")" : e.toString()), e);
+        }
+    }
+
+    /** Waits up to {@code timeout} for the reply to a command {@link #send sent}. */
+    private JsonNode await(Pending p, Duration timeout) {
+        try {
+            return p.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new DriverException("QMP " + label + ": no reply to '" + command + "' within " + timeout.toMillis() + " ms");
+            throw new DriverException("QMP " + label + ": no reply to '" + p.command() + "' within " + timeout.toMillis()
+                    + " ms");
         } catch (ExecutionException e) {
             throw asDriverException(e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new DriverException("QMP " + label + ": interrupted while waiting for the reply to '" + command + "'", e);
+            throw new DriverException("QMP " + label + ": interrupted while waiting for the reply to '" + p.command() + "'",
+                    e);
         } finally {
-            if (id != null) {
-                tagged.remove(id);
+            if (p.id() != null) {
+                tagged.remove(p.id());
             }
             // An untagged command keeps its claim until its reply arrives: see the class comment.
         }
@@ -407,7 +434,7 @@ public final class QmpClient implements AutoCloseable {
             return;
         }
         if (!greeting.isDone()) {
-            shutdown("protocol error: the first message is not a QMP greeting: " + printable(line, length));
+            shutdown("protocol error: no greeting, the first message is not one: " + printable(line, length));
             return;
         }
         if (message.hasNonNull("event")) {

@@ -187,6 +187,14 @@ final class StateDirectory implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether {@code vmId} is one of {@link #provisionedIds()}: a VM id whose directory is here
+     * (not a symbolic link). One look-up, not a listing: a start asks this of every VM.
+     */
+    boolean isProvisioned(String vmId) {
+        return VmSpec.isValidId(vmId) && Files.isDirectory(path.resolve(vmId), LinkOption.NOFOLLOW_LINKS);
+    }
+
     /** Removes the VM's directory and its sockets outside it. Idempotent; no process may run. */
     void remove(String vmId) {
         VmFiles files = files(vmId);

@@ -4,8 +4,13 @@ import io.horcrux.DriverException;
 import io.horcrux.internal.SocketPaths;
 import io.horcrux.model.DiskSpec;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
@@ -118,6 +123,34 @@ record VmFiles(Path directory, Path qmpSocket, Path operatorSocket) {
         return disk.kind() == io.horcrux.model.DiskKind.CDROM ? Path.of(disk.source()) : disk(disk);
     }
 
+
+    /**
+     * Makes {@code file} an empty regular file readable and writable by its owner alone: an
+     * existing one that is already that (not a link, mode 0600) is truncated, anything else there
+     * is removed and the file created anew (0600, refusing to follow a link planted meanwhile).
+     * Truncating is what a start does each time to its start log and console log: on some file
+     * systems creating a file costs tenfold what truncating one does, and a start competes with
+     * QEMU for the CPU.
+     */
+    static void emptyOwnerOnly(Path file) throws IOException {
+        PosixFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(file, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            attributes = null;
+        }
+        if (attributes != null && attributes.isRegularFile() && attributes.permissions().equals(OWNER_ONLY_FILE)) {
+            try (FileChannel truncated = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING,
+                    LinkOption.NOFOLLOW_LINKS)) {
+                return;
+            } catch (NoSuchFileException e) {
+                // removed since: created below
+            }
+        } else if (attributes != null) {
+            Files.delete(file);
+        }
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(OWNER_ONLY_FILE));
+    }
 
     /** Removes what only a running QEMU has: its sockets and pidfile. */
     void removeRuntimeFiles() {

@@ -187,6 +187,47 @@ class QmpClientTest {
     }
 
     @Test
+    void theNegotiationIsSentWithoutWaitingForTheGreeting() throws Exception {
+        // A server that greets only once it has read the client's first line: a client that waited
+        // for the greeting before negotiating would wait for it in vain.
+        Path socket = dir.resolve("qmp.sock");
+        List<String> firstLine = new CopyOnWriteArrayList<>();
+        try (java.nio.channels.ServerSocketChannel listener = java.nio.channels.ServerSocketChannel.open(
+                java.net.StandardProtocolFamily.UNIX)) {
+            listener.bind(java.net.UnixDomainSocketAddress.of(socket));
+            Thread peer = new Thread(() -> {
+                try (java.nio.channels.SocketChannel c = listener.accept()) {
+                    java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                            java.nio.channels.Channels.newInputStream(c), StandardCharsets.UTF_8));
+                    firstLine.add(in.readLine());
+                    c.write(java.nio.ByteBuffer.wrap((FakeQmpServer.GREETING + "{\"return\": {}}\n")
+                            .getBytes(StandardCharsets.UTF_8)));
+                    in.readLine(); // until the client closes
+                } catch (java.io.IOException e) {
+                    // the client went away
+                }
+            }, "greets-late");
+            peer.start();
+            try (QmpClient client = QmpClient.connect(socket, TIMEOUT)) {
+                assertThat(firstLine).containsExactly("{\"execute\":\"qmp_capabilities\"}");
+                assertThat(client.greeting().path("version").path("qemu").path("major").asInt()).isEqualTo(7);
+                assertThat(client.isOpen()).isTrue();
+            }
+            peer.join(TimeUnit.SECONDS.toMillis(5));
+        }
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
+    void aReplyBeforeTheGreetingIsAProtocolError() throws Exception {
+        server = new FakeQmpServer(dir.resolve("qmp.sock"), "", (c, conn) -> { }); // answers the negotiation ungreeted
+        assertThatThrownBy(() -> QmpClient.connect(server.socket(), TIMEOUT))
+                .isInstanceOf(DriverException.class)
+                .hasMessageContaining("protocol error: no greeting");
+        assertNoReaderThreadLeft();
+    }
+
+    @Test
     void aServerThatDropsTheConnectionMidReplyFailsTheCommandAtOnce() throws Exception {
         try (QmpClient client = connect((c, conn) -> {
             conn.send("{\"return\": {\"status\": \"runn");

@@ -3,8 +3,12 @@ package io.horcrux.qemu;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class VmFilesTest {
     @Test
@@ -48,5 +52,45 @@ class VmFilesTest {
         assertThat(files.operatorSocket()).isEqualTo(VmFiles.shortSocketDirectory(state).resolve(id + ".operator"));
         assertThat(files.consoleSocket()).isEqualTo(VmFiles.shortSocketDirectory(state).resolve(id + ".console"));
         assertThat(files.socketsOutsideDirectory()).containsExactly(files.operatorSocket(), files.consoleSocket());
+    }
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void emptyingAFileOfTheOwnersTruncatesItInPlace() throws Exception {
+        Path file = dir.resolve("serial.log");
+        VmFiles.emptyOwnerOnly(file);
+        assertThat(file).isRegularFile().isEmptyFile();
+        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(VmFiles.OWNER_ONLY_FILE);
+        Files.writeString(file, "what the last run printed");
+        Object inode = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+
+        VmFiles.emptyOwnerOnly(file);
+
+        assertThat(file).isEmptyFile();
+        assertThat(Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey()).isEqualTo(inode);
+        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(VmFiles.OWNER_ONLY_FILE);
+    }
+
+    @Test
+    void emptyingReplacesWhatIsNotAnOwnerOnlyFileAndNeverFollowsALink() throws Exception {
+        Path readable = dir.resolve("qemu-start.log");
+        Files.writeString(readable, "old");
+        Files.setPosixFilePermissions(readable, PosixFilePermissions.fromString("rw-r--r--"));
+        VmFiles.emptyOwnerOnly(readable);
+        assertThat(readable).isEmptyFile();
+        assertThat(Files.getPosixFilePermissions(readable)).isEqualTo(VmFiles.OWNER_ONLY_FILE);
+
+        Path target = dir.resolve("someone-elses");
+        Files.writeString(target, "keep me");
+        Files.setPosixFilePermissions(target, VmFiles.OWNER_ONLY_FILE);
+        Path link = dir.resolve("console.log");
+        Files.createSymbolicLink(link, target);
+        VmFiles.emptyOwnerOnly(link);
+        assertThat(Files.isSymbolicLink(link)).isFalse();
+        assertThat(Files.isRegularFile(link, LinkOption.NOFOLLOW_LINKS)).isTrue();
+        assertThat(link).isEmptyFile();
+        assertThat(target).hasContent("keep me");
     }
 }
