@@ -37,7 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * manager's batch pool has. The guests are
  * microvm with 16 MiB and nothing to boot, so they idle cheaply under either accelerator; raw
  * QEMU gets the same machine, memory, accelerator and CPU model. Each measured call starts with
- * none running; they are ended after it.
+ * none running; they are ended after it. A call takes seconds, and the load of a shared machine
+ * changes from one trial to the next, so the suite measures the ratio of 100 VMs in
+ * {@linkplain PairedRounds#alternating alternating rounds} of the two sides.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)

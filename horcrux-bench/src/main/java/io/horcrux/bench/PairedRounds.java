@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
@@ -28,6 +29,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * rounds gives both sides' scores, which are written as
  * one JMH result file like any other run (so {@link Results}, {@link Suite#printRatios} and
  * {@link Report} read it unchanged). Every round's ratio is printed, so the spread shows.
+ *
+ * <p>Benchmarks whose every call takes seconds ({@link DensityBenchmark}: a hundred QEMU processes
+ * a call) go through {@link #alternating} instead: their rounds are shorter (one measured call a
+ * side), the sides' order alternates, and the trials run in this JVM, already warm.
  */
 final class PairedRounds {
     private PairedRounds() {
@@ -71,6 +76,80 @@ final class PairedRounds {
             byRound.get(median).forEach(all::add);
         }
         json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), all);
+    }
+
+    /**
+     * The two sides of {@code r} (benchmarks of many seconds a call, single shots: {@link DensityBenchmark})
+     * in {@code rounds} rounds run in this JVM, one short trial per side and round, the sides'
+     * order alternating (numerator first in even rounds, denominator first in odd ones), so that
+     * neither side is always the one measured later. A round's trial is a warm-up call and one
+     * measured call; the first round's trials warm up with {@value #FIRST_WARMUPS} calls, so that
+     * every measured call runs compiled code, which forked trials (each in a new JVM) would only
+     * reach after a few calls of their own. The two measured calls of a round are seconds apart,
+     * so a burst of load on a shared machine falls on both or, if on one, in few rounds; the
+     * round whose ratio is the median is kept. Returns the median round's two trials, as JMH
+     * writes them, after printing every round's ratio.
+     *
+     * @param r      a ratio whose numerator and denominator are benchmark keys as {@link Results} makes
+     *               them: {@code "DensityBenchmark.startAll vms=100"}
+     * @param rounds an odd number, so that the median is one round
+     */
+    static ArrayNode alternating(Path dir, Suite.Ratio r, int rounds) throws RunnerException, IOException {
+        if (rounds < 1 || rounds % 2 == 0) {
+            throw new IllegalArgumentException("rounds must be odd and positive, was " + rounds);
+        }
+        ObjectMapper json = new ObjectMapper();
+        List<JsonNode[]> byRound = new ArrayList<>(); // {numerator's trial, denominator's trial}
+        List<double[]> ratioOfRound = new ArrayList<>(); // {ratio, round}
+        Path trialFile = dir.toAbsolutePath().resolve("alternating-trial.json");
+        for (int i = 0; i < rounds; i++) {
+            int warmups = i == 0 ? FIRST_WARMUPS : 1;
+            JsonNode[] trials = new JsonNode[2];
+            for (int k = 0; k < 2; k++) {
+                int side = i % 2 == 0 ? k : 1 - k;
+                trials[side] = trial(json, trialFile, side == 0 ? r.numerator() : r.denominator(), warmups);
+            }
+            byRound.add(trials);
+            double ratio = score(trials[0]) / score(trials[1]);
+            ratioOfRound.add(new double[] {ratio, i});
+            System.out.printf(Locale.ROOT, "%s, round %d of %d (%s first): %.0f ms / %.0f ms = %.3f%n", r.name(), i + 1,
+                    rounds, i % 2 == 0 ? "numerator" : "denominator", score(trials[0]), score(trials[1]), ratio);
+        }
+        List<String> printed = ratioOfRound.stream().map(x -> String.format(Locale.ROOT, "%.3f", x[0])).toList();
+        ratioOfRound.sort(Comparator.comparingDouble(x -> x[0]));
+        int median = (int) ratioOfRound.get((rounds - 1) / 2)[1];
+        System.out.printf(Locale.ROOT, "%s: ratio per round %s; the median round (%d) is kept%n", r.name(), printed,
+                median + 1);
+        ArrayNode kept = json.createArrayNode();
+        kept.add(byRound.get(median)[0]);
+        kept.add(byRound.get(median)[1]);
+        return kept;
+    }
+
+    /** Warm-up calls of each side's trial in the first round of {@link #alternating}; the later rounds have one. */
+    static final int FIRST_WARMUPS = 2;
+
+    /** One trial, in this JVM, of the benchmark that {@code key} ({@code "Class.method p=v ..."}) names. */
+    private static JsonNode trial(ObjectMapper json, Path file, String key, int warmups) throws RunnerException, IOException {
+        String[] parts = key.split(" ");
+        ChainedOptionsBuilder options = new OptionsBuilder().include("\\." + Pattern.quote(parts[0]) + "$")
+                .forks(0).warmupIterations(warmups).measurementIterations(1)
+                .resultFormat(ResultFormatType.JSON).result(file.toString());
+        for (int i = 1; i < parts.length; i++) {
+            String[] param = parts[i].split("=", 2);
+            options.param(param[0], param[1]);
+        }
+        runWaitingForTheLock(options.build());
+        JsonNode trials = json.readTree(file.toFile());
+        Files.delete(file);
+        if (trials.size() != 1) {
+            throw new IllegalStateException(key + ": expected one trial, JMH ran " + trials.size());
+        }
+        return trials.get(0);
+    }
+
+    private static double score(JsonNode trial) {
+        return trial.path("primaryMetric").path("scorePercentiles").path("50.0").asDouble(Double.NaN);
     }
 
     /**

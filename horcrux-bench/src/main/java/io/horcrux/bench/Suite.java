@@ -20,7 +20,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * The benchmark suite's entry points besides JMH's own {@code Main}:
  * <ul>
  *   <li>{@code quick [baseline.json]}: runs the quick subset (a few minutes; {@link DensityBenchmark}'s
- *       hundred VMs a call with fewer iterations than the rest) and fails with
+ *       hundred VMs a call in {@value #QUICK_DENSITY_ROUNDS} {@linkplain PairedRounds#alternating
+ *       alternating rounds} of one call a side) and fails with
  *       exit code 1 when a ratio measured in this run is grossly worse than in the baseline;</li>
  *   <li>{@code baseline DIR}: runs the quick subset and writes {@code DIR/quick.json} and
  *       {@code DIR/quick-machine.json}, the checked-in baseline;</li>
@@ -32,9 +33,11 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *       store-to-raw-pgjdbc ratios against their goals. Not part of {@code quick}.</li>
  *   <li>{@code hosts [DIR]}: runs {@link HostsBenchmark} (about two minutes, the same server), writes
  *       {@code DIR/hosts.json} and {@code DIR/hosts-machine.json}.</li>
- *   <li>{@code density [DIR]}: runs {@link DensityBenchmark} with its own iterations (a few
- *       minutes), writes {@code DIR/density.json} and {@code DIR/density-machine.json} and prints
- *       the ratio against its goal.</li>
+ *   <li>{@code density [DIR]}: runs {@link DensityBenchmark}, 200 VMs a call with its own
+ *       iterations and 100 (the ratio with a goal) in {@value #DENSITY_ROUNDS}
+ *       {@linkplain PairedRounds#alternating alternating rounds} (about six minutes in all), writes
+ *       {@code DIR/density.json} and {@code DIR/density-machine.json} and prints the ratios against
+ *       their goals.</li>
  * </ul>
  * Ratios, not absolute times, are compared: both sides of a ratio are measured in the same
  * run on the same machine, so they survive a noisy or different machine.
@@ -131,6 +134,15 @@ public final class Suite {
     /** Rounds of the read ratios of {@code postgres} ({@link PairedRounds}). */
     static final int POSTGRES_ROUNDS = 9;
 
+    /**
+     * Rounds of {@link #DENSITY} in the quick check ({@link PairedRounds#alternating}): about 25 s each,
+     * the first about 35 s.
+     */
+    static final int QUICK_DENSITY_ROUNDS = 7;
+
+    /** Rounds of {@link #DENSITY} in {@code density}. */
+    static final int DENSITY_ROUNDS = 9;
+
     /** What {@code density} reports: {@code startAll} of 100 VMs against raw spawns. */
     static final List<Ratio> DENSITY_RATIOS = List.of(DENSITY,
             new Ratio("startAll 200 VMs / 200 raw QEMU spawns, same parallelism",
@@ -204,8 +216,13 @@ public final class Suite {
                 Path dir = Path.of(args.length > 1 ? args[1] : "horcrux-bench/target");
                 Files.createDirectories(dir);
                 Path out = dir.resolve("density.json");
-                new Runner(new OptionsBuilder().include("DensityBenchmark").resultFormat(ResultFormatType.JSON)
+                // 200 VMs a call as the benchmark declares its trial; 100, the ratio with a goal, in rounds.
+                new Runner(new OptionsBuilder().include("DensityBenchmark").param("vms", "200").resultFormat(ResultFormatType.JSON)
                         .result(out.toString()).build()).run();
+                Path rounds = dir.resolve("density.json.rounds");
+                new ObjectMapper().writeValue(rounds.toFile(), PairedRounds.alternating(dir, DENSITY, DENSITY_ROUNDS));
+                append(out, rounds);
+                Files.delete(rounds);
                 writeMachine(machineFile(out));
                 System.exit(printRatios(Results.read(out), DENSITY_RATIOS) ? 0 : 1);
             }
@@ -257,10 +274,10 @@ public final class Suite {
             append(out, part);
             Files.delete(part);
         }
-        // A hundred VMs a call: fewer iterations than the rest, appended likewise.
+        // A hundred VMs a call, both sides in alternating rounds (the median round kept), appended likewise.
         Path density = out.resolveSibling(out.getFileName() + ".density");
-        new Runner(new OptionsBuilder().include("DensityBenchmark").param("vms", "100").warmupIterations(1).measurementIterations(3)
-                .forks(1).resultFormat(ResultFormatType.JSON).result(density.toString()).build()).run();
+        new ObjectMapper().writeValue(density.toFile(),
+                PairedRounds.alternating(out.toAbsolutePath().getParent(), DENSITY, QUICK_DENSITY_ROUNDS));
         append(out, density);
         Files.delete(density);
         // A linked clone against qemu-img's overlay of the same template image: single shots, appended likewise.
