@@ -18,22 +18,24 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * nothing needs invalidating. Bytes that fail to decode are not remembered.
  *
  * <p>Bounded twice: at most {@value #SETS} x 2 entries (two-way set associative, indexed by
- * the bytes' hash; a miss takes a free way of its set, or one picked by the hash), and each entry is softly
- * reachable, so the garbage collector clears it before the heap runs out: streaming an
- * inventory larger than the memory still runs in bounded memory. Thread-safe without locks.
+ * the bytes' hash; a miss takes a free way of its set, or one picked by the hash), and each
+ * entry's spec is softly reachable, so the garbage collector clears it before the heap runs
+ * out: streaming an inventory larger than the memory still runs in bounded memory. An entry
+ * holds its bytes (a stored spec's text, some 300 bytes) strongly, so at most some 5 MB stay
+ * whatever the heap; one object per entry rather than two keeps a stream of specs the memo
+ * cannot all keep from making more garbage than it must. Thread-safe without locks.
  */
 final class SpecMemo {
     static final int SETS = 8192;
 
-    /** What a slot holds: the bytes and the spec decoded from them, together, softly. */
-    private record Decoded(byte[] bytes, VmSpec spec) {
-    }
-
-    private static final class Entry extends SoftReference<Decoded> {
+    /** What a slot holds: the bytes, and softly the spec decoded from them. */
+    private static final class Entry extends SoftReference<VmSpec> {
         final int hash;
+        final byte[] bytes;
 
-        Entry(Decoded decoded, int hash) {
-            super(decoded);
+        Entry(byte[] bytes, VmSpec spec, int hash) {
+            super(spec);
+            this.bytes = bytes;
             this.hash = hash;
         }
     }
@@ -59,7 +61,7 @@ final class SpecMemo {
         spec = VmCodec.decodeSpec(bytes);
         // An empty or cleared way if there is one, else the one a further bit of the hash picks.
         int way = isFree(first) ? 0 : isFree(first + 1) ? 1 : hash >>> 13 & 1;
-        slots.set(first + way, new Entry(new Decoded(bytes, spec), hash));
+        slots.set(first + way, new Entry(bytes, spec, hash));
         return spec;
     }
 
@@ -73,7 +75,9 @@ final class SpecMemo {
         if (e == null || e.hash != hash) {
             return null;
         }
-        Decoded d = e.get();
-        return d != null && Arrays.equals(d.bytes(), bytes) ? d.spec() : null;
+        if (!Arrays.equals(e.bytes, bytes)) {
+            return null;
+        }
+        return e.get();
     }
 }
