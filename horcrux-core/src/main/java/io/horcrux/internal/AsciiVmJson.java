@@ -47,6 +47,16 @@ final class AsciiVmJson implements SerializableString {
         n = 0;
     }
 
+    /** How many bytes were written since {@link #reset}. */
+    int length() {
+        return n;
+    }
+
+    /** Forgets what was written after the first {@code length} bytes (a VM that needs Jackson, say). */
+    void truncate(int length) {
+        n = length;
+    }
+
     /** The text written since {@link #reset}. */
     @Override
     public String getValue() {
@@ -413,7 +423,7 @@ final class AsciiVmJson implements SerializableString {
     private static final byte[][] PROTOCOLS = texts(PortForward.Protocol.class, "", "");
     private static final byte[][] STATUS_THEN_VERSION = texts(VmStatus.class, ",\"status\":", ",\"version\":");
 
-    private void put(char c) {
+    void put(char c) {
         ensure(1);
         buf[n++] = (byte) c;
     }
