@@ -291,7 +291,10 @@ final class AsciiVmJson implements SerializableString {
     boolean vm(Vm vm) {
         raw("{\"spec\":");
         VmSpec spec = vm.spec();
-        byte[] known = SPECS.get(spec);
+        byte[] known = StoredSpecText.of(spec);
+        if (known == null) {
+            known = SPECS.get(spec);
+        }
         if (known != null) {
             bytes(known);
         } else {

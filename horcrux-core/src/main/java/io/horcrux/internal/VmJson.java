@@ -295,7 +295,11 @@ public final class VmJson {
         return new VmSpec(id, name, memory, cpus, arch, disks, nics, labels, boot, cloudInit);
     }
 
-    /** The whole VM as a JSON object. */
+    /**
+     * The whole VM as a JSON object. A VM whose row this thread's store just read gets the
+     * spec's text as stored ({@link StoredSpecText}): the same object, in the form of the writer
+     * that stored it; a spec written lately gets its text copied ({@link EncodedSpecs}).
+     */
     public static void writeVm(JsonGenerator gen, Vm vm) throws IOException {
         if (gen.getPrettyPrinter() == null) {
             AsciiVmJson ascii = ASCII.get();

@@ -1,5 +1,6 @@
 package io.horcrux.store;
 
+import io.horcrux.internal.StoredSpecText;
 import io.horcrux.model.VmSpec;
 import io.horcrux.spi.VmCodec;
 import java.lang.invoke.MethodHandles;
@@ -35,11 +36,14 @@ final class SpecMemo {
     private static final class Entry extends SoftReference<VmSpec> {
         final int hash;
         final byte[] bytes;
+        /** Whether the bytes are all ASCII: then the JSON writer may copy them as the spec's text. */
+        final boolean ascii;
 
         Entry(byte[] bytes, VmSpec spec, int hash) {
             super(spec);
             this.bytes = bytes;
             this.hash = hash;
+            this.ascii = isAscii(bytes);
         }
     }
 
@@ -54,18 +58,31 @@ final class SpecMemo {
         int hash = hash(bytes);
         int set = (hash ^ (hash >>> 16)) & (SETS - 1);
         int first = set * 2;
-        VmSpec spec = lookup(first, hash, bytes);
+        Entry entry = find(first, hash, bytes);
+        VmSpec spec = entry == null ? null : entry.get();
         if (spec == null) {
-            spec = lookup(first + 1, hash, bytes);
+            entry = find(first + 1, hash, bytes);
+            spec = entry == null ? null : entry.get();
         }
-        if (spec != null) {
-            return spec;
+        if (spec == null) {
+            spec = VmCodec.decodeSpec(bytes);
+            entry = new Entry(bytes, spec, hash);
+            // An empty or cleared way if there is one, else the one a further bit of the hash picks.
+            int way = isFree(first) ? 0 : isFree(first + 1) ? 1 : hash >>> 13 & 1;
+            slots.set(first + way, entry);
         }
-        spec = VmCodec.decodeSpec(bytes);
-        // An empty or cleared way if there is one, else the one a further bit of the hash picks.
-        int way = isFree(first) ? 0 : isFree(first + 1) ? 1 : hash >>> 13 & 1;
-        slots.set(first + way, new Entry(bytes, spec, hash));
+        if (entry.ascii) {
+            StoredSpecText.read(spec, bytes); // the row's own copy, just read
+        }
         return spec;
+    }
+
+    private static boolean isAscii(byte[] bytes) {
+        int any = 0;
+        for (byte b : bytes) {
+            any |= b;
+        }
+        return any >= 0;
     }
 
     private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
@@ -95,14 +112,9 @@ final class SpecMemo {
         return e == null || e.get() == null;
     }
 
-    private VmSpec lookup(int slot, int hash, byte[] bytes) {
+    /** The entry in {@code slot} for these bytes, or null. */
+    private Entry find(int slot, int hash, byte[] bytes) {
         Entry e = slots.get(slot);
-        if (e == null || e.hash != hash) {
-            return null;
-        }
-        if (!Arrays.equals(e.bytes, bytes)) {
-            return null;
-        }
-        return e.get();
+        return e != null && e.hash == hash && Arrays.equals(e.bytes, bytes) ? e : null;
     }
 }
