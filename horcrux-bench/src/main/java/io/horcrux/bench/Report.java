@@ -279,6 +279,9 @@ public final class Report {
                     "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", 100, "< 50 µs", Double.NaN, 0.050),
             new HotPath("export 1000 VMs (floor: the stream it reads)", "JsonBenchmark.streamingExport size=1000 store=SQLITE",
                     "JsonBenchmark.streamVisit size=1000 store=SQLITE", 1000, "<= 1.1x", 1.1, Double.NaN),
+            new HotPath("export 1000 VMs (floor: raw sqlite-jdbc reading the same rows)",
+                    "JsonBenchmark.streamingExport size=1000 store=SQLITE", "ListingFloorBenchmark.rawList size=1000", 1000,
+                    "<= 1x", 1.0, Double.NaN),
             new HotPath("create with a 64 MiB qcow2 disk (floor: qemu-img create by hand)", "LifecycleBenchmark.create",
                     "LifecycleBenchmark.rawQemuImgCreate", 1, "< 10 ms", Double.NaN, 10));
 

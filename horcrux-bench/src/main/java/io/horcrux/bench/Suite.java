@@ -117,6 +117,10 @@ public final class Suite {
             new Ratio("export of 1000 VMs (SQLite) / the stream it reads",
                     "JsonBenchmark.streamingExport size=1000 store=SQLITE",
                     "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.1", 1.1),
+            // The same export against the store's rows read by hand: the speed of reading them at all.
+            new Ratio("export of 1000 VMs (SQLite) / raw sqlite-jdbc reading the rows",
+                    "JsonBenchmark.streamingExport size=1000 store=SQLITE",
+                    "ListingFloorBenchmark.rawList size=1000", "<= 1", 1.0),
             new Ratio("create with a 64 MiB qcow2 disk / qemu-img create by hand",
                     "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false),
             DENSITY,
@@ -218,6 +222,7 @@ public final class Suite {
                 Files.createDirectories(dir);
                 Path out = dir.resolve("serialization.json");
                 new Runner(new OptionsBuilder().include("JsonBenchmark").include("StreamBenchmark")
+                        .include("ListingFloorBenchmark\\.rawList$")
                         .addProfiler(org.openjdk.jmh.profile.GCProfiler.class).resultFormat(ResultFormatType.JSON)
                         .result(out.toString()).build()).run();
                 writeMachine(machineFile(out));
