@@ -1,6 +1,5 @@
 package io.horcrux;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.horcrux.internal.VmJson;
@@ -11,6 +10,7 @@ import io.horcrux.spi.VmStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -27,25 +27,21 @@ final class InventoryJson {
 
     /** Writes every stored VM to {@code out} (flushed, not closed); returns how many. */
     static long write(VmStore store, OutputStream out) {
-        try (JsonGenerator gen = VmJson.FACTORY.createGenerator(out);
-             Stream<Vm> vms = store.stream(VmQuery.all())) {
-            gen.configure(JsonGenerator.Feature.AUTO_CLOSE_TARGET, false);
-            gen.writeStartObject();
-            gen.writeStringField("format", FORMAT);
-            gen.writeNumberField("formatVersion", 1);
-            gen.writeArrayFieldStart("vms");
-            long count = 0;
-            for (Vm vm : (Iterable<Vm>) vms::iterator) {
-                VmJson.writeVm(gen, vm);
-                count++;
-            }
-            gen.writeEndArray();
-            gen.writeEndObject();
+        try (Stream<Vm> vms = store.stream(VmQuery.all())) {
+            out.write(HEAD);
+            long count = VmJson.writeVmElements(vms.iterator(), out);
+            out.write(TAIL);
+            out.flush();
             return count;
         } catch (IOException e) {
             throw new InventoryJsonException("could not write the inventory: " + e.getMessage(), e);
         }
     }
+
+    /** What comes before and after the VMs: the text a compact Jackson generator writes for them. */
+    private static final byte[] HEAD = ("{\"format\":\"" + FORMAT + "\",\"formatVersion\":1,\"vms\":[")
+            .getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] TAIL = "]}".getBytes(StandardCharsets.US_ASCII);
 
     /** The specs of the VMs in a document {@link #write} wrote, in its order; {@code in} is not closed. */
     static List<VmSpec> read(InputStream in) {

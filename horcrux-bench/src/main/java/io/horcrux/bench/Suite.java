@@ -112,10 +112,18 @@ public final class Suite {
                     "JsonBenchmark.serialize size=100 store=SQLITE",
                     "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "< 50 µs, <= 0.6", 0.6)
                     .numeratorUnderMs(0.050),
+            new Ratio("JSON of 100 VMs whose specs were never written / Jackson's generator",
+                    "JsonBenchmark.serializeFreshSpecs size=100 store=SQLITE",
+                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "< 50 µs, <= 0.6", 0.6)
+                    .numeratorUnderMs(0.050),
             // "Export streams at the store's read speed": writing the JSON adds at most a tenth.
             new Ratio("export of 1000 VMs (SQLite) / the stream it reads",
                     "JsonBenchmark.streamingExport size=1000 store=SQLITE",
                     "JsonBenchmark.streamVisit size=1000 store=SQLITE", "<= 1.1", 1.1),
+            // The same export against the store's rows read by hand: the speed of reading them at all.
+            new Ratio("export of 1000 VMs (SQLite) / raw sqlite-jdbc reading the rows",
+                    "JsonBenchmark.streamingExport size=1000 store=SQLITE",
+                    "ListingFloorBenchmark.rawList size=1000", "<= 1", 1.0),
             new Ratio("create with a 64 MiB qcow2 disk / qemu-img create by hand",
                     "LifecycleBenchmark.create", "LifecycleBenchmark.rawQemuImgCreate", "raw + 5 ms", Double.NaN, 5, false),
             DENSITY,
@@ -231,6 +239,7 @@ public final class Suite {
                 Files.createDirectories(dir);
                 Path out = dir.resolve("serialization.json");
                 new Runner(new OptionsBuilder().include("JsonBenchmark").include("StreamBenchmark")
+                        .include("ListingFloorBenchmark\\.rawList$")
                         .addProfiler(org.openjdk.jmh.profile.GCProfiler.class).resultFormat(ResultFormatType.JSON)
                         .result(out.toString()).build()).run();
                 writeMachine(machineFile(out));
@@ -263,7 +272,7 @@ public final class Suite {
         // to milliseconds); their parameters differ, so each set runs on its own and is appended.
         List<String[]> hotPaths = List.of(
                 new String[] {"ListingFloorBenchmark\\.(list|stream|getUncached|rawList|rawGet)$", "1000"},
-                new String[] {"JsonBenchmark\\.(serialize|serializeWithGenerator)$", "100"},
+                new String[] {"JsonBenchmark\\.(serialize|serializeFreshSpecs|serializeWithGenerator)$", "100"},
                 new String[] {"JsonBenchmark\\.(streamingExport|streamVisit)$", "1000"});
         for (String[] run : hotPaths) {
             Path part = out.resolveSibling(out.getFileName() + ".part");

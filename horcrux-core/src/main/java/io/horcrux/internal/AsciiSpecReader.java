@@ -12,14 +12,10 @@ import io.horcrux.model.NicSpec;
 import io.horcrux.model.PortForward;
 import io.horcrux.model.VmSpec;
 import java.nio.charset.StandardCharsets;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -34,7 +30,7 @@ import java.util.function.Supplier;
  * <p>What it saves is the parser's own objects and the strings of enum names; the short
  * strings that repeat from VM to VM (disk and NIC names, label keys and values, image paths,
  * host addresses) come from {@link SharedText} rather than a new string each.
- * Stateless; thread-safe.
+ * Thread-safe: each thread reads with a reader of its own.
  */
 final class AsciiSpecReader {
     /** Thrown (never with a stack trace) where the text is not the writer's own: Jackson reads it. */
@@ -48,11 +44,16 @@ final class AsciiSpecReader {
     private static final BootDevice[] BOOT_DEVICES = BootDevice.values();
     private static final PortForward.Protocol[] PROTOCOLS = PortForward.Protocol.values();
 
-    private final byte[] b;
+    private static final List<BootDevice> DEFAULT_ORDER = BootSpec.defaults().order();
+    private static final String DEFAULT_ORDER_TEXT = "\"" + DEFAULT_ORDER.get(0).name() + "\"]";
+
+    /** One reader per thread, used again for each text: a read makes only what the spec keeps. */
+    private static final ThreadLocal<AsciiSpecReader> READERS = ThreadLocal.withInitial(AsciiSpecReader::new);
+
+    private byte[] b;
     private int p;
 
-    private AsciiSpecReader(byte[] bytes) {
-        this.b = bytes;
+    private AsciiSpecReader() {
     }
 
     /**
@@ -61,7 +62,9 @@ final class AsciiSpecReader {
      * @throws io.horcrux.InvalidVmSpecException if they are, and the spec breaks a rule
      */
     static VmSpec read(byte[] bytes) {
-        AsciiSpecReader r = new AsciiSpecReader(bytes);
+        AsciiSpecReader r = READERS.get();
+        r.b = bytes;
+        r.p = 0;
         try {
             return r.spec();
         } catch (ArrayIndexOutOfBoundsException e) {
@@ -71,6 +74,8 @@ final class AsciiSpecReader {
                 return null;
             }
             throw e;
+        } finally {
+            r.b = null; // the text is the caller's
         }
     }
 
@@ -90,22 +95,16 @@ final class AsciiSpecReader {
         expect(",\"nics\":[");
         List<NicSpec> nics = rest(this::nic);
         expect(",\"labels\":{");
-        Pairs labels = new Pairs();
-        if (!next("}")) {
-            do {
-                String key = shared();
-                expect(":");
-                labels.add(key, shared());
-            } while (next(","));
-            expect("}");
-        }
+        Map<String, String> labels = labels();
         expect(",\"boot\":{\"order\":[");
-        List<BootDevice> order = rest(() -> constant(BOOT_DEVICES));
+        // The default order, shared rather than made for each spec.
+        List<BootDevice> order = next(DEFAULT_ORDER_TEXT) ? DEFAULT_ORDER : rest(() -> constant(BOOT_DEVICES));
         String kernel = next(",\"kernel\":") ? shared() : null;
         String initrd = next(",\"initrd\":") ? shared() : null;
         String cmdline = next(",\"cmdline\":") ? string() : null;
         expect("}");
-        BootSpec boot = new BootSpec(order, kernel, initrd, cmdline);
+        BootSpec boot = order == DEFAULT_ORDER && kernel == null && initrd == null && cmdline == null
+                ? BootSpec.defaults() : new BootSpec(order, kernel, initrd, cmdline);
         CloudInit cloudInit = null;
         if (next(",\"cloudInit\":{\"userData\":")) {
             String userData = string();
@@ -165,62 +164,63 @@ final class AsciiSpecReader {
         return new PortForward(protocol, address, hostPort, guestPort);
     }
 
-    /** The elements of an array whose {@code [} was just read, through its {@code ]}. */
+    /**
+     * The elements of an array whose {@code [} was just read, through its {@code ]}, as an
+     * immutable list, which the spec's constructors keep as it is: no list is made to be copied.
+     */
     private <T> List<T> rest(Supplier<T> element) {
-        List<T> items = new ArrayList<>(2);
-        if (!next("]")) {
-            do {
-                items.add(element.get());
-            } while (next(","));
-            expect("]");
+        if (next("]")) {
+            return List.of();
         }
-        return items;
+        T first = element.get();
+        if (!next(",")) {
+            expect("]");
+            return List.of(first);
+        }
+        T second = element.get();
+        if (!next(",")) {
+            expect("]");
+            return List.of(first, second);
+        }
+        List<T> items = new ArrayList<>(4);
+        items.add(first);
+        items.add(second);
+        do {
+            items.add(element.get());
+        } while (next(","));
+        expect("]");
+        return List.copyOf(items);
     }
 
     /**
-     * The labels as read, for the spec's constructor, which copies them into its own sorted map:
-     * only {@link #size} and {@link #forEach} are asked of it, so it keeps the pairs in one array
-     * rather than a map's entries. A key twice is not the writer's (it writes a map) and goes
-     * to Jackson, whose map keeps the last value.
+     * The labels object whose <code>{</code> was just read, through its <code>}</code>, as the
+     * model's own map ({@link SpecParts}), which the spec's constructor checks and keeps. A key
+     * twice is not the writer's (it writes a map) and goes to Jackson, whose map keeps the last
+     * value.
      */
-    private static final class Pairs extends AbstractMap<String, String> {
-        private String[] kv = new String[8];
-        private int size;
-
-        void add(String key, String value) {
-            for (int i = 0; i < size; i++) {
-                if (kv[2 * i].equals(key)) {
+    private Map<String, String> labels() {
+        if (next("}")) {
+            return Map.of();
+        }
+        String[] pairs = new String[6];
+        int count = 0;
+        do {
+            String key = shared();
+            expect(":");
+            for (int i = 0; i < count; i++) {
+                if (pairs[2 * i].equals(key)) {
                     throw NOT_CANONICAL;
                 }
             }
-            if (2 * size == kv.length) {
-                kv = Arrays.copyOf(kv, kv.length * 2);
+            if (2 * count == pairs.length) {
+                pairs = Arrays.copyOf(pairs, pairs.length * 2);
             }
-            kv[2 * size] = key;
-            kv[2 * size + 1] = value;
-            size++;
-        }
-
-        @Override
-        public int size() {
-            return size;
-        }
-
-        @Override
-        public void forEach(BiConsumer<? super String, ? super String> action) {
-            for (int i = 0; i < size; i++) {
-                action.accept(kv[2 * i], kv[2 * i + 1]);
-            }
-        }
-
-        @Override
-        public Set<Map.Entry<String, String>> entrySet() {
-            Set<Map.Entry<String, String>> entries = new LinkedHashSet<>();
-            for (int i = 0; i < size; i++) {
-                entries.add(new SimpleImmutableEntry<>(kv[2 * i], kv[2 * i + 1]));
-            }
-            return entries;
-        }
+            pairs[2 * count] = key;
+            pairs[2 * count + 1] = shared();
+            count++;
+        } while (next(","));
+        expect("}");
+        return SpecParts.labels(pairs, count);
     }
 
     /** Skips {@code text} if it comes next. */

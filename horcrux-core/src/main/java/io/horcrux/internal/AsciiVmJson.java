@@ -1,8 +1,10 @@
 package io.horcrux.internal;
 
+import io.horcrux.model.Architecture;
 import io.horcrux.model.BootDevice;
 import io.horcrux.model.BootSpec;
 import io.horcrux.model.CloudInit;
+import io.horcrux.model.DiskFormat;
 import io.horcrux.model.DiskKind;
 import io.horcrux.model.DiskSpec;
 import io.horcrux.model.NicMode;
@@ -10,6 +12,7 @@ import io.horcrux.model.NicSpec;
 import io.horcrux.model.PortForward;
 import io.horcrux.model.Vm;
 import io.horcrux.model.VmSpec;
+import io.horcrux.model.VmStatus;
 import com.fasterxml.jackson.core.SerializableString;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -18,6 +21,7 @@ import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 
 /**
  * The text {@link VmJson#writeSpec} and {@link VmJson#writeVm} write, made without a generator
@@ -41,6 +45,16 @@ final class AsciiVmJson implements SerializableString {
 
     void reset() {
         n = 0;
+    }
+
+    /** How many bytes were written since {@link #reset}. */
+    int length() {
+        return n;
+    }
+
+    /** Forgets what was written after the first {@code length} bytes (a VM that needs Jackson, say). */
+    void truncate(int length) {
+        n = length;
     }
 
     /** The text written since {@link #reset}. */
@@ -127,9 +141,7 @@ final class AsciiVmJson implements SerializableString {
     /** Appends the spec's object; false when a string in it needs Jackson. */
     boolean spec(VmSpec spec) {
         raw("{\"id\":");
-        if (!string(spec.id())) {
-            return false;
-        }
+        plain(spec.id());
         raw(",\"name\":");
         if (!string(spec.name())) {
             return false;
@@ -138,48 +150,35 @@ final class AsciiVmJson implements SerializableString {
         number(spec.memoryMiB());
         raw(",\"cpus\":");
         number(spec.cpus());
-        raw(",\"architecture\":");
-        string(spec.architecture().name());
-        raw(",\"disks\":[");
-        String comma = "";
-        for (DiskSpec disk : spec.disks()) {
-            raw(comma);
-            raw("{\"name\":");
-            if (!string(disk.name())) {
-                return false;
-            }
-            raw(",\"format\":");
-            string(disk.format().name());
-            raw(",\"sizeBytes\":");
+        bytes(ARCHITECTURE_THEN_DISKS[spec.architecture().ordinal()]);
+        List<DiskSpec> disks = spec.disks();
+        for (int i = 0; i < disks.size(); i++) {
+            DiskSpec disk = disks.get(i);
+            raw(i == 0 ? "{\"name\":" : ",{\"name\":");
+            plain(disk.name());
+            bytes(FORMAT_THEN_SIZE[disk.format().ordinal()]);
             number(disk.sizeBytes());
             if (disk.readOnly()) {
                 raw(",\"readOnly\":true");
             }
             if (disk.kind() != DiskKind.EMPTY) {
-                raw(",\"kind\":");
-                string(disk.kind().name());
+                bytes(KIND_FIELD[disk.kind().ordinal()]);
             }
             if (!optional(",\"source\":", disk.source())) {
                 return false;
             }
-            raw("}");
-            comma = ",";
+            put('}');
         }
         raw("],\"nics\":[");
-        comma = "";
-        for (NicSpec nic : spec.nics()) {
-            raw(comma);
-            raw("{\"name\":");
-            if (!string(nic.name())) {
-                return false;
-            }
+        List<NicSpec> nics = spec.nics();
+        for (int i = 0; i < nics.size(); i++) {
+            NicSpec nic = nics.get(i);
+            raw(i == 0 ? "{\"name\":" : ",{\"name\":");
+            plain(nic.name());
             raw(",\"mac\":");
-            if (!string(nic.mac())) {
-                return false;
-            }
+            plain(nic.mac());
             if (nic.mode() != NicMode.USER) {
-                raw(",\"mode\":");
-                string(nic.mode().name());
+                bytes(MODE_FIELD[nic.mode().ordinal()]);
             }
             if (!optional(",\"tapDevice\":", nic.tapDevice())) {
                 return false;
@@ -190,36 +189,34 @@ final class AsciiVmJson implements SerializableString {
                     return false;
                 }
             }
-            raw("}");
-            comma = ",";
+            put('}');
         }
         raw("],\"labels\":{");
-        comma = "";
-        for (Map.Entry<String, String> label : spec.labels().entrySet()) {
-            raw(comma);
-            if (!string(label.getKey())) {
-                return false;
-            }
-            raw(":");
-            if (!string(label.getValue())) {
-                return false;
-            }
-            comma = ",";
+        labels.first = true;
+        labels.plain = true;
+        spec.labels().forEach(labels);
+        if (!labels.plain) {
+            return false;
         }
         BootSpec boot = spec.boot();
-        raw("},\"boot\":{\"order\":[");
-        comma = "";
-        for (BootDevice device : boot.order()) {
-            raw(comma);
-            string(device.name());
-            comma = ",";
+        List<BootDevice> order = boot.order();
+        if (order.equals(DEFAULT_ORDER)) {
+            raw(DEFAULT_ORDER_TEXT);
+        } else {
+            raw("},\"boot\":{\"order\":[");
+            for (int i = 0; i < order.size(); i++) {
+                if (i > 0) {
+                    put(',');
+                }
+                bytes(BOOT_DEVICES[order.get(i).ordinal()]);
+            }
+            put(']');
         }
-        raw("]");
         if (!optional(",\"kernel\":", boot.kernel()) || !optional(",\"initrd\":", boot.initrd())
                 || !optional(",\"cmdline\":", boot.cmdline())) {
             return false;
         }
-        raw("}");
+        put('}');
         CloudInit seed = spec.cloudInit();
         if (seed != null) {
             raw(",\"cloudInit\":{\"userData\":");
@@ -227,20 +224,49 @@ final class AsciiVmJson implements SerializableString {
                     || !optional(",\"networkConfig\":", seed.networkConfig())) {
                 return false;
             }
-            raw("}");
+            put('}');
         }
-        raw("}");
+        put('}');
         return true;
     }
 
+    /**
+     * Appends the labels in the order given (the spec's: by key), through {@link Map#forEach},
+     * which walks the spec's labels without an iterator or entries; {@code plain} turns false
+     * at a value that needs Jackson.
+     */
+    private final class LabelWriter implements BiConsumer<String, String> {
+        boolean first;
+        boolean plain;
+
+        @Override
+        public void accept(String key, String value) {
+            if (!plain) {
+                return;
+            }
+            if (!first) {
+                put(',');
+            }
+            first = false;
+            plain(key);
+            put(':');
+            plain = string(value);
+        }
+    }
+
+    private final LabelWriter labels = new LabelWriter();
+
+    private static final List<BootDevice> DEFAULT_ORDER = BootSpec.defaults().order();
+    /** The end of the labels and the default boot order, in one. */
+    private static final String DEFAULT_ORDER_TEXT = "},\"boot\":{\"order\":[\"" + DEFAULT_ORDER.get(0).name() + "\"]";
+
     /** Appends port forwards as {@link VmJson#writeForwards} does; false when a string needs Jackson. */
     private boolean forwards(List<PortForward> forwards) {
-        raw("[");
-        String comma = "";
-        for (PortForward f : forwards) {
-            raw(comma);
-            raw("{\"protocol\":");
-            string(f.protocol().name());
+        put('[');
+        for (int i = 0; i < forwards.size(); i++) {
+            PortForward f = forwards.get(i);
+            raw(i == 0 ? "{\"protocol\":" : ",{\"protocol\":");
+            bytes(PROTOCOLS[f.protocol().ordinal()]);
             raw(",\"hostAddress\":");
             if (!string(f.hostAddress())) {
                 return false;
@@ -249,10 +275,9 @@ final class AsciiVmJson implements SerializableString {
             number(f.hostPort());
             raw(",\"guestPort\":");
             number(f.guestPort());
-            raw("}");
-            comma = ",";
+            put('}');
         }
-        raw("]");
+        put(']');
         return true;
     }
 
@@ -266,7 +291,10 @@ final class AsciiVmJson implements SerializableString {
     boolean vm(Vm vm) {
         raw("{\"spec\":");
         VmSpec spec = vm.spec();
-        byte[] known = SPECS.get(spec);
+        byte[] known = StoredSpecText.of(spec);
+        if (known == null) {
+            known = SPECS.get(spec);
+        }
         if (known != null) {
             bytes(known);
         } else {
@@ -276,9 +304,7 @@ final class AsciiVmJson implements SerializableString {
             }
             SPECS.put(spec, Arrays.copyOfRange(buf, from, n));
         }
-        raw(",\"status\":");
-        string(vm.status().name());
-        raw(",\"version\":");
+        bytes(STATUS_THEN_VERSION[vm.status().ordinal()]);
         number(vm.version());
         raw(",\"createdAt\":");
         if (!instant(vm.createdAt())) {
@@ -305,13 +331,13 @@ final class AsciiVmJson implements SerializableString {
                     return false;
                 }
             }
-            raw("}");
+            put('}');
         }
         raw(",\"owner\":");
         if (!string(vm.owner())) {
             return false;
         }
-        raw("}");
+        put('}');
         return true;
     }
 
@@ -332,31 +358,93 @@ final class AsciiVmJson implements SerializableString {
         n += len;
     }
 
-    /** A quoted string, if every character is one Jackson writes unescaped. */
-    @SuppressWarnings("deprecation")
+    /** The characters Jackson writes as they are: printable ASCII but {@code "} and {@code \\}. */
+    private static final boolean[] PLAIN = new boolean[128];
+
+    static {
+        for (char c = 0x20; c <= 0x7e; c++) {
+            PLAIN[c] = c != '"' && c != '\\';
+        }
+    }
+
+    /** A quoted string, if every character is one Jackson writes unescaped; else false, nothing appended. */
     private boolean string(String s) {
         if (s == null) {
             return false;
         }
         int len = s.length();
+        ensure(len + 2);
+        byte[] out = buf;
+        int at = n;
+        out[at++] = '"';
         for (int i = 0; i < len; i++) {
             char c = s.charAt(i);
-            if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+            if (c >= 128 || !PLAIN[c]) {
                 return false;
             }
+            out[at++] = (byte) c;
         }
+        out[at++] = '"';
+        n = at;
+        return true;
+    }
+
+    /**
+     * A quoted string of a kind the spec's own rules keep to {@code [A-Za-z0-9._/:-]} (its id,
+     * its disks' and NICs' names, MACs, label keys: see {@code SpecRules}), so copied without a
+     * check. A rule that ever lets another character in must move its field to {@link #string}.
+     */
+    @SuppressWarnings("deprecation") // String.getBytes(int, int, byte[], int): the low byte of each char, a copy for ASCII
+    private void plain(String s) {
+        int len = s.length();
         ensure(len + 2);
         buf[n++] = '"';
         s.getBytes(0, len, buf, n);
         n += len;
         buf[n++] = '"';
-        return true;
+    }
+
+    /**
+     * For each constant of {@code type} (by ordinal): {@code before}, its name quoted, then
+     * {@code after}: a field and the text that always follows it, copied in one go. Enum names
+     * are plain ASCII.
+     */
+    private static byte[][] texts(Class<? extends Enum<?>> type, String before, String after) {
+        Enum<?>[] values = type.getEnumConstants();
+        byte[][] texts = new byte[values.length][];
+        for (Enum<?> value : values) {
+            texts[value.ordinal()] = (before + '"' + value.name() + '"' + after).getBytes(StandardCharsets.US_ASCII);
+        }
+        return texts;
+    }
+
+    private static final byte[][] ARCHITECTURE_THEN_DISKS = texts(Architecture.class, ",\"architecture\":", ",\"disks\":[");
+    private static final byte[][] FORMAT_THEN_SIZE = texts(DiskFormat.class, ",\"format\":", ",\"sizeBytes\":");
+    private static final byte[][] KIND_FIELD = texts(DiskKind.class, ",\"kind\":", "");
+    private static final byte[][] MODE_FIELD = texts(NicMode.class, ",\"mode\":", "");
+    private static final byte[][] BOOT_DEVICES = texts(BootDevice.class, "", "");
+    private static final byte[][] PROTOCOLS = texts(PortForward.Protocol.class, "", "");
+    private static final byte[][] STATUS_THEN_VERSION = texts(VmStatus.class, ",\"status\":", ",\"version\":");
+
+    void put(char c) {
+        ensure(1);
+        buf[n++] = (byte) c;
     }
 
     private void bytes(byte[] text) {
         ensure(text.length);
         System.arraycopy(text, 0, buf, n, text.length);
         n += text.length;
+    }
+
+    /** Two decimal digits per entry, {@code "00"} to {@code "99"}: half the divisions of one digit at a time. */
+    private static final byte[] DIGIT_PAIRS = new byte[200];
+
+    static {
+        for (int i = 0; i < 100; i++) {
+            DIGIT_PAIRS[2 * i] = (byte) ('0' + i / 10);
+            DIGIT_PAIRS[2 * i + 1] = (byte) ('0' + i % 10);
+        }
     }
 
     /** The number's decimal digits, as {@link Long#toString(long)} writes them, without a string. */
@@ -376,15 +464,32 @@ final class AsciiVmJson implements SerializableString {
             value = -value;
         }
         int digits = 1;
-        for (long v = value / 10; v != 0; v /= 10) {
+        for (long bound = 10; digits < 19 && value >= bound; bound *= 10) {
             digits++;
         }
         int at = n + digits;
         n = at;
-        do {
-            buf[--at] = (byte) ('0' + value % 10);
-            value /= 10;
-        } while (value != 0);
+        while (value > Integer.MAX_VALUE) {
+            long rest = value / 100;
+            int pair = (int) (value - rest * 100);
+            value = rest;
+            buf[--at] = DIGIT_PAIRS[2 * pair + 1];
+            buf[--at] = DIGIT_PAIRS[2 * pair];
+        }
+        int small = (int) value; // the rest in int arithmetic, which is cheaper
+        while (small >= 100) {
+            int rest = small / 100;
+            int pair = small - rest * 100;
+            small = rest;
+            buf[--at] = DIGIT_PAIRS[2 * pair + 1];
+            buf[--at] = DIGIT_PAIRS[2 * pair];
+        }
+        if (small >= 10) {
+            buf[--at] = DIGIT_PAIRS[2 * small + 1];
+            buf[--at] = DIGIT_PAIRS[2 * small];
+        } else {
+            buf[--at] = (byte) ('0' + small);
+        }
     }
 
     private final char[] instant = new char[IsoInstant.MAX_LENGTH];

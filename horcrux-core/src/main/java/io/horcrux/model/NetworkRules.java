@@ -17,11 +17,19 @@ final class NetworkRules {
     private static final int MAX_FORWARDS = 64;
 
     /** Where each forward and tap device was first seen, to name it in a duplicate's violation. */
-    private final Map<String, String> forwardsSeen = new HashMap<>();
-    private final Map<String, String> tapsSeen = new HashMap<>();
+    private Map<String, String> forwardsSeen; // made at the first forward: most NICs have none
+    private Map<String, String> tapsSeen; // made at the first tap device
 
     static boolean isValidTapDevice(String device) {
         return device != null && IFNAME.matcher(device).matches() && !device.equals(".") && !device.equals("..");
+    }
+
+    /**
+     * Whether {@link #check} has anything to look at in {@code nic}: a tap NIC, a tap device or
+     * forwards. A plain user-mode NIC, the common one, has none.
+     */
+    static boolean appliesTo(NicSpec nic) {
+        return nic.mode() == NicMode.TAP || nic.tapDevice() != null || !nic.forwards().isEmpty();
     }
 
     void check(String field, NicSpec nic, List<Violation> violations) {
@@ -31,6 +39,9 @@ final class NetworkRules {
                 violations.add(new Violation(field + ".tapDevice", "a tap NIC's device must be "
                         + NicSpec.TAP_DEVICE_RULE + ", was '" + VmSpec.printable(device) + "'"));
             } else {
+                if (tapsSeen == null) {
+                    tapsSeen = new HashMap<>();
+                }
                 String first = tapsSeen.putIfAbsent(device, field);
                 if (first != null) {
                     violations.add(new Violation(field + ".tapDevice", "must be unique within the VM, tap device '"
@@ -81,6 +92,9 @@ final class NetworkRules {
         // Two forwards cannot listen on the same fixed host port; and the same forward twice says nothing new.
         String key = forward.hostPort() == 0 ? forward.toString()
                 : forward.protocol() + " " + forward.hostAddress() + ":" + forward.hostPort();
+        if (forwardsSeen == null) {
+            forwardsSeen = new HashMap<>();
+        }
         String first = forwardsSeen.putIfAbsent(key, field);
         if (first != null) {
             violations.add(new Violation(field, "must be unique within the VM: " + (forward.hostPort() == 0

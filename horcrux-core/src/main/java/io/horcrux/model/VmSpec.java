@@ -4,11 +4,12 @@ import io.horcrux.InvalidVmSpecException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 
 /**
  * The desired configuration of a VM: what the manager stores and what a driver starts.
@@ -193,9 +194,8 @@ public record VmSpec(
         if (disks.size() > MAX_DISKS) {
             violations.add(new Violation("disks", "at most " + MAX_DISKS + " disks, was " + disks.size()));
         }
-        // Lists, not sets, for the names seen: a VM has a handful of parts, and a valid spec
-        // (every stored one, read again) allocates nothing it does not keep.
-        List<String> names = new ArrayList<>(disks.size());
+        // A valid spec (every stored one, read again) allocates nothing here it does not keep:
+        // a VM has a handful of parts, so a repeated name is looked for among the parts before.
         boolean nulls = false;
         for (int i = 0; i < disks.size(); i++) {
             DiskSpec disk = disks.get(i);
@@ -204,7 +204,7 @@ public record VmSpec(
                 nulls = true;
                 continue;
             }
-            checkPartName("disks", i, disk.name(), names, violations);
+            checkPartName("disks", i, disks, DiskSpec::name, violations);
             long size = disk.sizeBytes();
             if (disk.kind() == DiskKind.EMPTY && disk.source() != null) {
                 violations.add(new Violation("disks[" + i + "].source", "an empty disk has no source image; use"
@@ -267,47 +267,76 @@ public record VmSpec(
         if (nics.size() > MAX_NICS) {
             violations.add(new Violation("nics", "at most " + MAX_NICS + " NICs, was " + nics.size()));
         }
-        List<String> names = new ArrayList<>(nics.size());
-        List<String> macs = new ArrayList<>(nics.size());
-        NetworkRules network = new NetworkRules();
-        List<NicSpec> normalised = new ArrayList<>(nics.size());
+        NetworkRules network = null; // made for the first NIC with something to check: a plain one has nothing
+        // A copy only once a NIC differs from the one given (a MAC made or lower-cased, a null
+        // dropped): a stored spec read again keeps the list it was given.
+        List<NicSpec> normalised = null;
         for (int i = 0; i < nics.size(); i++) {
             NicSpec nic = nics.get(i);
             if (nic == null) {
                 violations.add(new Violation("nics[" + i + "]", "must not be null"));
+                normalised = normalised != null ? normalised : new ArrayList<>(nics.subList(0, i));
                 continue;
             }
-            checkPartName("nics", i, nic.name(), names, violations);
-            String mac = nic.mac() == null ? generateMac(macs) : nic.mac().toLowerCase(Locale.ROOT);
+            checkPartName("nics", i, nics, NicSpec::name, violations);
+            String mac = nic.mac() == null ? generateMac(nics, normalised, i) : nic.mac().toLowerCase(Locale.ROOT);
             if (!SpecRules.isMac(mac)) {
                 violations.add(new Violation("nics[" + i + "].mac", "must be six hex octets separated by ':', was '"
                         + printable(nic.mac()) + "'"));
             } else if ((Character.digit(mac.charAt(1), 16) & 1) != 0) { // the first octet's low bit
                 violations.add(new Violation("nics[" + i + "].mac", "must be a unicast address (first octet even), was "
                         + mac));
-            } else if (macs.contains(mac)) {
+            } else if (macTaken(mac, nics, normalised, i)) {
                 violations.add(new Violation("nics[" + i + "].mac", "must be unique within the VM, " + mac
                         + " is repeated"));
-            } else {
-                macs.add(mac);
             }
-            network.check("nics[" + i + "]", nic, violations);
-            normalised.add(mac.equals(nic.mac()) ? nic : new NicSpec(nic.name(), mac, nic.mode(), nic.tapDevice(), nic.forwards()));
+            if (NetworkRules.appliesTo(nic)) {
+                network = network != null ? network : new NetworkRules();
+                network.check("nics[" + i + "]", nic, violations);
+            }
+            NicSpec checked = mac.equals(nic.mac()) ? nic : new NicSpec(nic.name(), mac, nic.mode(), nic.tapDevice(),
+                    nic.forwards());
+            if (normalised == null && checked != nic) {
+                normalised = new ArrayList<>(nics.subList(0, i));
+            }
+            if (normalised != null) {
+                normalised.add(checked);
+            }
         }
-        return List.copyOf(normalised);
+        return List.copyOf(normalised == null ? nics : normalised);
     }
 
-    /** Checks the name of {@code parts[index]}; {@code seen} holds the valid names before it. */
-    private static void checkPartName(String parts, int index, String name, List<String> seen,
-                                      List<Violation> violations) {
+    /**
+     * Whether a NIC before {@code nics[index]} has {@code mac} (lower-cased): those in
+     * {@code normalised} once it exists, else the ones given, which are then unchanged.
+     */
+    private static boolean macTaken(String mac, List<NicSpec> nics, List<NicSpec> normalised, int index) {
+        List<NicSpec> before = normalised != null ? normalised : nics;
+        int count = normalised != null ? normalised.size() : index;
+        for (int j = 0; j < count; j++) {
+            if (mac.equals(before.get(j).mac())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Checks the name of {@code parts[index]} against the rule and the names of the parts before it. */
+    private static <T> void checkPartName(String kind, int index, List<T> parts, Function<T, String> nameOf,
+                                          List<Violation> violations) {
+        String name = nameOf.apply(parts.get(index));
         if (!SpecRules.isPartName(name)) {
-            violations.add(new Violation(parts + "[" + index + "].name", SpecRules.PART_NAME_RULE + ", was '"
+            violations.add(new Violation(kind + "[" + index + "].name", SpecRules.PART_NAME_RULE + ", was '"
                     + printable(name) + "'"));
-        } else if (seen.contains(name)) {
-            violations.add(new Violation(parts + "[" + index + "].name", "must be unique within the VM, '" + name
-                    + "' is repeated"));
-        } else {
-            seen.add(name);
+            return;
+        }
+        for (int j = 0; j < index; j++) {
+            T before = parts.get(j);
+            if (before != null && name.equals(nameOf.apply(before))) {
+                violations.add(new Violation(kind + "[" + index + "].name", "must be unique within the VM, '" + name
+                        + "' is repeated"));
+                return;
+            }
         }
     }
 
@@ -318,8 +347,36 @@ public record VmSpec(
         if (labels.size() > MAX_LABELS) {
             violations.add(new Violation("labels", "at most " + MAX_LABELS + " labels, was " + labels.size()));
         }
-        TreeMap<String, String> sorted = new TreeMap<>();
-        labels.forEach((key, value) -> {
+        if (labels instanceof SortedLabels sorted && everyLabelValid(sorted)) {
+            return sorted; // immutable, and sorted by construction: kept as it is
+        }
+        LabelCheck check = new LabelCheck(labels.size(), violations);
+        labels.forEach(check);
+        return SortedLabels.of(check.pairs, check.count);
+    }
+
+    private static boolean everyLabelValid(SortedLabels labels) {
+        for (int i = 0; i < labels.size(); i++) {
+            if (!SpecRules.isLabelKey(labels.key(i)) || SpecRules.labelValueProblem(labels.value(i)) != null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Checks each label and keeps the valid ones, in the order given, as key, value, key, value... */
+    private static final class LabelCheck implements BiConsumer<String, String> {
+        String[] pairs;
+        final List<Violation> violations;
+        int count;
+
+        LabelCheck(int size, List<Violation> violations) {
+            this.pairs = new String[2 * size];
+            this.violations = violations;
+        }
+
+        @Override
+        public void accept(String key, String value) {
             if (!SpecRules.isLabelKey(key)) {
                 violations.add(new Violation("labels[" + printable(key) + "]", SpecRules.LABEL_KEY_RULE));
                 return;
@@ -329,9 +386,13 @@ public record VmSpec(
                 violations.add(new Violation("labels[" + key + "]", problem));
                 return;
             }
-            sorted.put(key, value);
-        });
-        return Collections.unmodifiableMap(sorted);
+            if (2 * count == pairs.length) { // the map grew while read
+                pairs = Arrays.copyOf(pairs, 2 * count + 2);
+            }
+            pairs[2 * count] = key;
+            pairs[2 * count + 1] = value;
+            count++;
+        }
     }
 
     private static void checkBoot(BootSpec boot, List<Violation> violations) {
@@ -374,12 +435,13 @@ public record VmSpec(
         }
     }
 
-    private static String generateMac(List<String> taken) {
+    /** A random locally administered MAC no NIC before {@code nics[index]} has. */
+    private static String generateMac(List<NicSpec> nics, List<NicSpec> normalised, int index) {
         while (true) {
             byte[] b = new byte[3];
             MAC_RANDOM.nextBytes(b);
             String mac = String.format(Locale.ROOT, "52:54:00:%02x:%02x:%02x", b[0] & 0xff, b[1] & 0xff, b[2] & 0xff);
-            if (!taken.contains(mac)) {
+            if (!macTaken(mac, nics, normalised, index)) {
                 return mac;
             }
         }

@@ -190,6 +190,40 @@ class VmSpecTest {
     }
 
     @Test
+    void aSpecMadeFromAnothersPartsKeepsThem() {
+        VmSpec spec = valid().disk(DiskSpec.qcow2("root", 1L << 30)).nic(NicSpec.user("eth0")).nic(NicSpec.user("eth1"))
+                .label("a", "1").label("b", "2").build();
+        VmSpec again = new VmSpec("web-2", spec.name(), spec.memoryMiB(), spec.cpus(), spec.architecture(), spec.disks(),
+                spec.nics(), spec.labels(), spec.boot(), spec.cloudInit());
+        assertThat(again.disks()).isSameAs(spec.disks());
+        assertThat(again.nics()).isSameAs(spec.nics());
+        assertThat(again.labels()).isSameAs(spec.labels());
+        assertThat(again.boot()).isSameAs(spec.boot());
+    }
+
+    @Test
+    void nicsAreNormalisedInOrderAroundNullsAndUpperCaseMacs() {
+        NicSpec plain = NicSpec.user("a").withMac("52:54:00:00:00:0a");
+        NicSpec upper = NicSpec.user("b").withMac("52:54:00:00:00:0B");
+        NicSpec last = NicSpec.user("c").withMac("52:54:00:00:00:0c");
+        VmSpec spec = new VmSpec("web-1", null, 64, 1, Architecture.X86_64, null, List.of(plain, upper, last), null, null);
+        assertThat(spec.nics()).extracting(NicSpec::mac)
+                .containsExactly("52:54:00:00:00:0a", "52:54:00:00:00:0b", "52:54:00:00:00:0c");
+        assertThat(spec.nics().get(0)).isSameAs(plain);
+        assertThat(spec.nics().get(2)).isSameAs(last);
+
+        // A MAC repeated after one was lower-cased, and after a null: found either way.
+        List<NicSpec> withNull = new java.util.ArrayList<>(List.of(upper));
+        withNull.add(null);
+        withNull.add(NicSpec.user("d").withMac("52:54:00:00:00:0b"));
+        List<Violation> violations = violationsOf(valid().nic(upper).nic(NicSpec.user("d").withMac("52:54:00:00:00:0b")));
+        assertThat(violations).extracting(Violation::field).containsExactly("nics[1].mac");
+        assertThatThrownBy(() -> new VmSpec("web-1", null, 64, 1, Architecture.X86_64, null, withNull, null, null))
+                .isInstanceOfSatisfying(InvalidVmSpecException.class, e -> assertThat(e.violations())
+                        .extracting(Violation::field).containsExactly("nics[1]", "nics[2].mac"));
+    }
+
+    @Test
     void labelRules() {
         assertThat(valid().label("app.kubernetes.io/name", "web server, v2").build().labels())
                 .containsEntry("app.kubernetes.io/name", "web server, v2");

@@ -1,8 +1,12 @@
 package io.horcrux.store;
 
+import io.horcrux.internal.StoredSpecText;
 import io.horcrux.model.VmSpec;
 import io.horcrux.spi.VmCodec;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.ref.SoftReference;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -18,23 +22,28 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * nothing needs invalidating. Bytes that fail to decode are not remembered.
  *
  * <p>Bounded twice: at most {@value #SETS} x 2 entries (two-way set associative, indexed by
- * the bytes' hash; a miss takes a free way of its set, or one picked by the hash), and each entry is softly
- * reachable, so the garbage collector clears it before the heap runs out: streaming an
- * inventory larger than the memory still runs in bounded memory. Thread-safe without locks.
+ * the bytes' hash; a miss takes a free way of its set, or one picked by the hash), and each
+ * entry's spec is softly reachable, so the garbage collector clears it before the heap runs
+ * out: streaming an inventory larger than the memory still runs in bounded memory. An entry
+ * holds its bytes (a stored spec's text, some 300 bytes) strongly, so at most some 5 MB stay
+ * whatever the heap; one object per entry rather than two keeps a stream of specs the memo
+ * cannot all keep from making more garbage than it must. Thread-safe without locks.
  */
 final class SpecMemo {
     static final int SETS = 8192;
 
-    /** What a slot holds: the bytes and the spec decoded from them, together, softly. */
-    private record Decoded(byte[] bytes, VmSpec spec) {
-    }
-
-    private static final class Entry extends SoftReference<Decoded> {
+    /** What a slot holds: the bytes, and softly the spec decoded from them. */
+    private static final class Entry extends SoftReference<VmSpec> {
         final int hash;
+        final byte[] bytes;
+        /** Whether the bytes are all ASCII: then the JSON writer may copy them as the spec's text. */
+        final boolean ascii;
 
-        Entry(Decoded decoded, int hash) {
-            super(decoded);
+        Entry(byte[] bytes, VmSpec spec, int hash) {
+            super(spec);
+            this.bytes = bytes;
             this.hash = hash;
+            this.ascii = isAscii(bytes);
         }
     }
 
@@ -46,21 +55,56 @@ final class SpecMemo {
      * @throws io.horcrux.StoreException as {@link VmCodec#decodeSpec} does
      */
     VmSpec decode(byte[] bytes) {
-        int hash = Arrays.hashCode(bytes);
+        int hash = hash(bytes);
         int set = (hash ^ (hash >>> 16)) & (SETS - 1);
         int first = set * 2;
-        VmSpec spec = lookup(first, hash, bytes);
+        Entry entry = find(first, hash, bytes);
+        VmSpec spec = entry == null ? null : entry.get();
         if (spec == null) {
-            spec = lookup(first + 1, hash, bytes);
+            entry = find(first + 1, hash, bytes);
+            spec = entry == null ? null : entry.get();
         }
-        if (spec != null) {
-            return spec;
+        if (spec == null) {
+            spec = VmCodec.decodeSpec(bytes);
+            entry = new Entry(bytes, spec, hash);
+            // An empty or cleared way if there is one, else the one a further bit of the hash picks.
+            int way = isFree(first) ? 0 : isFree(first + 1) ? 1 : hash >>> 13 & 1;
+            slots.set(first + way, entry);
         }
-        spec = VmCodec.decodeSpec(bytes);
-        // An empty or cleared way if there is one, else the one a further bit of the hash picks.
-        int way = isFree(first) ? 0 : isFree(first + 1) ? 1 : hash >>> 13 & 1;
-        slots.set(first + way, new Entry(new Decoded(bytes, spec), hash));
+        if (entry.ascii) {
+            StoredSpecText.read(spec, bytes); // the row's own copy, just read
+        }
         return spec;
+    }
+
+    private static boolean isAscii(byte[] bytes) {
+        int any = 0;
+        for (byte b : bytes) {
+            any |= b;
+        }
+        return any >= 0;
+    }
+
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * A hash of all the bytes, eight at a time: a stored spec is some 300 bytes and every row
+     * read hashes its own, so a byte at a time (as {@link Arrays#hashCode(byte[])} goes) costs
+     * about as much as the rest of reading the row. Equal bytes hash alike; a hit is still
+     * confirmed byte for byte.
+     */
+    static int hash(byte[] bytes) {
+        long h = bytes.length;
+        int i = 0;
+        for (; i + Long.BYTES <= bytes.length; i += Long.BYTES) {
+            h = h * 0x9E3779B97F4A7C15L + (long) LONGS.get(bytes, i);
+        }
+        for (; i < bytes.length; i++) {
+            h = h * 31 + bytes[i];
+        }
+        h ^= h >>> 29;
+        h *= 0xBF58476D1CE4E5B9L;
+        return (int) (h ^ (h >>> 32));
     }
 
     private boolean isFree(int slot) {
@@ -68,12 +112,9 @@ final class SpecMemo {
         return e == null || e.get() == null;
     }
 
-    private VmSpec lookup(int slot, int hash, byte[] bytes) {
+    /** The entry in {@code slot} for these bytes, or null. */
+    private Entry find(int slot, int hash, byte[] bytes) {
         Entry e = slots.get(slot);
-        if (e == null || e.hash != hash) {
-            return null;
-        }
-        Decoded d = e.get();
-        return d != null && Arrays.equals(d.bytes(), bytes) ? d.spec() : null;
+        return e != null && e.hash == hash && Arrays.equals(e.bytes, bytes) ? e : null;
     }
 }

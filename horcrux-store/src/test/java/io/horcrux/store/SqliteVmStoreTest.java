@@ -1,5 +1,14 @@
 package io.horcrux.store;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import io.horcrux.internal.VmJson;
+import io.horcrux.model.VmSpec;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.stream.Stream;
 import static io.horcrux.store.SampleVms.T0;
 import static io.horcrux.store.SampleVms.vm;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -250,6 +259,46 @@ class SqliteVmStoreTest {
         assertThat(store.find("victim").orElseThrow().spec().labels()).containsEntry("note", hostile);
         assertThat(store.find("' OR 1=1 --")).isEmpty();
         assertThat(store.count(VmQuery.all())).isEqualTo(2);
+    }
+
+    @Test
+    void aVmWrittenAsJsonRightAfterItsRowWasReadGetsItsSpecAsStoredOrItsOwnText() throws Exception {
+        store.insert(vm("kept"));
+        store.insert(vm("other-form"));
+        store.insert(vm("escaped", Map.of("note", "caf\u00e9 \"quoted\"")));
+        // Another valid form of the same spec (fields reordered, spaces), as an older writer may have left it.
+        VmSpec spec = store.find("other-form").orElseThrow().spec();
+        String reordered = "{ \"name\": \"" + spec.name() + "\", \"id\": \"other-form\", \"memoryMiB\": " + spec.memoryMiB()
+                + ", \"cpus\": " + spec.cpus() + ", \"architecture\": \"X86_64\", \"labels\": {\"env\": \"test\"} }";
+        try (Connection c = raw(); var ps = c.prepareStatement("UPDATE vms SET spec_json = ? WHERE id = 'other-form'")) {
+            ps.setString(1, reordered);
+            assertThat(ps.executeUpdate()).isEqualTo(1);
+        }
+
+        List<String> written = new ArrayList<>();
+        try (Stream<Vm> vms = store.stream(VmQuery.all())) {
+            vms.forEach(vm -> {
+                StringWriter out = new StringWriter();
+                try (JsonGenerator gen = VmJson.FACTORY.createGenerator(out)) {
+                    VmJson.writeVm(gen, vm);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                written.add(out.toString());
+                try (JsonParser p = VmJson.FACTORY.createParser(out.toString())) {
+                    p.nextToken();
+                    assertThat(VmJson.readVm(p)).isEqualTo(vm);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
+        assertThat(written).hasSize(3);
+        // In id order. The stored form itself for the reordered row (it reads back the same, checked
+        // above); the writer's own text (the same as stored) for the others.
+        assertThat(written.get(0)).startsWith("{\"spec\":" + VmJson.specToJson(store.find("escaped").orElseThrow().spec()) + ",");
+        assertThat(written.get(1)).startsWith("{\"spec\":" + VmJson.specToJson(store.find("kept").orElseThrow().spec()) + ",");
+        assertThat(written.get(2)).startsWith("{\"spec\":" + reordered + ",");
     }
 
     @Test
