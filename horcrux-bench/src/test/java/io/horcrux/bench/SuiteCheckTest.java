@@ -33,6 +33,7 @@ class SuiteCheckTest {
         runs.add(run("ListingFloorBenchmark.rawGet", "\"size\":\"1000\"", 10, "us/op"));
         runs.add(run("JsonBenchmark.serialize", "\"size\":\"100\",\"store\":\"SQLITE\"", 45, "us/op"));
         runs.add(run("JsonBenchmark.serializeWithGenerator", "\"size\":\"100\",\"store\":\"SQLITE\"", 110, "us/op"));
+        runs.add(run("JsonBenchmark.serializeFreshSpecs", "\"size\":\"100\",\"store\":\"SQLITE\"", 48, "us/op"));
         runs.add(run("JsonBenchmark.streamingExport", "\"size\":\"1000\",\"store\":\"SQLITE\"", 1800, "us/op"));
         runs.add(run("JsonBenchmark.streamVisit", "\"size\":\"1000\",\"store\":\"SQLITE\"", 1400, "us/op"));
         runs.add(run("LifecycleBenchmark.create", "", 2, "ms/op"));

@@ -77,6 +77,13 @@ final class GuestSession implements BeforeAllCallback, AfterAllCallback, BeforeE
     @Override
     public void afterEach(ExtensionContext context) {
         manager.close();
+        // The test's VMs are left as it made them; their files go now, with any socket directory
+        // they had under /tmp (a checkout whose path is long puts them there).
+        try (QemuDriver sweeper = QemuDriver.builder().stateDirectory(state).build()) {
+            for (String id : sweeper.provisionedIds()) {
+                sweeper.removeOrphan(id);
+            }
+        }
     }
 
     @Override
