@@ -78,7 +78,9 @@ public final class Suite {
         }
 
         boolean goalMet(Results results) {
-            boolean met = isDifference() ? difference(results, this) <= goalMaxDifferenceMs : ratio(results, this) <= goalMax;
+            // A ratio without a ratio goal (NaN) is judged by its numerator's bound alone.
+            boolean met = isDifference() ? difference(results, this) <= goalMaxDifferenceMs
+                    : Double.isNaN(goalMax) || ratio(results, this) <= goalMax;
             return met && (Double.isNaN(goalMaxNumeratorMs) || nanos(results, numerator) / 1e6 < goalMaxNumeratorMs);
         }
     }
@@ -112,9 +114,10 @@ public final class Suite {
                     "JsonBenchmark.serialize size=100 store=SQLITE",
                     "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "< 50 µs, <= 0.6", 0.6)
                     .numeratorUnderMs(0.050),
-            new Ratio("JSON of 100 VMs whose specs were never written / Jackson's generator",
+            // The first write of each spec: its goal is the time alone (the ratio is only checked against the baseline).
+            new Ratio("JSON of 100 VMs, specs never written / Jackson's generator",
                     "JsonBenchmark.serializeFreshSpecs size=100 store=SQLITE",
-                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "< 50 µs, <= 0.6", 0.6)
+                    "JsonBenchmark.serializeWithGenerator size=100 store=SQLITE", "< 50 µs", Double.NaN)
                     .numeratorUnderMs(0.050),
             // "Export streams at the store's read speed": writing the JSON adds at most a tenth.
             new Ratio("export of 1000 VMs (SQLite) / the stream it reads",
@@ -277,8 +280,8 @@ public final class Suite {
         for (String[] run : hotPaths) {
             Path part = out.resolveSibling(out.getFileName() + ".part");
             new Runner(new OptionsBuilder().include(run[0]).param("store", "SQLITE").param("size", run[1])
-                    .warmupIterations(2).warmupTime(TimeValue.milliseconds(250))
-                    .measurementIterations(3).measurementTime(TimeValue.milliseconds(300))
+                    .warmupIterations(3).warmupTime(TimeValue.milliseconds(500))
+                    .measurementIterations(3).measurementTime(TimeValue.milliseconds(400))
                     .forks(1).resultFormat(ResultFormatType.JSON).result(part.toString()).build()).run();
             append(out, part);
             Files.delete(part);

@@ -40,8 +40,17 @@ import java.util.function.BiConsumer;
  * <p>One instance per thread at a time; {@link #reset} before each use.
  */
 final class AsciiVmJson implements SerializableString {
-    private byte[] buf = new byte[512];
+    private byte[] buf;
     private int n;
+
+    AsciiVmJson() {
+        this(512);
+    }
+
+    /** A writer whose buffer holds {@code capacity} bytes before it grows. */
+    AsciiVmJson(int capacity) {
+        buf = new byte[capacity];
+    }
 
     void reset() {
         n = 0;

@@ -324,7 +324,7 @@ public final class VmJson {
      * flushed nor closed.
      */
     public static long writeVmElements(Iterator<? extends Vm> vms, OutputStream out) throws IOException {
-        AsciiVmJson chunk = new AsciiVmJson();
+        AsciiVmJson chunk = new AsciiVmJson(CHUNK + 4096); // a chunk and a VM: it never grows for a usual VM
         long count = 0;
         while (vms.hasNext()) {
             Vm vm = vms.next();
